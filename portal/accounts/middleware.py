@@ -1,0 +1,98 @@
+"""Who is calling: a bearer token (API clients) or the server-side session (browsers)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from litestar.types import ASGIApp, Receive, Scope, Send
+from sqlalchemy import select
+
+from portal.accounts.current_user import CurrentUser, OrgRef
+from portal.accounts.sessions import EPOCH_KEY, SEEN_KEY, USER_KEY, session_is_fresh
+from storage.models import User
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+AUTH_SCOPE_KEY = "toothline_auth"
+
+
+def bearer_token(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+            return None
+    return None
+
+
+def snapshot(user: User, *, auth_method: str, patient_ids: frozenset[uuid.UUID]) -> CurrentUser:
+    return CurrentUser(
+        id=user.id,
+        email=user.email,
+        role=user.role,
+        display_name=user.display_name,
+        organizations=tuple(OrgRef(org.id, org.name) for org in user.organizations),
+        patient_ids=patient_ids,
+        auth_method=auth_method,
+    )
+
+
+async def load_user(db: AsyncSession, user_id: uuid.UUID) -> User | None:
+    user = await db.scalar(select(User).where(User.id == user_id))
+    if user is None or not user.is_active:
+        return None
+    return user
+
+
+class AuthMiddleware:
+    """Sets ``scope["user"]`` to a :class:`CurrentUser` or ``None``; never refuses by itself
+    (guards do). A request carrying a bearer token is judged by the token alone."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope["user"] = await self._resolve(scope)
+        await self.app(scope, receive, send)
+
+    async def _resolve(self, scope: Scope) -> CurrentUser | None:
+        app = scope["litestar_app"]
+        session_maker = app.state.db_sessionmaker
+        token = bearer_token(scope)
+        async with session_maker() as db:
+            if token is not None:
+                from portal.accounts.tokens import user_for_token
+
+                found = await user_for_token(db, token)
+                await db.commit()
+                if found is None:
+                    return None
+                user, patient_ids = found
+                return snapshot(user, auth_method="token", patient_ids=patient_ids)
+            session: dict[str, Any] = scope.get("session") or {}
+            raw_id = session.get(USER_KEY)
+            if not raw_id:
+                return None
+            settings = app.state.settings.session
+            idle, longest = settings.idle_minutes * 60, settings.max_hours * 3600
+            if not session_is_fresh(session, idle_seconds=idle, max_seconds=longest):
+                session.clear()
+                return None
+            try:
+                user = await load_user(db, uuid.UUID(str(raw_id)))
+            except ValueError:
+                user = None
+            if user is None or user.session_epoch != session.get(EPOCH_KEY):
+                session.clear()
+                return None
+            session[SEEN_KEY] = int(time.time())
+            from portal.accounts.patients_link import linked_patient_ids
+
+            return snapshot(
+                user, auth_method="session", patient_ids=await linked_patient_ids(db, user)
+            )

@@ -1,0 +1,140 @@
+"""The application factory: every plugin, middleware and controller is listed here."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from advanced_alchemy.extensions.litestar import (
+    AsyncSessionConfig,
+    SQLAlchemyAsyncConfig,
+    SQLAlchemyPlugin,
+)
+from litestar import Litestar, Router
+from litestar.config.csrf import CSRFConfig
+from litestar.middleware.base import DefineMiddleware
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.plugins.htmx import HTMXPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.stores.base import Store
+from litestar.stores.file import FileStore
+from litestar.stores.redis import RedisStore
+from litestar.template.config import TemplateConfig
+
+from portal.accounts.controllers import SignInController
+from portal.accounts.middleware import AuthMiddleware
+from portal.accounts.sessions import RotatingSessionConfig
+from portal.errors import EXCEPTION_HANDLERS
+from portal.health.controllers import HealthController
+from portal.http_middleware import (
+    BearerAwareCSRFMiddleware,
+    RequestLogMiddleware,
+    json_log_formatter,
+    security_headers_hook,
+)
+from portal.settings import Settings, get_settings
+from storage.blobs import open_blob_store
+from storage.database import create_engine, create_session_maker
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+PAGE_CONTROLLERS: list[type] = [HealthController, SignInController]
+API_CONTROLLERS: list[type] = []
+
+
+def _session_store(settings: Settings) -> Store:
+    if settings.session.redis_url:
+        return RedisStore.with_client(url=settings.session.redis_url, namespace="toothline-session")
+    return FileStore(settings.var_dir / "sessions")
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """Build a fresh app (and a fresh engine): never share one app between test clients."""
+    settings = settings or get_settings()
+    engine = create_engine(
+        settings.database.url, echo=settings.database.echo, pool_size=settings.database.pool_size
+    )
+    session_maker = create_session_maker(engine)
+    db_config = SQLAlchemyAsyncConfig(
+        engine_instance=engine,
+        session_config=AsyncSessionConfig(expire_on_commit=False),
+        before_send_handler="autocommit_include_redirects",
+        create_all=False,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        app.state.blobs = open_blob_store(settings.blobs.url)
+        try:
+            yield
+        finally:
+            await app.state.blobs.aclose()
+            await engine.dispose()
+
+    session_config = RotatingSessionConfig(
+        key="session",
+        max_age=settings.session.max_hours * 3600,
+        secure=settings.server.is_https,
+        httponly=True,
+        samesite="lax",
+        store="sessions",
+    )
+    csrf_config = CSRFConfig(
+        secret=settings.session.secret_key,
+        cookie_secure=settings.server.is_https,
+        cookie_samesite="lax",
+        cookie_httponly=False,
+    )
+    api = Router(path="/api/v1", route_handlers=API_CONTROLLERS, tags=["api"])
+
+    app = Litestar(
+        route_handlers=[
+            *PAGE_CONTROLLERS,
+            api,
+            create_static_files_router(
+                path="/static", directories=[STATIC_DIR], opt={"public": True},
+                include_in_schema=False,
+            ),
+        ],
+        plugins=[SQLAlchemyPlugin(config=db_config), HTMXPlugin()],
+        middleware=[
+            DefineMiddleware(RequestLogMiddleware),
+            session_config.middleware,
+            DefineMiddleware(BearerAwareCSRFMiddleware, config=csrf_config),
+            DefineMiddleware(AuthMiddleware),
+        ],
+        before_send=[security_headers_hook(hsts=settings.server.is_https)],
+        stores={"sessions": _session_store(settings)},
+        template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine),
+        openapi_config=OpenAPIConfig(
+            title="Toothline API",
+            version="1.0.0",
+            path="/schema",
+            render_plugins=[JsonRenderPlugin()],
+        ),
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[lifespan],
+        request_max_body_size=1_000_000,
+        debug=False,
+    )
+    app.state.settings = settings
+    app.state.db_sessionmaker = session_maker
+    _configure_logging()
+    return app
+
+
+def _configure_logging() -> None:
+    """JSON lines on stderr for the portal's own loggers (requests carry no PHI)."""
+    logger = logging.getLogger("toothline")
+    if not any(getattr(h, "toothline", False) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(json_log_formatter())
+        handler.toothline = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+        logger.propagate = False
+    logger.setLevel(logging.INFO)

@@ -1,0 +1,170 @@
+"""The ``toothline`` command: run, db upgrade, demo, users create-admin."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import click
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.settings import Settings, SettingsError, get_settings
+from storage.database import create_engine, create_session_maker, upgrade_database
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except SettingsError as exc:
+        click.echo(f"toothline: invalid setting {exc}", err=True)
+        sys.exit(2)
+
+
+def _with_db(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def runner() -> T:
+        engine = create_engine(settings.database.url)
+        try:
+            async with create_session_maker(engine)() as db:
+                result = await work(db)
+                await db.commit()
+                return result
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(runner())
+
+
+@click.group()
+def main() -> None:
+    """Toothline: asynchronous teledentistry portal."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int)
+def run(host: str, port: int, workers: int) -> None:
+    """Serve the portal. On the embedded default it migrates and seeds the demo first."""
+    import uvicorn
+
+    settings = _settings()
+    if settings.is_embedded:
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+        upgrade_database(settings.database.url)
+        _seed_if_empty(settings)
+    click.echo(f"Toothline on http://{host}:{port}  (database: {_safe_db(settings)})")
+    uvicorn.run(
+        "portal.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=5,
+    )
+
+
+def _safe_db(settings: Settings) -> str:
+    url = settings.database.url
+    return url.split("@")[-1] if "@" in url else url
+
+
+def _seed_if_empty(settings: Settings) -> None:
+    from portal.demo import database_is_empty, seed_demo
+
+    async def work(db: AsyncSession) -> None:
+        if await database_is_empty(db):
+            result = await seed_demo(db, settings.demo_password)
+            click.echo("Empty database: seeded the demo organizations and accounts.")
+            _print_demo(result.password, result.password_was_generated)
+
+    _with_db(settings, work)
+
+
+def _print_demo(password: str, generated: bool) -> None:
+    from portal.demo import ACCOUNTS
+
+    for email, role, *_ in ACCOUNTS:
+        click.echo(f"  {email:<24} {role}")
+    if generated:
+        click.echo(f"  password for all demo accounts: {password}")
+    else:
+        click.echo("  password: the value of TOOTHLINE_DEMO_PASSWORD")
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION."""
+    settings = _settings()
+    upgrade_database(settings.database.url, revision)
+    click.echo(f"Database at {revision}.")
+
+
+@main.command()
+def demo() -> None:
+    """Create (or reset) the demo organizations and accounts."""
+    from portal.demo import seed_demo
+
+    settings = _settings()
+    upgrade_database(settings.database.url)
+    result = _with_db(settings, lambda db: seed_demo(db, settings.demo_password))
+    click.echo("Demo organizations and accounts are ready:")
+    _print_demo(result.password, result.password_was_generated)
+
+
+@main.group()
+def users() -> None:
+    """Accounts."""
+
+
+@users.command("create-admin")
+@click.argument("email")
+def create_admin(email: str) -> None:
+    """Create an admin account (password from TOOTHLINE_ADMIN_PASSWORD, else asked for)."""
+    from sqlalchemy import select
+
+    from portal.accounts.passwords import WeakPassword, check_password_policy, hash_password
+    from portal.accounts.services import normalize_email
+    from storage.models import Organization, Role, User
+
+    settings = _settings()
+    password = os.environ.get("TOOTHLINE_ADMIN_PASSWORD") or getpass.getpass("Password: ")
+    try:
+        check_password_policy(password)
+    except WeakPassword as exc:
+        click.echo(f"toothline: {exc}", err=True)
+        sys.exit(2)
+
+    async def work(db: AsyncSession) -> str:
+        address = normalize_email(email)
+        user = await db.scalar(select(User).where(User.email == address))
+        if user is not None and user.role != Role.ADMIN:
+            raise click.ClickException(f"{address} exists with role {user.role}")
+        if user is None:
+            user = User(email=address, role=Role.ADMIN, display_name="Administrator")
+            db.add(user)
+        user.password_hash = hash_password(password)
+        user.is_active = True
+        user.organizations = list((await db.scalars(select(Organization))).all())
+        return address
+
+    upgrade_database(settings.database.url)
+    click.echo(f"Admin account {_with_db(settings, work)} is ready.")
+
+
+if __name__ == "__main__":
+    main()

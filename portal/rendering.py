@@ -1,0 +1,61 @@
+"""Render a page or, for an htmx request aimed at one of its fragments, just that fragment.
+
+Pages extend ``layouts/base.html``; the base layout renders only the content block when
+``is_fragment_request`` is true (htmx navigations). Every answer varies on HX-Request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.response import Redirect, Response, Template
+
+from portal.accounts.current_user import CurrentUser
+
+
+def _csrf(request: Request[Any, Any, Any]) -> str:
+    from litestar.utils.scope.state import ScopeState
+
+    token = ScopeState.from_scope(request.scope).csrf_token
+    return token if isinstance(token, str) else ""
+
+
+def page(
+    request: Request[Any, Any, Any],
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    fragments: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Template:
+    """``fragments`` maps an element id (the request's HX-Target) to a fragment template."""
+    user = request.scope.get("user")
+    is_htmx = request.headers.get("hx-request") == "true"
+    target = request.headers.get("hx-target", "")
+    if is_htmx and fragments and target in fragments:
+        template = fragments[target]
+    ctx: dict[str, Any] = {
+        "current_user": user if isinstance(user, CurrentUser) else None,
+        "csrf_token": _csrf(request),
+        # An htmx navigation that swaps the page's <main id="main"> gets the content only.
+        "is_fragment_request": is_htmx and target == "main",
+        "flashes": request.session.pop("_flashes", []) if "session" in request.scope else [],
+        **(context or {}),
+    }
+    return Template(
+        template_name=template, context=ctx, status_code=status_code, headers={"Vary": "HX-Request"}
+    )
+
+
+def flash(request: Request[Any, Any, Any], message: str, category: str = "info") -> None:
+    flashes = list(request.session.get("_flashes", []))
+    flashes.append((category, message))
+    request.session["_flashes"] = flashes
+
+
+def redirect(request: Request[Any, Any, Any], path: str) -> Response[Any]:
+    """A 303 for plain browsers; HX-Location for htmx so it navigates without a full reload."""
+    if request.headers.get("hx-request") == "true":
+        return Response(content=None, status_code=200, headers={"HX-Location": path})
+    return Redirect(path=path, status_code=303)

@@ -1,0 +1,261 @@
+"""Settings, one dataclass per concern, read from ``TOOTHLINE_*`` environment variables.
+
+Every field has an embedded default so that ``toothline run`` works on a fresh machine with
+a SQLite file and a local blob folder under ``./var/``. :func:`get_settings` caches the
+result; tests call :func:`get_settings.cache_clear` after changing the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from storage.database import UnsupportedDatabaseURL, to_async_database_url
+
+PREFIX = "TOOTHLINE_"
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the portal cannot use."""
+
+    def __init__(self, variable: str, reason: str) -> None:
+        super().__init__(f"{PREFIX}{variable}: {reason}")
+        self.variable = PREFIX + variable
+        self.reason = reason
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(PREFIX + name, "").strip()
+    return value or default
+
+
+def _env_int(name: str, default: int, *, minimum: int = 1) -> int:
+    raw = _env(name, str(default))
+    try:
+        value = int(raw.replace("_", ""))
+    except ValueError:
+        raise SettingsError(name, f"expected a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(name, f"must be at least {minimum}, got {value}")
+    return value
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = _env(name, "1" if default else "0").lower()
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(name, f"expected true or false, got {raw!r}")
+
+
+def _var_dir() -> Path:
+    return Path(_env("VAR_DIR", "./var")).resolve()
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str
+    """The plain URL as configured (``postgresql://…`` or ``sqlite:///…``)."""
+    echo: bool = False
+    pool_size: int = 10
+
+    @property
+    def async_url(self) -> str:
+        return to_async_database_url(self.url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.async_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, var_dir: Path) -> DatabaseSettings:
+        url = _env("DATABASE_URL", f"sqlite:///{var_dir / 'toothline.db'}")
+        try:
+            to_async_database_url(url)
+        except UnsupportedDatabaseURL as exc:
+            raise SettingsError("DATABASE_URL", str(exc)) from None
+        if url.startswith("sqlite") and not url.startswith("sqlite:///"):
+            raise SettingsError("DATABASE_URL", "a SQLite URL is sqlite:///path/to/file.db")
+        return cls(
+            url=url,
+            echo=_env_bool("DATABASE_ECHO", False),
+            pool_size=_env_int("DATABASE_POOL_SIZE", 10),
+        )
+
+
+@dataclass(frozen=True)
+class BlobSettings:
+    url: str
+    """``file://PATH`` (default, under ``./var/blobs``) or ``s3://KEY:SECRET@HOST:PORT/BUCKET``."""
+
+    @classmethod
+    def from_env(cls, var_dir: Path) -> BlobSettings:
+        url = _env("BLOB_URL", f"file://{var_dir / 'blobs'}")
+        scheme = urlsplit(url).scheme
+        if scheme not in {"file", "s3", "memory"}:
+            raise SettingsError("BLOB_URL", f"unsupported scheme {scheme!r}; use file:// or s3://")
+        return cls(url=url)
+
+
+@dataclass(frozen=True)
+class UploadSettings:
+    max_upload_bytes: int = 50 * 1024 * 1024
+    max_image_pixels: int = 60_000_000
+    """Takes a 48-megapixel phone photo; anything larger is refused before decoding."""
+    max_files_per_case: int = 20
+
+    @classmethod
+    def from_env(cls) -> UploadSettings:
+        return cls(
+            max_upload_bytes=_env_int("MAX_UPLOAD_BYTES", cls.max_upload_bytes),
+            max_image_pixels=_env_int("MAX_IMAGE_PIXELS", cls.max_image_pixels),
+            max_files_per_case=_env_int("MAX_FILES_PER_CASE", cls.max_files_per_case),
+        )
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    secret_key: str
+    idle_minutes: int = 15
+    max_hours: int = 12
+    redis_url: str | None = None
+    login_max_failures: int = 10
+    login_max_failures_per_address: int = 50
+    login_lock_minutes: int = 15
+    secret_key_was_generated: bool = False
+
+    @classmethod
+    def from_env(cls, var_dir: Path, *, embedded: bool) -> SessionSettings:
+        secret = os.environ.get(PREFIX + "SECRET_KEY", "").strip()
+        generated = False
+        if not secret:
+            if not embedded:
+                raise SettingsError(
+                    "SECRET_KEY",
+                    "required with PostgreSQL or an https public URL "
+                    "(generate one: python3 -c 'import secrets; print(secrets.token_urlsafe(48))')",
+                )
+            secret = _load_or_create_secret(var_dir / "secret_key")
+            generated = True
+        elif len(secret) < 32:
+            raise SettingsError("SECRET_KEY", "must be at least 32 characters")
+        redis_url = _env("REDIS_URL", "") or None
+        if redis_url and urlsplit(redis_url).scheme not in {"redis", "rediss", "unix"}:
+            raise SettingsError("REDIS_URL", "expected redis://host:port/db")
+        return cls(
+            secret_key=secret,
+            idle_minutes=_env_int("SESSION_IDLE_MINUTES", 15),
+            max_hours=_env_int("SESSION_MAX_HOURS", 12),
+            redis_url=redis_url,
+            login_max_failures=_env_int("LOGIN_MAX_FAILURES", 10),
+            login_max_failures_per_address=_env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 50),
+            login_lock_minutes=_env_int("LOGIN_LOCK_MINUTES", 15),
+            secret_key_was_generated=generated,
+        )
+
+
+def _load_or_create_secret(path: Path) -> str:
+    """Keep one generated secret in ``./var/`` so sessions survive a restart."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret)
+    return secret
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    public_url: str = "http://127.0.0.1:8000"
+    time_zone: str = "America/Los_Angeles"
+    """Default time zone for new organizations; each organization keeps its own."""
+    debug: bool = False
+
+    @property
+    def is_https(self) -> bool:
+        return self.public_url.startswith("https://")
+
+    @classmethod
+    def from_env(cls) -> ServerSettings:
+        public_url = _env("PUBLIC_URL", cls.public_url).rstrip("/")
+        if urlsplit(public_url).scheme not in {"http", "https"}:
+            raise SettingsError("PUBLIC_URL", "expected an http:// or https:// URL")
+        time_zone = _env("TIME_ZONE", cls.time_zone)
+        try:
+            ZoneInfo(time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError("TIME_ZONE", f"unknown time zone {time_zone!r}") from None
+        return cls(public_url=public_url, time_zone=time_zone, debug=_env_bool("DEBUG", False))
+
+
+@dataclass(frozen=True)
+class Settings:
+    var_dir: Path
+    database: DatabaseSettings
+    blobs: BlobSettings
+    uploads: UploadSettings
+    session: SessionSettings
+    server: ServerSettings
+    demo_password: str | None = field(default=None, repr=False)
+
+    @property
+    def is_embedded(self) -> bool:
+        """True on the embedded default (SQLite, plain http): a secret may be generated."""
+        return self.database.is_sqlite and not self.server.is_https
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        var_dir = _var_dir()
+        database = DatabaseSettings.from_env(var_dir)
+        server = ServerSettings.from_env()
+        embedded = database.is_sqlite and not server.is_https
+        return cls(
+            var_dir=var_dir,
+            database=database,
+            blobs=BlobSettings.from_env(var_dir),
+            uploads=UploadSettings.from_env(),
+            session=SessionSettings.from_env(var_dir, embedded=embedded),
+            server=server,
+            demo_password=os.environ.get(PREFIX + "DEMO_PASSWORD") or None,
+        )
+
+
+KNOWN_VARIABLES = frozenset(
+    PREFIX + name
+    for name in (
+        "VAR_DIR",
+        "DATABASE_URL",
+        "DATABASE_ECHO",
+        "DATABASE_POOL_SIZE",
+        "BLOB_URL",
+        "SECRET_KEY",
+        "PUBLIC_URL",
+        "REDIS_URL",
+        "MAX_UPLOAD_BYTES",
+        "MAX_IMAGE_PIXELS",
+        "MAX_FILES_PER_CASE",
+        "TIME_ZONE",
+        "DEBUG",
+        "SESSION_IDLE_MINUTES",
+        "SESSION_MAX_HOURS",
+        "LOGIN_MAX_FAILURES",
+        "LOGIN_MAX_FAILURES_PER_ADDRESS",
+        "LOGIN_LOCK_MINUTES",
+        "DEMO_PASSWORD",
+        "ADMIN_PASSWORD",
+    )
+)
+"""Every variable the portal reads; a test checks compose.yaml sets only these."""
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_env()

@@ -1,0 +1,38 @@
+"""SQLAlchemy models, one per module; importing this package registers them all."""
+
+from storage.models.access import AccessLink, ApiToken, License, LoginFailure
+from storage.models.attachment import Attachment
+from storage.models.audit_event import AuditEvent
+from storage.models.base import Base, metadata
+from storage.models.case import Case
+from storage.models.consent import Consent
+from storage.models.evaluation import Addendum, Evaluation, InfoRequest
+from storage.models.organization import Organization, OrganizationKind
+from storage.models.patient import Patient, patient_login
+from storage.models.screening import ScreeningEnrollment, ScreeningEvent
+from storage.models.user import Role, User, user_organization
+
+__all__ = [
+    "AccessLink",
+    "Addendum",
+    "ApiToken",
+    "Attachment",
+    "AuditEvent",
+    "Base",
+    "Case",
+    "Consent",
+    "Evaluation",
+    "InfoRequest",
+    "License",
+    "LoginFailure",
+    "Organization",
+    "OrganizationKind",
+    "Patient",
+    "Role",
+    "ScreeningEnrollment",
+    "ScreeningEvent",
+    "User",
+    "metadata",
+    "patient_login",
+    "user_organization",
+]

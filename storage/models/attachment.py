@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from advanced_alchemy.types import JsonB
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.models.base import Base
+
+
+class Attachment(Base):
+    """One stored file of a case: the cleaned original and its derived display/thumbnail.
+
+    Blob keys are random; nothing about the patient is in them."""
+
+    __tablename__ = "attachment"
+    __table_args__ = (Index("ix_attachment_case", "case_id", "created_at"),)
+
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"))
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organization.id", ondelete="RESTRICT")
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # photo | radiograph | document
+    view: Mapped[str] = mapped_column(String(32), default="other")
+    teeth: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(16), default="ready")  # processing | ready
+    media_type: Mapped[str] = mapped_column(String(16))
+    content_type: Mapped[str] = mapped_column(String(64))
+    original_key: Mapped[str] = mapped_column(String(200))
+    display_key: Mapped[str | None] = mapped_column(String(200), default=None)
+    thumbnail_key: Mapped[str | None] = mapped_column(String(200), default=None)
+    received_sha256: Mapped[str] = mapped_column(String(64))
+    """Hash of the bytes as received, before any cleaning."""
+    received_size: Mapped[int] = mapped_column(BigInteger)
+    original_sha256: Mapped[str] = mapped_column(String(64))
+    """Hash of the stored (cleaned) original; manifests list this one."""
+    original_size: Mapped[int] = mapped_column(BigInteger)
+    display_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    width: Mapped[int] = mapped_column(default=0)
+    height: Mapped[int] = mapped_column(default=0)
+    captured_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False), default=None)
+    """Wall-clock time the device recorded (no zone is invented)."""
+    provenance: Mapped[dict[str, Any]] = mapped_column(JsonB, default=dict)
+    """What was removed (e.g. GPS position) and what was derived."""
+    uploaded_by_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("user_account.id", ondelete="RESTRICT")
+    )
