@@ -25,26 +25,22 @@ from litestar.stores.file import FileStore
 from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
 
-from portal.accounts.controllers import SignInController
 from portal.accounts.middleware import AuthMiddleware
 from portal.accounts.sessions import RotatingSessionConfig
 from portal.errors import EXCEPTION_HANDLERS
-from portal.health.controllers import HealthController
 from portal.http_middleware import (
     BearerAwareCSRFMiddleware,
     RequestLogMiddleware,
     json_log_formatter,
     security_headers_hook,
 )
+from portal.routes import API_CONTROLLERS, PAGE_CONTROLLERS
 from portal.settings import Settings, get_settings
 from storage.blobs import open_blob_store
 from storage.database import create_engine, create_session_maker
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-
-PAGE_CONTROLLERS: list[type] = [HealthController, SignInController]
-API_CONTROLLERS: list[type] = []
 
 
 def _session_store(settings: Settings) -> Store:

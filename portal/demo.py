@@ -7,12 +7,21 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.passwords import hash_password
-from storage.models import Organization, OrganizationKind, Role, User
+from storage.models import (
+    License,
+    Organization,
+    OrganizationKind,
+    Patient,
+    Role,
+    User,
+    patient_login,
+)
 
 CLINIC = "Demo Dental Clinic"
 SCHOOL = "Demo School Program"
@@ -85,7 +94,66 @@ async def seed_demo(db: AsyncSession, password: str | None = None) -> DemoResult
         user.session_epoch = (user.session_epoch or 0) + 1
         user.organizations = [orgs[name] for name in org_names]
     await db.flush()
+    created += await _seed_licenses(db)
+    created += await _seed_demo_patient(db, orgs[CLINIC])
     return DemoResult(password=password, password_was_generated=generated, created=created)
+
+
+# Both demo dentists hold a current California license, so two can work the queue at once.
+LICENSES = {"dentist@demo.test": "DDS 100001", "dentist2@demo.test": "DDS 100002"}
+LICENSE_EXPIRY = date(2030, 12, 31)
+
+
+async def _seed_licenses(db: AsyncSession) -> int:
+    created = 0
+    for email, number in LICENSES.items():
+        user = await db.scalar(select(User).where(User.email == email))
+        assert user is not None
+        license_ = await db.scalar(
+            select(License).where(License.user_id == user.id, License.state == "CA")
+        )
+        if license_ is None:
+            db.add(License(user_id=user.id, state="CA", number=number, expires_on=LICENSE_EXPIRY))
+            created += 1
+        else:
+            license_.expires_on = max(license_.expires_on, LICENSE_EXPIRY)
+    await db.flush()
+    return created
+
+
+async def _seed_demo_patient(db: AsyncSession, clinic: Organization) -> int:
+    """patient@demo.test is a registered adult patient of the clinic, living in California."""
+    user = await db.scalar(select(User).where(User.email == "patient@demo.test"))
+    assert user is not None
+    patient = await db.scalar(
+        select(Patient).where(
+            Patient.organization_id == clinic.id, Patient.email == "patient@demo.test"
+        )
+    )
+    created = 0
+    if patient is None:
+        patient = Patient(
+            organization_id=clinic.id,
+            first_name="Pat",
+            last_name="Demo",
+            date_of_birth=date(1988, 4, 12),
+            email="patient@demo.test",
+            phone="+1 916 555 0142",
+            address_line="42 Elm Street",
+            city="Sacramento",
+            state="CA",
+            postal_code="95816",
+            payer_name="Demo Dental Plan",
+            member_id="DDP-0042",
+        )
+        db.add(patient)
+        await db.flush()
+        created = 1
+    await db.execute(
+        patient_login.delete().where(patient_login.c.user_id == user.id)
+    )
+    await db.execute(patient_login.insert().values(user_id=user.id, patient_id=patient.id))
+    return created
 
 
 async def database_is_empty(db: AsyncSession) -> bool:

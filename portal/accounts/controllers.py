@@ -61,3 +61,7 @@ class SignInController(Controller):
     async def logout(self, request: Request[Any, Any, Any]) -> Response[Any]:
         await end_session(request, _session_store(request))
         return redirect(request, "/")
+
+
+PAGE_CONTROLLERS: list[type] = [SignInController]
+API_CONTROLLERS: list[type] = []

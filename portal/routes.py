@@ -1,0 +1,22 @@
+"""Every controller of the portal, by area. A new area adds its two lists here.
+
+Each area package has ``controllers.py`` with ``PAGE_CONTROLLERS`` (HTML pages and htmx
+fragments) and ``API_CONTROLLERS`` (JSON, mounted under ``/api/v1``).
+"""
+
+from __future__ import annotations
+
+from portal.accounts import controllers as accounts
+from portal.admin import controllers as admin
+from portal.health.controllers import HealthController
+from portal.intake import controllers as intake
+from portal.patients import controllers as patients
+from portal.review import controllers as review
+
+AREAS = (accounts, patients, admin, intake, review)
+
+PAGE_CONTROLLERS: list[type] = [HealthController]
+API_CONTROLLERS: list[type] = []
+for _area in AREAS:
+    PAGE_CONTROLLERS.extend(_area.PAGE_CONTROLLERS)
+    API_CONTROLLERS.extend(_area.API_CONTROLLERS)
