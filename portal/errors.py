@@ -15,6 +15,7 @@ from reviewer.errors import DomainError
 
 log = logging.getLogger("toothline.errors")
 
+MALFORMED_JSON_PREFIXES = ("JSON is malformed", "Malformed JSON", "Expecting value")
 KIND_STATUS = {"invalid": 400, "not_found": 404, "conflict": 409, "forbidden": 403,
                "unprocessable": 422}
 STATUS_CODE = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
@@ -53,7 +54,6 @@ def error_response(
             "title": TITLES.get(status, "Error"),
             "message": message,
             "current_user": request.scope.get("user"),
-            "csrf_token": "",
         },
         status_code=status,
         headers=headers,
@@ -71,7 +71,11 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     code = getattr(exc, "code", None) or STATUS_CODE.get(status, "error")
     message = exc.detail if status < 500 else TITLES[500]
     extra: dict[str, Any] | None = None
-    if isinstance(exc, ValidationException):
+    if status == 400 and str(exc.detail).startswith(MALFORMED_JSON_PREFIXES):
+        # litestar's ClientException for a body msgspec cannot decode: say so, stably,
+        # without echoing the parser's message.
+        code, message = "malformed_json", "The request body is not valid JSON."
+    elif isinstance(exc, ValidationException):
         code = "invalid"
         message = "Some fields are missing or not valid."
         if isinstance(exc.extra, list):

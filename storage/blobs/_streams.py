@@ -17,9 +17,10 @@ import asyncio
 import contextlib
 import functools
 import hashlib
+import io
 import threading
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterable, Callable
 from concurrent.futures import Executor
 from typing import ParamSpec, TypeVar
 
@@ -79,7 +80,7 @@ class Measure:
         return self._sha256.hexdigest()
 
 
-async def iter_source(data: BlobData, worker: Worker) -> AsyncIterator[bytes]:
+async def iter_source(data: BlobData, worker: Worker) -> AsyncGenerator[bytes, None]:
     """Turn anything ``put`` accepts into an async iterator of non-empty ``bytes`` chunks."""
     if isinstance(data, bytes | bytearray | memoryview):
         view = memoryview(data).cast("B")
@@ -103,17 +104,20 @@ async def iter_source(data: BlobData, worker: Worker) -> AsyncIterator[bytes]:
         )
 
 
-async def coalesce(source: AsyncIterator[bytes], min_size: int) -> AsyncIterator[bytes]:
+async def coalesce(
+    source: AsyncGenerator[bytes, None], min_size: int
+) -> AsyncGenerator[bytes, None]:
     """Join small chunks until at least ``min_size`` bytes (the last chunk may be smaller),
-    so a source of tiny chunks does not cost one thread hop per chunk."""
+    so a source of tiny chunks does not cost one thread hop per chunk. Closes ``source``."""
     pending: list[bytes] = []
     pending_size = 0
-    async for chunk in source:
-        pending.append(chunk)
-        pending_size += len(chunk)
-        if pending_size >= min_size:
-            yield pending[0] if len(pending) == 1 else b"".join(pending)
-            pending, pending_size = [], 0
+    async with contextlib.aclosing(source):
+        async for chunk in source:
+            pending.append(chunk)
+            pending_size += len(chunk)
+            if pending_size >= min_size:
+                yield pending[0] if len(pending) == 1 else b"".join(pending)
+                pending, pending_size = [], 0
     if pending:
         yield b"".join(pending)
 
@@ -127,13 +131,15 @@ class ChunkPipe:
     """Hands chunks from a coroutine (producer, on the event loop) to one blocking reader in
     a worker thread (consumer), holding at most about ``max_buffered`` bytes in between.
 
-    The consumer sees a minimal binary file: ``read(n)`` blocks until ``n`` bytes are there
-    or the stream ended.
+    The consumer sees a minimal binary file with a blocking :meth:`read`.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, max_buffered: int) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, max_buffered: int, max_read: int = 1 << 20
+    ) -> None:
         self._loop = loop
         self._max_buffered = max_buffered
+        self._max_read = max_read
         self._cond = threading.Condition()
         self._chunks: deque[bytes] = deque()
         self._buffered = 0
@@ -151,7 +157,7 @@ class ChunkPipe:
                 if self._consumer_done:
                     return False
                 # An empty pipe takes any chunk, however large, so big chunks cannot stall.
-                if not self._chunks or self._buffered < self._max_buffered:
+                if not self._chunks or self._buffered + len(chunk) <= self._max_buffered:
                     self._chunks.append(chunk)
                     self._buffered += len(chunk)
                     self._cond.notify_all()
@@ -177,8 +183,13 @@ class ChunkPipe:
     # -- consumer side (worker thread) ----------------------------------------------------
 
     def read(self, size: int = -1) -> bytes:
-        parts: list[bytes] = []
-        wanted = size if size >= 0 else float("inf")
+        """Block until ``min(size, max_read)`` bytes are there (fewer at the end of the
+        stream, ``b""`` after it) and return them; ``size < 0`` means ``max_read``.
+
+        Capped at ``max_read``: the minio client concatenates the pieces of a part itself,
+        so handing it a whole part at once would only add one more part-sized copy."""
+        wanted = min(size, self._max_read) if size >= 0 else self._max_read
+        gathered: io.BytesIO | None = None
         with self._cond:
             while wanted > 0:
                 while not self._chunks and not self._eof and not self._aborted:
@@ -189,14 +200,19 @@ class ChunkPipe:
                     break  # end of stream
                 chunk = self._chunks.popleft()
                 if len(chunk) > wanted:
-                    cut = int(wanted)
-                    self._chunks.appendleft(chunk[cut:])
-                    chunk = chunk[:cut]
+                    self._chunks.appendleft(chunk[wanted:])
+                    chunk = chunk[:wanted]
                 self._buffered -= len(chunk)
-                parts.append(chunk)
                 wanted -= len(chunk)
                 self._loop.call_soon_threadsafe(self._space.set)
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+                if gathered is None and wanted == 0:
+                    return chunk  # one chunk was enough: no copy
+                if gathered is None:
+                    gathered = io.BytesIO()
+                gathered.write(chunk)
+                del chunk  # BytesIO copied it: free it before waiting for the next one
+        # getvalue() hands over BytesIO's own buffer: the pieces were copied once only.
+        return gathered.getvalue() if gathered is not None else b""
 
     def consumer_finished(self) -> None:
         with self._cond:
@@ -205,7 +221,7 @@ class ChunkPipe:
 
 
 async def feed_thread(
-    source: AsyncIterator[bytes],
+    source: AsyncGenerator[bytes, None],
     consume: Callable[[ChunkPipe], T],
     *,
     executor: Executor,
@@ -217,6 +233,7 @@ async def feed_thread(
     so async generators that hold cancel scopes or contexts keep working. If the source
     raises or the caller is cancelled, the pipe is aborted, the consumer is waited for (so
     it can clean up, e.g. abort a multipart upload), and the original exception propagates.
+    ``source`` is closed in every case.
     """
     loop = asyncio.get_running_loop()
     pipe = ChunkPipe(loop, max_buffered)
@@ -230,9 +247,10 @@ async def feed_thread(
     job = executor.submit(run)
     result = asyncio.wrap_future(job, loop=loop)
     try:
-        async for chunk in source:
-            if not await pipe.send(chunk):
-                break  # the consumer gave up: its error is the one to report
+        async with contextlib.aclosing(source):
+            async for chunk in source:
+                if not await pipe.send(chunk):
+                    break  # the consumer gave up: its error is the one to report
         pipe.close()
     except BaseException:
         pipe.abort()

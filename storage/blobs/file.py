@@ -88,8 +88,10 @@ class FileBlobStore:
         measure = Measure()
         target, temp, handle = await self._worker.run(self._begin_write, key)
         try:
-            async for chunk in coalesce(iter_source(data, self._worker), WRITE_SIZE):
-                await self._worker.run(_write, handle, chunk, measure)
+            chunks = coalesce(iter_source(data, self._worker), WRITE_SIZE)
+            async with contextlib.aclosing(chunks):
+                async for chunk in chunks:
+                    await self._worker.run(_write, handle, chunk, measure)
             await self._worker.run(self._commit, handle, temp, target)
         except BaseException:
             await self._worker.run(_discard, handle, temp)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -63,9 +64,11 @@ class MemoryBlobStore:
         self._check_available()
         measure = Measure()
         parts: list[bytes] = []
-        async for chunk in iter_source(data, self._worker):
-            measure.update(chunk)
-            parts.append(chunk)
+        chunks = iter_source(data, self._worker)
+        async with contextlib.aclosing(chunks):
+            async for chunk in chunks:
+                measure.update(chunk)
+                parts.append(chunk)
         # Stored only once the whole source was read: a failing source leaves nothing.
         self._blobs[key] = StoredBlob(b"".join(parts), content_type, datetime.now(UTC))
         return PutResult(key=key, size=measure.size, sha256=measure.hexdigest())

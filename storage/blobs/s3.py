@@ -2,9 +2,11 @@
 
 The minio client is blocking, so every call runs in a worker thread. Uploads hold a thread
 for their whole duration (the client pulls data from a file-like object), so they get their
-own bounded pool: slow uploads cannot starve reads. Uploads are always of unknown length
-(``length=-1``) in 5 MiB parts sent one at a time, which bounds the memory of one upload to
-about two parts whatever the blob's size.
+own bounded pool (``max_uploads``): slow uploads cannot starve reads. Uploads are always of
+unknown length (``length=-1``) in 5 MiB parts sent one at a time, so one upload holds about
+three parts (~15 MiB: the part just sent, the next one being gathered, and the copy minio
+makes when it joins and trims it) whatever the blob's size; parallel part uploads would
+multiply that.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ from storage.blobs.keys import is_valid_key, validate_key, validate_prefix
 
 PART_SIZE = 5 * 1024 * 1024
 """Multipart part size: the S3 minimum, so an upload holds as little as possible."""
-PIPE_BUFFER = 1 << 20
+PIPE_BUFFER = 256 * 1024
 """Bytes queued between the event loop and the uploading thread."""
 LIST_BATCH = 500
 _NOT_FOUND = frozenset({"NoSuchKey", "NoSuchBucket", "NoSuchObject"})
@@ -247,7 +249,7 @@ class S3BlobStore:
                 length=-1,
                 part_size=PART_SIZE,
                 content_type=content_type,
-                num_parallel_uploads=1,  # parallel parts would hold several parts in memory
+                num_parallel_uploads=1,  # see the module docstring: memory
             )
 
     def _get(self, key: str) -> BaseHTTPResponse:
@@ -360,7 +362,9 @@ class _MeasuredReader:
 
 
 def _release(response: BaseHTTPResponse) -> None:
-    response.close()
+    # A fully read response can go back to the pool for reuse; a half-read one cannot.
+    if getattr(response, "length_remaining", None) != 0:
+        response.close()
     response.release_conn()
 
 

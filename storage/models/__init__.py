@@ -4,6 +4,12 @@ from storage.models.access import AccessLink, ApiToken, License, LoginFailure
 from storage.models.attachment import Attachment
 from storage.models.audit_event import AuditEvent
 from storage.models.base import Base, metadata
+from storage.models.billing import (
+    ClaimPackage,
+    EncounterBilling,
+    LiveSession,
+    PayerProfileRecord,
+)
 from storage.models.case import Case
 from storage.models.consent import Consent
 from storage.models.evaluation import Addendum, Evaluation, InfoRequest
@@ -20,14 +26,18 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Case",
+    "ClaimPackage",
     "Consent",
+    "EncounterBilling",
     "Evaluation",
     "InfoRequest",
     "License",
+    "LiveSession",
     "LoginFailure",
     "Organization",
     "OrganizationKind",
     "Patient",
+    "PayerProfileRecord",
     "Role",
     "ScreeningEnrollment",
     "ScreeningEvent",

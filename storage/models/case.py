@@ -32,7 +32,8 @@ class Case(Base):
     status: Mapped[str] = mapped_column(String(16), default="draft")
     urgency: Mapped[str] = mapped_column(String(16), default="routine")
     urgency_rank: Mapped[int] = mapped_column(Integer, default=2)
-    """0 urgent, 1 soon, 2 routine: the queue's first sort key."""
+    """0 urgent, 1 soon, 2 routine: the queue's first sort key, ascending.
+    Always set it as ``Urgency(case.urgency).queue_rank`` (reviewer/cases/enums.py)."""
     questionnaire: Mapped[dict[str, Any]] = mapped_column(JsonB, default=dict)
     """PHI: the patient's answers."""
     screening: Mapped[dict[str, Any] | None] = mapped_column(JsonB, default=None)

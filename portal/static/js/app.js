@@ -13,8 +13,8 @@
  *
  * 2. Flashes (#flash) stay until the next page: nothing is dismissed automatically.
  *
- * 3. data-confirm="Question?" on a <form> (or on its submit button): asks before a plain,
- *    non-htmx submit. (For htmx requests use hx-confirm.)
+ * 3. data-confirm="Question?" on a <form> (or on its submit button): asks with confirm()
+ *    before the form is submitted (plain or htmx; for other htmx requests use hx-confirm).
  *
  * 4. UPLOAD WIDGET -- every chosen file is sent as its own XMLHttpRequest, so each file gets
  *    its own <progress>, status, retry and remove, and one bad photo never blocks the others.
@@ -31,7 +31,9 @@
  *
  *    b) A form: chosen files are listed with a preview and sent when the form is submitted
  *       (or at once with data-upload-auto). All the form's other named controls are sent
- *       with every file. Without JavaScript the form posts normally.
+ *       with every file. Uploads need this script: without it the browser would post a
+ *       multipart body with no x-csrftoken header, which the server refuses (403) -- put a
+ *       <noscript> note on upload pages.
  *
  *       <form data-upload-form action="/cases/42/attachments" method="post"
  *             enctype="multipart/form-data" data-upload-done-url="/cases/42">
@@ -83,6 +85,9 @@
  *    name and size, a <progress>, a status line, and buttons: Cancel while sending, Retry and
  *    Remove after a failure, Remove while waiting. Item classes: upload-item + is-queued |
  *    is-uploading | is-done | is-failed. Outcomes are announced through a polite live region.
+ *
+ *    While files are waiting or being sent the widget's root has aria-busy="true", and
+ *    leaving the page asks for confirmation first.
  *
  *    Events (bubbling, dispatched on the file input or the upload form), e.g. to refresh a
  *    list with htmx: <div hx-get="/cases/42/attachments" hx-trigger="upload-done from:body">
@@ -235,6 +240,7 @@
   // ---------------------------------------------------------------- upload widget
 
   var widgets = new WeakMap(); // root element (input or form) -> Widget
+  var busyWidgets = new Set(); // widgets with files waiting or being sent
 
   function Widget(root) {
     this.root = root;
@@ -350,7 +356,7 @@
         file: file,
         input: input,
         key: randomKey(),
-        url: self.attr(input, "data-upload-url") || (self.isForm ? self.root.action : ""),
+        url: self.attr(input, "data-upload-url") || (self.isForm ? formAction(self.root) : ""),
         fieldName: self.attr(input, "data-upload-name") || input.name || "file",
         fields: null,
         state: "queued",
@@ -423,6 +429,11 @@
     this.setActions(item);
   };
 
+  function formAction(form) {
+    // getAttribute, not form.action: a control named "action" would shadow the property
+    return new URL(form.getAttribute("action") || "", location.href).href;
+  }
+
   function placeholder(file) {
     var m = /\.([A-Za-z0-9]{1,5})$/.exec(file.name || "");
     var span = el("span", "upload-thumb upload-thumb-placeholder", m ? m[1] : "file");
@@ -479,8 +490,13 @@
     var busy = this.items.some(function (i) {
       return i.state === "waiting" || i.state === "uploading";
     });
-    if (busy) this.root.setAttribute("aria-busy", "true");
-    else this.root.removeAttribute("aria-busy");
+    if (busy) {
+      this.root.setAttribute("aria-busy", "true");
+      busyWidgets.add(this);
+    } else {
+      this.root.removeAttribute("aria-busy");
+      busyWidgets.delete(this);
+    }
     if (!busy && this.settling) {
       this.settling = false;
       var done = this.count("done");
@@ -711,6 +727,18 @@
       w.remove(item);
     } else if (action === "delete" && item.deleteUrl) {
       w.deleteOnServer(item);
+    }
+  });
+
+  // Leaving the page would drop the uploads still running: ask first.
+  window.addEventListener("beforeunload", function (event) {
+    var running = false;
+    busyWidgets.forEach(function (w) {
+      if (w.root.isConnected) running = true;
+    });
+    if (running) {
+      event.preventDefault();
+      event.returnValue = "";
     }
   });
 

@@ -1,0 +1,1 @@
+"""Cases: the pure state machine and urgency rules (``state``, ``enums``), and services."""

@@ -1,0 +1,121 @@
+"""What billing works with: payer profiles, live (D9995) sessions, claim packages and the
+claim lines of each encounter."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from advanced_alchemy.types import DateTimeUTC, JsonB
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.models.base import Base
+
+
+class PayerProfileRecord(Base):
+    """A payer's rules as data (reviewer/coding/payer.py ``PayerProfile.as_dict()``)."""
+
+    __tablename__ = "payer_profile"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organization.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    """Matched against Patient.payer_name; the organization's default applies otherwise."""
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    rules: Mapped[dict[str, Any]] = mapped_column(JsonB, default=dict)
+
+
+class LiveSession(Base):
+    """A synchronous (D9995) encounter: a different thing from a case review."""
+
+    __tablename__ = "live_session"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organization.id", ondelete="RESTRICT"), index=True
+    )
+    patient_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("patient.id", ondelete="RESTRICT"), index=True
+    )
+    case_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("case.id", ondelete="SET NULL"), default=None, index=True
+    )
+    dentist_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("user_account.id", ondelete="RESTRICT")
+    )
+    scheduled_at: Mapped[datetime] = mapped_column(DateTimeUTC)
+    started_at: Mapped[datetime] = mapped_column(DateTimeUTC)
+    ended_at: Mapped[datetime] = mapped_column(DateTimeUTC)
+    participants: Mapped[list[dict[str, Any]]] = mapped_column(JsonB, default=list)
+    """PHI: who took part (names, roles)."""
+    platform: Mapped[str] = mapped_column(String(100))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    """PHI."""
+    evaluation: Mapped[dict[str, Any]] = mapped_column(JsonB, default=dict)
+    """PHI: the evaluation done live (findings, diagnosis, advice)."""
+    patient_site: Mapped[str] = mapped_column(String(16), default="home")
+    patient_state: Mapped[str] = mapped_column(String(2), default="")
+    created_by_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("user_account.id", ondelete="RESTRICT")
+    )
+
+
+class EncounterBilling(Base):
+    """The claim lines of one encounter (a case review or a live session) as billing
+    staff edit them, and where billing stands."""
+
+    __tablename__ = "encounter_billing"
+    __table_args__ = (Index("ix_encounter_billing_org_status", "organization_id", "status"),)
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organization.id", ondelete="RESTRICT")
+    )
+    case_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("case.id", ondelete="CASCADE"), default=None, unique=True
+    )
+    live_session_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("live_session.id", ondelete="CASCADE"), default=None, unique=True
+    )
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JsonB, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="proposed")
+    """proposed | ready | billed | nothing_to_bill."""
+    edited_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), default=None
+    )
+    ready_at: Mapped[datetime | None] = mapped_column(DateTimeUTC, default=None)
+    billed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC, default=None)
+
+
+class ClaimPackage(Base):
+    """Generated documentation PDF + claim-attachment ZIP; immutable, versioned per
+    encounter (a signed addendum makes a new version, the old is kept)."""
+
+    __tablename__ = "claim_package"
+    __table_args__ = (
+        Index("ix_claim_package_case", "case_id", "version"),
+        Index("ix_claim_package_live", "live_session_id", "version"),
+    )
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organization.id", ondelete="RESTRICT")
+    )
+    case_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("case.id", ondelete="RESTRICT"), default=None
+    )
+    live_session_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("live_session.id", ondelete="RESTRICT"), default=None
+    )
+    encounter_type: Mapped[str] = mapped_column(String(16))  # asynchronous | synchronous
+    version: Mapped[int] = mapped_column(Integer)
+    attachment_control_number: Mapped[str] = mapped_column(String(40))
+    pdf_key: Mapped[str] = mapped_column(String(200))
+    pdf_sha256: Mapped[str] = mapped_column(String(64))
+    zip_key: Mapped[str | None] = mapped_column(String(200), default=None)
+    zip_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    zip_size: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JsonB, default=list)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), default=None
+    )
