@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any, Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
@@ -23,7 +24,7 @@ def _url() -> str:
     return str(url)
 
 
-def _render_item(type_: str, obj: object, autogen_context: AutogenContext) -> str | bool:
+def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """Render advanced-alchemy column types by their short import name."""
     if type_ == "type" and isinstance(obj, JSON) and getattr(obj, "_variant_mapping", None):
         autogen_context.imports.add("from advanced_alchemy.types import JsonB")
