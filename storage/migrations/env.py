@@ -33,7 +33,7 @@ def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str |
         name = type(obj).__name__
         autogen_context.imports.add(f"from advanced_alchemy.types import {name}")
         if name == "GUID":
-            return f"GUID(length={obj.length})"  # type: ignore[attr-defined]
+            return f"GUID(length={obj.length})"
         if name == "DateTimeUTC":
             return "DateTimeUTC(timezone=True)"
         return f"{name}()"
