@@ -1,0 +1,125 @@
+"""Servers a benchmark starts on loopback and stops by itself: the portal and Orthanc."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
+
+
+@contextmanager
+def _process(cmd: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+
+
+@dataclass(frozen=True)
+class Portal:
+    url: str
+    var_dir: Path
+    password: str
+
+
+@contextmanager
+def portal(
+    workdir: Path, *, workers: int = 1, env: dict[str, str] | None = None
+) -> Iterator[Portal]:
+    """The portal on its embedded defaults (SQLite + file blobs) unless ``env`` says otherwise."""
+    port = free_port()
+    var_dir = workdir / "portal-var"
+    password = "bench-password-123"
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith("TOOTHLINE_")}
+    child_env.update(
+        TOOTHLINE_VAR_DIR=str(var_dir),
+        TOOTHLINE_DEMO_PASSWORD=password,
+        TOOTHLINE_MAX_UPLOAD_BYTES=str(100 * 1024 * 1024),
+        TOOTHLINE_MAX_FILES_PER_CASE="1000",
+        **(env or {}),
+    )
+    cmd = [sys.executable, "-m", "portal.cli", "run", "--host", "127.0.0.1",
+           "--port", str(port), "--workers", str(workers)]
+    with _process(cmd, child_env, workdir / "portal.log"):
+        url = f"http://127.0.0.1:{port}"
+        wait_http(url + "/healthz")
+        yield Portal(url, var_dir, password)
+
+
+@dataclass(frozen=True)
+class Orthanc:
+    url: str
+    storage: Path
+
+
+@contextmanager
+def orthanc(workdir: Path) -> Iterator[Orthanc]:
+    """Debian's Orthanc with its own storage folder, HTTP on a free loopback port, no DICOM
+    network listener, no authentication (loopback only)."""
+    binary = shutil.which("Orthanc") or "/usr/sbin/Orthanc"
+    if not Path(binary).exists():
+        raise RuntimeError("Orthanc is not installed: apt-get install orthanc")
+    port = free_port()
+    storage = workdir / "orthanc-db"
+    storage.mkdir(parents=True, exist_ok=True)
+    config = {
+        "Name": "bench",
+        "StorageDirectory": str(storage),
+        "IndexDirectory": str(storage),
+        "HttpPort": port,
+        "DicomServerEnabled": False,
+        "RemoteAccessAllowed": False,
+        "AuthenticationEnabled": False,
+        "HttpServerEnabled": True,
+        "Plugins": [],
+        "StorageCompression": False,
+        "ConcurrentJobs": 2,
+        "HttpThreadsCount": 50,
+    }
+    config_path = workdir / "orthanc.json"
+    config_path.write_text(json.dumps(config))
+    with _process([binary, str(config_path)], dict(os.environ), workdir / "orthanc.log"):
+        url = f"http://127.0.0.1:{port}"
+        wait_http(url + "/system")
+        yield Orthanc(url, storage)
