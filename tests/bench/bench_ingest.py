@@ -24,8 +24,9 @@ from pathlib import Path
 import httpx
 
 from storage.blobs import new_blob_key, open_blob_store
-from tests.bench.servers import Portal, orthanc, portal
+from tests.bench.servers import orthanc, portal
 from tests.bench.synth import make_dicom, make_phone_jpeg
+from tests.support.live import LiveServer
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -62,7 +63,7 @@ async def run_concurrently(
     return time.perf_counter() - started
 
 
-async def portal_session(server: Portal) -> tuple[dict[str, str], str]:
+async def portal_session(server: LiveServer) -> tuple[dict[str, str], str]:
     async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
         token = (await client.post("/api/v1/tokens", json={
             "email": "patient@demo.test", "password": server.password, "name": "bench"})).json()
@@ -75,7 +76,7 @@ async def portal_session(server: Portal) -> tuple[dict[str, str], str]:
         return headers, case.json()["id"]
 
 
-async def portal_upload(server: Portal, files: list[Path], clients: int, kind: str) -> float:
+async def portal_upload(server: LiveServer, files: list[Path], clients: int, kind: str) -> float:
     headers, case_id = await portal_session(server)
     async with httpx.AsyncClient(base_url=server.url, timeout=120, headers=headers) as client:
 

@@ -6,9 +6,7 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,13 +15,9 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.live import LiveServer, free_port, running_portal
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_http(url: str, timeout: float = 60.0) -> None:
@@ -56,35 +50,19 @@ def _process(cmd: list[str], env: dict[str, str], log: Path) -> Iterator[subproc
                     proc.wait()
 
 
-@dataclass(frozen=True)
-class Portal:
-    url: str
-    var_dir: Path
-    password: str
-
-
 @contextmanager
 def portal(
     workdir: Path, *, workers: int = 1, env: dict[str, str] | None = None
-) -> Iterator[Portal]:
-    """The portal on its embedded defaults (SQLite + file blobs) unless ``env`` says otherwise."""
-    port = free_port()
-    var_dir = workdir / "portal-var"
-    password = "bench-password-123"
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith("TOOTHLINE_")}
-    child_env.update(
-        TOOTHLINE_VAR_DIR=str(var_dir),
-        TOOTHLINE_DEMO_PASSWORD=password,
-        TOOTHLINE_MAX_UPLOAD_BYTES=str(100 * 1024 * 1024),
-        TOOTHLINE_MAX_FILES_PER_CASE="1000",
+) -> Iterator[LiveServer]:
+    """The portal on its embedded defaults (SQLite + file blobs) unless ``env`` says otherwise,
+    with limits raised so a benchmark can put many large files in one case."""
+    settings = {
+        "TOOTHLINE_MAX_UPLOAD_BYTES": str(100 * 1024 * 1024),
+        "TOOTHLINE_MAX_FILES_PER_CASE": "1000",
         **(env or {}),
-    )
-    cmd = [sys.executable, "-m", "portal.cli", "run", "--host", "127.0.0.1",
-           "--port", str(port), "--workers", str(workers)]
-    with _process(cmd, child_env, workdir / "portal.log"):
-        url = f"http://127.0.0.1:{port}"
-        wait_http(url + "/healthz")
-        yield Portal(url, var_dir, password)
+    }
+    with running_portal(workdir / "portal-var", env=settings, workers=workers) as server:
+        yield server
 
 
 @dataclass(frozen=True)

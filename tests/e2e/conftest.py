@@ -26,21 +26,18 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request
 
-if TYPE_CHECKING:
-    from playwright.sync_api import Browser, ConsoleMessage, Page, Request
+from tests.support.live import LiveServer, PortalDidNotStart, running_portal
+
+__all__ = ["LiveServer"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 E2E_DIR = Path(__file__).resolve().parent
@@ -57,7 +54,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 DEMO_PASSWORD = "demo-password-123"
-SERVER_START_TIMEOUT_S = 60.0
 
 PHONE: dict[str, Any] = {
     "viewport": {"width": 390, "height": 844},
@@ -120,89 +116,15 @@ def browser() -> Iterator[Browser]:
 # ---------------------------------------------------------------------------- live server
 
 
-@dataclass(frozen=True)
-class LiveServer:
-    url: str
-    password: str
-    var_dir: Path
-    stderr_path: Path
-
-    def stderr(self) -> str:
-        return self.stderr_path.read_text(errors="replace")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-# No proxy for 127.0.0.1, whatever the environment says.
-_direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with _direct.open(f"{url}/healthz", timeout=2) as response:
-            return int(response.status) == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    var_dir = tmp_path_factory.mktemp("toothline-live")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    # Only our TOOTHLINE_* settings: nothing from the outer shell may point the server at
-    # another database or blob store.
-    env = {key: value for key, value in os.environ.items() if not key.startswith("TOOTHLINE_")}
-    env.update(
-        TOOTHLINE_VAR_DIR=str(var_dir),
-        TOOTHLINE_DATABASE_URL=f"sqlite:///{var_dir}/toothline.db",
-        TOOTHLINE_BLOB_URL=f"file://{var_dir}/blobs",
-        TOOTHLINE_DEMO_PASSWORD=DEMO_PASSWORD,
-        PYTHONUNBUFFERED="1",
-    )
-    stdout_path = var_dir / "server.stdout.log"
-    stderr_path = var_dir / "server.stderr.log"
-    command = [sys.executable, "-m", "portal.cli", "run"]
-    command += ["--host", "127.0.0.1", "--port", str(port)]
-    with stdout_path.open("wb") as stdout, stderr_path.open("wb") as stderr:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=stdout, stderr=stderr)
+    """One portal process for the browser tests (SQLite + file blobs, demo seeded)."""
     try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while not _healthy(url):
-            problem = None
-            if process.poll() is not None:
-                problem = f"exited with status {process.returncode} before answering"
-            elif time.monotonic() > deadline:
-                limit = f"{SERVER_START_TIMEOUT_S:.0f} s"
-                problem = f"did not answer GET /healthz with 200 within {limit}"
-            if problem:
-                _stop(process)
-                output = stderr_path.read_text(errors="replace") or "(empty)"
-                stdout_text = stdout_path.read_text(errors="replace") or "(empty)"
-                message = (
-                    f"live server {' '.join(command)} {problem}.\n"
-                    f"--- server stderr ---\n{output}\n--- server stdout ---\n{stdout_text}"
-                )
-                print(message, file=sys.stderr)
-                pytest.fail(message, pytrace=False)
-            time.sleep(0.2)
-        yield LiveServer(url=url, password=DEMO_PASSWORD, var_dir=var_dir, stderr_path=stderr_path)
-    finally:
-        _stop(process)
+        with running_portal(tmp_path_factory.mktemp("toothline-live")) as server:
+            yield server
+    except PortalDidNotStart as exc:
+        print(exc, file=sys.stderr)
+        pytest.fail(str(exc), pytrace=False)
 
 
 # ---------------------------------------------------------------------------- pages
