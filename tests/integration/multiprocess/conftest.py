@@ -1,0 +1,58 @@
+"""Two portal processes on different ports sharing PostgreSQL, the S3-protocol server and
+Redis, as when the portal is scaled out behind a proxy."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import redis
+
+from tests.support.database import REQUIRE_POSTGRES, _empty_tables
+from tests.support.live import LiveServer, running_portal
+from tests.support.portal import seed
+from tests.support.s3server import S3Server
+
+REDIS_URL = os.environ.get("TOOTHLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@dataclass(frozen=True)
+class Pair:
+    a: LiveServer
+    b: LiveServer
+
+
+def _redis_or_skip() -> None:
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping()
+    except redis.RedisError as exc:
+        message = f"Redis not reachable at {REDIS_URL}: {exc}"
+        if REQUIRE_POSTGRES:  # CI: the services must be there
+            pytest.fail(message)
+        pytest.skip("SKIPPED two-process tests: " + message)
+
+
+@pytest.fixture(scope="module")
+def two_portals(
+    postgres_url: str, s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Pair]:
+    _redis_or_skip()
+    asyncio.run(seed(postgres_url))
+    env = {
+        "TOOTHLINE_DATABASE_URL": postgres_url,
+        "TOOTHLINE_BLOB_URL": s3_server.url("twoportals"),
+        "TOOTHLINE_REDIS_URL": REDIS_URL,
+        "TOOTHLINE_SECRET_KEY": "two-process-secret-" + "k" * 40,
+    }
+    try:
+        tmp_path = tmp_path_factory.mktemp("two-portals")
+        with running_portal(tmp_path / "a", env=env) as a, running_portal(
+            tmp_path / "b", env=env
+        ) as b:
+            yield Pair(a, b)
+    finally:
+        asyncio.run(_empty_tables(postgres_url))
+        redis.Redis.from_url(REDIS_URL).flushdb()
