@@ -1,4 +1,351 @@
+"""The dentists' review: queue, claims, the case page, the evaluation. Pages and JSON API.
+
+Thin: parse the request, call one ``reviewer.queue`` / ``reviewer.evaluation`` service, turn
+the result into JSON or a page. Only dentists reach any of it (guards); which cases a dentist
+reaches is decided in the services (organizations served, current license, claimant).
+"""
+
 from __future__ import annotations
 
-PAGE_CONTROLLERS: list[type] = []
-API_CONTROLLERS: list[type] = []
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import Parameter
+from litestar.response import Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.accounts.guards import require_roles
+from portal.accounts.passwords import verify_password
+from portal.rendering import flash, page, redirect
+from portal.requests import actor, audit_context
+from portal.review import views
+from portal.review.schemas import (
+    AddendumIn,
+    EvaluationIn,
+    InfoRequestIn,
+    SignIn,
+    addendum_json,
+    case_json,
+    draft_from_form,
+    evaluation_json,
+    info_request_json,
+)
+from reviewer.cases.state import CaseKind, Urgency
+from reviewer.errors import Invalid
+from reviewer.evaluation.casefile import load_case_file
+from reviewer.evaluation.services import (
+    AttestationRequired,
+    BadPassword,
+    EvaluationIncomplete,
+    add_addendum,
+    request_information,
+    save_draft,
+    sign_evaluation,
+)
+from reviewer.queue.claims import claim_case, claim_next, release_case, renew_lease
+from reviewer.queue.listing import MAX_PAGE_SIZE, PAGE_SIZE, QueueFilters, list_queue
+from storage.models import Role
+
+dentists_only = require_roles(Role.DENTIST)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _filters(
+    organization: str | None, kind: str | None, urgency: str | None, overdue: str | None,
+    mine: str | None, cursor: str | None, limit: int | None = None,
+) -> QueueFilters:
+    def flag(value: str | None) -> bool:
+        return (value or "").lower() in {"1", "true", "yes", "on"}
+
+    try:
+        return QueueFilters(
+            organization_id=uuid.UUID(organization) if organization else None,
+            kind=CaseKind(kind) if kind else None,
+            urgency=Urgency(urgency) if urgency else None,
+            overdue=flag(overdue),
+            mine=flag(mine),
+            cursor=cursor or None,
+            limit=min(max(limit or PAGE_SIZE, 1), MAX_PAGE_SIZE),
+        )
+    except ValueError:
+        raise Invalid("A queue filter is not valid.", code="invalid_filter") from None
+
+
+Filter = Annotated[str | None, Parameter(required=False)]
+
+
+# --------------------------------------------------------------------------- API
+
+
+class QueueApiController(Controller):
+    path = "/queue"
+    tags = ["review"]
+    guards = [dentists_only]
+
+    @get("/")
+    async def queue(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        organization: Filter = None, kind: Filter = None, urgency: Filter = None,
+        overdue: Filter = None, mine: Filter = None, cursor: Filter = None,
+        limit: Annotated[int | None, Parameter(required=False, ge=1, le=MAX_PAGE_SIZE)] = None,
+    ) -> dict[str, Any]:
+        """One keyset page of the queue: ``{"items": [...], "next_cursor"}`` (``limit``: 1-200,
+        default 50)."""
+        filters = _filters(organization, kind, urgency, overdue, mine, cursor, limit)
+        result = await list_queue(db_session, actor(request), filters, now=_now())
+        return result.as_dict()
+
+    @post("/claim", status_code=200)
+    async def claim_next(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> Response[Any]:
+        """Claim the most pressing case: 200 with the case, 204 when nothing waits."""
+        case = await claim_next(db_session, actor(request), audit_context(request), now=_now())
+        if case is None:
+            return Response(content=None, status_code=204)
+        return Response(case_json(case), status_code=200)
+
+
+class ReviewApiController(Controller):
+    path = "/cases"
+    tags = ["review"]
+    guards = [dentists_only]
+
+    @post("/{case_id:uuid}/claim", status_code=200)
+    async def claim(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        case_id: uuid.UUID,
+    ) -> dict[str, Any]:
+        """Claim this case (200; also when you hold it already); 409 when another holds it."""
+        case = await claim_case(db_session, actor(request), audit_context(request), case_id,
+                                now=_now())
+        return case_json(case)
+
+    @post("/{case_id:uuid}/release", status_code=200)
+    async def release(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        case_id: uuid.UUID,
+    ) -> dict[str, Any]:
+        """Give the case back to the queue (the draft evaluation stays)."""
+        case = await release_case(db_session, actor(request), audit_context(request), case_id,
+                                  now=_now())
+        return case_json(case)
+
+    @post("/{case_id:uuid}/lease", status_code=200)
+    async def renew(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        case_id: uuid.UUID,
+    ) -> dict[str, Any]:
+        """Renew your claim's lease (30 minutes from now)."""
+        case = await renew_lease(db_session, actor(request), case_id, now=_now())
+        return case_json(case)
+
+    @put("/{case_id:uuid}/evaluation")
+    async def save(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        case_id: uuid.UUID, data: EvaluationIn,
+    ) -> dict[str, Any]:
+        """Replace the draft (whole); answers it with ``problems`` that still block signing."""
+        saved = await save_draft(db_session, actor(request), audit_context(request), case_id,
+                                 data.draft(), now=_now())
+        return evaluation_json(saved.evaluation, saved.problems)
+
+    @post("/{case_id:uuid}/evaluation/sign", status_code=200)
+    async def sign(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        case_id: uuid.UUID, data: SignIn,
+    ) -> dict[str, Any]:
+        """Sign: password re-checked (403 ``bad_password``), ``attest`` must be true."""
+        evaluation = await sign_evaluation(
+            db_session, actor(request), audit_context(request), case_id,
+            password=data.password, attest=data.attest, check_password=verify_password,
+            now=_now(),
+        )
+        return evaluation_json(evaluation)
+
+    @post("/{case_id:uuid}/evaluation/addenda", status_code=201)
+    async def addendum(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        case_id: uuid.UUID, data: AddendumIn,
+    ) -> dict[str, Any]:
+        """Add a signed addendum to a signed evaluation (password re-checked)."""
+        added = await add_addendum(
+            db_session, actor(request), audit_context(request), case_id, text=data.text,
+            password=data.password, check_password=verify_password, now=_now(),
+        )
+        return addendum_json(added)
+
+    @post("/{case_id:uuid}/info-requests", status_code=201)
+    async def info_request(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        case_id: uuid.UUID, data: InfoRequestIn,
+    ) -> dict[str, Any]:
+        """Ask the submitter for more; releases your claim, keeps the draft."""
+        created = await request_information(
+            db_session, actor(request), audit_context(request), case_id, message=data.message,
+            now=_now(),
+        )
+        return info_request_json(created)
+
+
+# --------------------------------------------------------------------------- pages
+
+
+class ReviewPagesController(Controller):
+    path = "/review"
+    include_in_schema = False
+    guards = [dentists_only]
+
+    @get("/")
+    async def queue_page(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        organization: Filter = None, kind: Filter = None, urgency: Filter = None,
+        overdue: Filter = None, mine: Filter = None, cursor: Filter = None,
+    ) -> Template:
+        """The queue; an htmx request aimed at #queue-list gets just the list (polling)."""
+        filters = _filters(organization, kind, urgency, overdue, mine, cursor)
+        result = await list_queue(db_session, actor(request), filters, now=_now())
+        user = actor(request)
+        orgs = [o for o in request.scope["user"].organizations if o.id in user.organization_ids]
+        return page(
+            request,
+            "review/queue.html",
+            {
+                **views.helpers(),
+                "queue": result,
+                "filters": filters,
+                "organizations": orgs,
+                "self_url": views.with_query("/review", filters.query(cursor=filters.cursor)),
+                "next_url": (
+                    views.with_query("/review", filters.query(cursor=result.next_cursor))
+                    if result.next_cursor else None
+                ),
+                "first_url": views.with_query("/review", filters.query()),
+            },
+            fragments={"queue-list": "review/_queue-list.html"},
+        )
+
+    @post("/next", status_code=303)
+    async def next_case(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> Response[Any]:
+        """"Next case": claim the most pressing case and open it."""
+        case = await claim_next(db_session, actor(request), audit_context(request), now=_now())
+        if case is None:
+            flash(request, "Nothing waits in your queue right now.", "info")
+            return redirect(request, "/review")
+        return redirect(request, f"/review/cases/{case.id}")
+
+    @get("/cases/{case_id:uuid}")
+    async def case_page(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        case_id: uuid.UUID,
+    ) -> Template:
+        """The case: patient summary, questionnaire, images, history, the evaluation."""
+        case_file = await load_case_file(db_session, actor(request), audit_context(request),
+                                         case_id, now=_now())
+        return page(request, "review/case.html", {**views.helpers(), "cf": case_file})
+
+    @post("/cases/{case_id:uuid}/claim", status_code=303)
+    async def claim(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        case_id: uuid.UUID,
+    ) -> Response[Any]:
+        await claim_case(db_session, actor(request), audit_context(request), case_id, now=_now())
+        return redirect(request, f"/review/cases/{case_id}")
+
+    @post("/cases/{case_id:uuid}/release", status_code=303)
+    async def release(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        case_id: uuid.UUID,
+    ) -> Response[Any]:
+        await release_case(db_session, actor(request), audit_context(request), case_id,
+                           now=_now())
+        flash(request, "The case is back in the queue; your draft is kept.", "success")
+        return redirect(request, "/review")
+
+    @post("/cases/{case_id:uuid}/lease", status_code=200)
+    async def renew(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        case_id: uuid.UUID,
+    ) -> Template:
+        """htmx, every few minutes while the page is open: keeps the claim alive."""
+        case = await renew_lease(db_session, actor(request), case_id, now=_now())
+        return page(request, "review/_lease.html", {**views.helpers(), "case": case})
+
+    @post("/cases/{case_id:uuid}/evaluation", status_code=200)
+    async def autosave(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        case_id: uuid.UUID,
+    ) -> Template:
+        """htmx auto-save of the whole form; answers the "saved" line."""
+        form = await request.form()
+        saved = await save_draft(db_session, actor(request), audit_context(request), case_id,
+                                 draft_from_form(form), now=_now())
+        return page(request, "review/_save-status.html",
+                    {**views.helpers(), "evaluation": saved.evaluation,
+                     "problems": saved.problems, "case": saved.case})
+
+    @get("/cases/{case_id:uuid}/rows/{kind:str}")
+    async def blank_row(self, request: Request[Any, Any, Any], case_id: uuid.UUID,
+                        kind: str) -> Template:
+        """One more empty row for the teeth or the procedures table."""
+        template = "review/_procedure-row.html" if kind == "procedure" else "review/_tooth-row.html"
+        return page(request, template, {**views.helpers(), "row": {}})
+
+    @post("/cases/{case_id:uuid}/sign", status_code=303)
+    async def sign(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        case_id: uuid.UUID,
+    ) -> Response[Any]:
+        """Sign; with htmx the current form comes along (hx-include) and is saved first."""
+        form = await request.form()
+        draft = draft_from_form(form) if "advice" in form else None
+        try:
+            await sign_evaluation(
+                db_session, actor(request), audit_context(request), case_id,
+                password=str(form.get("password") or ""),
+                attest=str(form.get("attest") or "") in {"yes", "true", "on", "1"},
+                check_password=verify_password, now=_now(), draft=draft,
+            )
+        except (BadPassword, AttestationRequired, EvaluationIncomplete) as exc:
+            return page(request, "review/_sign-form.html",
+                        {**views.helpers(), "case_id": case_id, "sign_error": exc.message},
+                        status_code=422)
+        flash(request, "Signed. The submitter can now read your advice.", "success")
+        return redirect(request, f"/review/cases/{case_id}")
+
+    @post("/cases/{case_id:uuid}/addenda", status_code=303)
+    async def addendum(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        case_id: uuid.UUID,
+    ) -> Response[Any]:
+        form = await request.form()
+        await add_addendum(
+            db_session, actor(request), audit_context(request), case_id,
+            text=str(form.get("text") or ""), password=str(form.get("password") or ""),
+            check_password=verify_password, now=_now(),
+        )
+        flash(request, "Addendum signed.", "success")
+        return redirect(request, f"/review/cases/{case_id}")
+
+    @post("/cases/{case_id:uuid}/info-requests", status_code=303)
+    async def info_request(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        case_id: uuid.UUID,
+    ) -> Response[Any]:
+        form = await request.form()
+        await request_information(db_session, actor(request), audit_context(request), case_id,
+                                  message=str(form.get("message") or ""), now=_now())
+        flash(request, "Sent back to the submitter; your draft is kept.", "success")
+        return redirect(request, "/review")
+
+
+PAGE_CONTROLLERS: list[type] = [ReviewPagesController]
+API_CONTROLLERS: list[type] = [QueueApiController, ReviewApiController]

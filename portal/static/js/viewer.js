@@ -1,0 +1,187 @@
+/*
+ * Toothline -- the image viewer of the dentist's case page (templates/review/case.html).
+ *
+ * No inline scripts or styles (CSP): the markup carries data attributes, this file listens on
+ * `document` (event delegation, so rows htmx swaps in later work too) and sets the image's
+ * transform and filter through the CSSOM, which the CSP allows.
+ *
+ *   <a href="DISPLAY_URL" data-viewer-src="DISPLAY_URL" data-viewer-original="ORIGINAL_URL"
+ *      data-viewer-kind="photo|radiograph" data-viewer-caption="lower left (photo)">
+ *     <img src="THUMBNAIL_URL" alt="...">
+ *   </a>
+ *
+ * A click opens <dialog id="viewer"> on that image. Zoom: the +/- buttons, the mouse wheel,
+ * the keys + - 0; pan: drag with a mouse, a finger or a pen (pointer events); brightness and
+ * contrast: the two range inputs ([data-viewer-filter]) -- opened on 130 % contrast for a
+ * radiograph. Escape or "Close" closes it. Without JavaScript the link opens the image itself.
+ *
+ * The current state is mirrored on the image as data-zoom, data-brightness, data-contrast
+ * (for people's tools and the browser tests).
+ */
+(function () {
+  "use strict";
+
+  var MIN_ZOOM = 1;
+  var MAX_ZOOM = 8;
+  var STEP = 1.5;
+  var state = { zoom: 1, x: 0, y: 0, brightness: 100, contrast: 100 };
+  var drag = null;
+
+  function el(id) {
+    return document.getElementById(id);
+  }
+
+  function clampPan() {
+    var stage = el("viewer-stage");
+    if (!stage) return;
+    var maxX = (stage.clientWidth * (state.zoom - 1)) / 2;
+    var maxY = (stage.clientHeight * (state.zoom - 1)) / 2;
+    state.x = Math.max(-maxX, Math.min(maxX, state.x));
+    state.y = Math.max(-maxY, Math.min(maxY, state.y));
+  }
+
+  function apply() {
+    var img = el("viewer-image");
+    if (!img) return;
+    clampPan();
+    img.style.transform =
+      "translate(" + state.x + "px, " + state.y + "px) scale(" + state.zoom + ")";
+    img.style.filter =
+      "brightness(" + state.brightness + "%) contrast(" + state.contrast + "%)";
+    img.dataset.zoom = String(Math.round(state.zoom * 100) / 100);
+    img.dataset.brightness = String(state.brightness);
+    img.dataset.contrast = String(state.contrast);
+    var out = el("viewer-zoom");
+    if (out) out.textContent = Math.round(state.zoom * 100) + "%";
+    var b = el("viewer-brightness");
+    var c = el("viewer-contrast");
+    if (b) b.value = String(state.brightness);
+    if (c) c.value = String(state.contrast);
+  }
+
+  function zoomTo(zoom) {
+    var next = Math.max(MIN_ZOOM, Math.min(MAX_ZOOM, zoom));
+    if (next === MIN_ZOOM) {
+      state.x = 0;
+      state.y = 0;
+    } else {
+      state.x *= next / state.zoom;
+      state.y *= next / state.zoom;
+    }
+    state.zoom = next;
+    apply();
+  }
+
+  function reset(kind) {
+    state.zoom = 1;
+    state.x = 0;
+    state.y = 0;
+    state.brightness = 100;
+    state.contrast = kind === "radiograph" ? 130 : 100;
+    apply();
+  }
+
+  function open(link) {
+    var dialog = el("viewer");
+    var img = el("viewer-image");
+    if (!dialog || !img || typeof dialog.showModal !== "function") return false;
+    var kind = link.getAttribute("data-viewer-kind") || "photo";
+    img.src = link.getAttribute("data-viewer-src");
+    img.alt = link.getAttribute("data-viewer-caption") || "";
+    img.dataset.kind = kind;
+    var caption = el("viewer-caption");
+    if (caption) caption.textContent = link.getAttribute("data-viewer-caption") || "";
+    var original = el("viewer-original");
+    if (original) {
+      var href = link.getAttribute("data-viewer-original");
+      original.hidden = !href;
+      if (href) original.href = href;
+    }
+    reset(kind);
+    dialog.showModal();
+    return true;
+  }
+
+  function close() {
+    var dialog = el("viewer");
+    if (dialog && dialog.open) dialog.close();
+  }
+
+  document.addEventListener("click", function (event) {
+    var target = event.target;
+    if (!(target instanceof Element)) return;
+    var link = target.closest("[data-viewer-src]");
+    if (link && !event.ctrlKey && !event.metaKey && !event.shiftKey) {
+      if (open(link)) event.preventDefault();
+      return;
+    }
+    var action = target.closest("[data-viewer-action]");
+    if (!action) return;
+    var name = action.getAttribute("data-viewer-action");
+    if (name === "zoom-in") zoomTo(state.zoom * STEP);
+    else if (name === "zoom-out") zoomTo(state.zoom / STEP);
+    else if (name === "reset") reset((el("viewer-image") || {}).dataset.kind);
+    else if (name === "close") close();
+  });
+
+  document.addEventListener("input", function (event) {
+    var input = event.target;
+    if (!(input instanceof HTMLInputElement)) return;
+    var which = input.getAttribute("data-viewer-filter");
+    if (which === "brightness" || which === "contrast") {
+      state[which] = Number(input.value) || 100;
+      apply();
+    }
+  });
+
+  document.addEventListener(
+    "wheel",
+    function (event) {
+      var stage = event.target instanceof Element && event.target.closest("#viewer-stage");
+      if (!stage) return;
+      event.preventDefault();
+      zoomTo(event.deltaY < 0 ? state.zoom * 1.15 : state.zoom / 1.15);
+    },
+    { passive: false }
+  );
+
+  document.addEventListener("pointerdown", function (event) {
+    var stage = event.target instanceof Element && event.target.closest("#viewer-stage");
+    if (!stage || state.zoom <= 1) return;
+    drag = { id: event.pointerId, x: event.clientX - state.x, y: event.clientY - state.y };
+    stage.setPointerCapture(event.pointerId);
+    stage.classList.add("is-panning");
+  });
+
+  document.addEventListener("pointermove", function (event) {
+    if (!drag || drag.id !== event.pointerId) return;
+    state.x = event.clientX - drag.x;
+    state.y = event.clientY - drag.y;
+    apply();
+  });
+
+  function endDrag(event) {
+    if (!drag || drag.id !== event.pointerId) return;
+    drag = null;
+    var stage = el("viewer-stage");
+    if (stage) stage.classList.remove("is-panning");
+  }
+  document.addEventListener("pointerup", endDrag);
+  document.addEventListener("pointercancel", endDrag);
+
+  document.addEventListener("keydown", function (event) {
+    var dialog = el("viewer");
+    if (!dialog || !dialog.open) return;
+    if (event.target instanceof HTMLInputElement && event.target.type === "range") return;
+    if (event.key === "+" || event.key === "=") zoomTo(state.zoom * STEP);
+    else if (event.key === "-") zoomTo(state.zoom / STEP);
+    else if (event.key === "0") reset((el("viewer-image") || {}).dataset.kind);
+  });
+
+  window.ToothlineViewer = {
+    state: function () {
+      return { zoom: state.zoom, x: state.x, y: state.y, brightness: state.brightness,
+        contrast: state.contrast };
+    },
+  };
+})();

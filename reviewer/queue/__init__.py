@@ -1,0 +1,1 @@
+"""The dentists' review queue: listing (keyset pages), claims and leases."""
