@@ -15,6 +15,14 @@ from storage.models.consent import Consent
 from storage.models.evaluation import Addendum, Evaluation, InfoRequest
 from storage.models.organization import Organization, OrganizationKind
 from storage.models.patient import Patient, patient_login
+from storage.models.records import (
+    CoordinationActivity,
+    DownloadLink,
+    LedgerEntry,
+    RecordsDocument,
+    RecordsRequest,
+    Referral,
+)
 from storage.models.screening import ScreeningEnrollment, ScreeningEvent
 from storage.models.user import Role, User, user_organization
 
@@ -28,9 +36,12 @@ __all__ = [
     "Case",
     "ClaimPackage",
     "Consent",
+    "CoordinationActivity",
+    "DownloadLink",
     "EncounterBilling",
     "Evaluation",
     "InfoRequest",
+    "LedgerEntry",
     "License",
     "LiveSession",
     "LoginFailure",
@@ -38,6 +49,9 @@ __all__ = [
     "OrganizationKind",
     "Patient",
     "PayerProfileRecord",
+    "RecordsDocument",
+    "RecordsRequest",
+    "Referral",
     "Role",
     "ScreeningEnrollment",
     "ScreeningEvent",

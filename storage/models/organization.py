@@ -30,4 +30,7 @@ class Organization(Base):
     phone: Mapped[str] = mapped_column(String(32), default="")
     time_zone: Mapped[str] = mapped_column(String(64), default="America/Los_Angeles")
     turnaround_hours: Mapped[dict[str, Any] | None] = mapped_column(JsonB, default=None)
+    records_policy: Mapped[dict[str, Any] | None] = mapped_column(JsonB, default=None)
+    """Records-desk rules as data: fee schedule (flat electronic fee, cost-based rates),
+    whether a second staff member checks a package before release."""
     """Per-urgency review targets overriding the defaults, e.g. {"urgent": 4}."""
