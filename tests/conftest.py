@@ -12,12 +12,23 @@ import os
 import tempfile
 from pathlib import Path
 
+import pytest
+
 _VAR = Path(tempfile.mkdtemp(prefix="toothline-tests-"))
 os.environ.setdefault("TOOTHLINE_VAR_DIR", str(_VAR))
 os.environ.setdefault("TOOTHLINE_DEMO_PASSWORD", "demo-password-123")
 os.environ.setdefault("TOOTHLINE_ADMIN_PASSWORD", "admin-password-123")
 
 pytest_plugins = ["tests.support.s3server", "tests.support.database", "tests.support.portal"]
+
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser journeys run last: Playwright's sync API keeps an event loop running in the
+    main thread for the rest of the session, which asyncio.run() in other tests cannot
+    share."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
+
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 FIXTURES = SHARED / "fixtures"

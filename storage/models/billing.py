@@ -94,8 +94,9 @@ class ClaimPackage(Base):
 
     __tablename__ = "claim_package"
     __table_args__ = (
-        Index("ix_claim_package_case", "case_id", "version"),
-        Index("ix_claim_package_live", "live_session_id", "version"),
+        # Unique: two downloads at the same moment cannot both create the same version.
+        Index("ix_claim_package_case", "case_id", "version", unique=True),
+        Index("ix_claim_package_live", "live_session_id", "version", unique=True),
     )
 
     organization_id: Mapped[uuid.UUID] = mapped_column(

@@ -90,8 +90,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_claim_package'))
     )
     with op.batch_alter_table('claim_package', schema=None) as batch_op:
-        batch_op.create_index('ix_claim_package_case', ['case_id', 'version'], unique=False)
-        batch_op.create_index('ix_claim_package_live', ['live_session_id', 'version'], unique=False)
+        batch_op.create_index('ix_claim_package_case', ['case_id', 'version'], unique=True)
+        batch_op.create_index('ix_claim_package_live', ['live_session_id', 'version'], unique=True)
 
     op.create_table('encounter_billing',
     sa.Column('id', GUID(length=16), nullable=False),

@@ -1,0 +1,201 @@
+"""What a teledentistry document says, as plain frozen data (no database, no I/O).
+
+The billing services (``reviewer.billing``) gather these from the database; the renderers in
+this package turn them into bytes. Everything a renderer prints comes from here, so the same
+record always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from reviewer.coding.rules import ClaimLine, EncounterType
+
+__all__ = [
+    "AddendumNote",
+    "AsyncRecord",
+    "Clinician",
+    "GatheredItem",
+    "LiveRecord",
+    "Participant",
+    "PatientIdentity",
+    "Practice",
+    "Recommendation",
+    "Site",
+    "record_moment",
+]
+
+
+@dataclass(frozen=True)
+class Practice:
+    """The organization billing for the encounter (practice or school program)."""
+
+    name: str
+    npi: str
+    address: str
+    phone: str = ""
+    time_zone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class Clinician:
+    name: str
+    role: str
+    npi: str = ""
+    license: str = ""
+    """E.g. ``"CA DDS 100001"``; empty when none is on file."""
+
+
+@dataclass(frozen=True)
+class PatientIdentity:
+    reference: str
+    """An opaque id (the patient row's id): what the manifest carries instead of the name."""
+    name: str
+    date_of_birth: dt.date
+    address: str = ""
+    payer_name: str = ""
+    member_id: str = ""
+    guardian_name: str = ""
+    student_id: str = ""
+    school: str = ""
+
+
+@dataclass(frozen=True)
+class Site:
+    """An originating site (where the patient and the data were) or the distant site
+    (where the dentist was)."""
+
+    kind: str
+    """home | school | office | other, or ``practice`` for a distant site."""
+    description: str
+    state: str = ""
+
+
+@dataclass(frozen=True)
+class GatheredItem:
+    """One stored image, radiograph or document of the case."""
+
+    ref: str
+    """The attachment's id."""
+    kind: str
+    """photo | radiograph | document."""
+    view: str
+    teeth: str
+    captured_at: dt.datetime | None
+    """The device's wall clock (naive): printed as recorded, no zone invented."""
+    sha256: str
+    """Of the stored original."""
+    content_type: str
+    display_jpeg: bytes | None = None
+    """The derived display picture (no metadata), embedded in the claim attachment."""
+    captured_on_fallback: dt.date | None = None
+    """The day the case's data was collected, when the device recorded no time."""
+
+    @property
+    def captured_on(self) -> dt.date | None:
+        return self.captured_at.date() if self.captured_at else self.captured_on_fallback
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """Recommended treatment: treatment plan, never a claim line."""
+
+    code: str
+    descriptor: str
+    tooth: str | None
+    surfaces: str | None
+    rationale: str
+
+
+@dataclass(frozen=True)
+class AddendumNote:
+    author: str
+    signed_at: dt.datetime
+    text: str
+
+
+@dataclass(frozen=True)
+class Participant:
+    name: str
+    role: str
+
+
+@dataclass(frozen=True)
+class AsyncRecord:
+    """A signed asynchronous (store-and-forward, D9996) review."""
+
+    encounter_id: str
+    case_kind: str
+    practice: Practice
+    dentist: Clinician
+    patient: PatientIdentity
+    originating_site: Site
+    distant_site: Site
+    items: tuple[GatheredItem, ...]
+    questionnaire: tuple[tuple[str, str], ...]
+    history: tuple[tuple[str, str], ...]
+    screening: tuple[tuple[str, str], ...]
+    collected_by: Clinician
+    collected_on: dt.date | None
+    sent_at: dt.datetime | None
+    reviewed_at: dt.datetime | None
+    signed_at: dt.datetime
+    findings: str
+    teeth_findings: tuple[tuple[str, str], ...]
+    diagnosis: str
+    recommendations: tuple[Recommendation, ...]
+    advice: str
+    referral: str
+    follow_up: str
+    lines: tuple[ClaimLine, ...]
+    attestation: str
+    content_sha256: str
+    addenda: tuple[AddendumNote, ...] = ()
+    payer_profile: str = "Default"
+    encounter_type: EncounterType = EncounterType.ASYNCHRONOUS
+
+
+@dataclass(frozen=True)
+class LiveRecord:
+    """A live (synchronous, D9995) session."""
+
+    encounter_id: str
+    practice: Practice
+    dentist: Clinician
+    patient: PatientIdentity
+    originating_site: Site
+    distant_site: Site
+    scheduled_at: dt.datetime
+    started_at: dt.datetime
+    ended_at: dt.datetime
+    participants: tuple[Participant, ...]
+    platform: str
+    notes: str
+    findings: str
+    diagnosis: str
+    advice: str
+    recommendations: tuple[Recommendation, ...]
+    lines: tuple[ClaimLine, ...]
+    linked_case_id: str | None
+    recorded_at: dt.datetime
+    """When the session was recorded: the document's fixed creation time."""
+    payer_profile: str = "Default"
+    encounter_type: EncounterType = EncounterType.SYNCHRONOUS
+
+
+def record_moment(record: AsyncRecord | LiveRecord) -> dt.datetime:
+    """The fixed moment a document is dated with: the signature (or the latest signed
+    addendum) for a review, the time it was recorded for a live session. UTC-aware."""
+    if isinstance(record, LiveRecord):
+        moment = record.recorded_at
+    else:
+        moments = [record.signed_at, *(a.signed_at for a in record.addenda)]
+        moment = max(_utc(m) for m in moments)
+    return _utc(moment)
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC)

@@ -1,0 +1,222 @@
+"""Signed cases for billing tests, inserted directly (the intake and review APIs are other
+areas): a post-op case of the clinic's demo patient and a school screening of Zoë Nguyễn, each
+with attachments that went through the real media pipeline into a blob store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reviewer.actor import Actor
+from storage.audit import AuditContext
+from storage.blobs import BlobStore, MemoryBlobStore, new_blob_key
+from storage.media import MediaLimits, process_upload
+from storage.models import (
+    Attachment,
+    Case,
+    Evaluation,
+    Organization,
+    Patient,
+    ScreeningEvent,
+    User,
+)
+from tests.conftest import FIXTURES
+from tests.support.portal import seed
+
+GOOD = FIXTURES / "good"
+SIGNED_AT = dt.datetime(2026, 11, 21, 17, 30, tzinfo=dt.UTC)  # 09:30 in Sacramento
+SUBMITTED_AT = dt.datetime(2026, 11, 20, 16, 5, tzinfo=dt.UTC)
+SCHOOL_DAY = dt.date(2026, 11, 18)
+CTX = AuditContext(actor_id=None, actor_role="test", client_address="127.0.0.1")
+
+POST_OP_FILES: tuple[tuple[str, str, str, str], ...] = (
+    # file, kind, view, teeth
+    ("phone_postop_rotated_gps.jpg", "photo", "upper_occlusal", "3"),
+    ("phone_postop_upright.jpg", "photo", "front", "8,9"),
+    ("xray_8bit.jpg", "radiograph", "periapical", "3"),
+)
+SCHOOL_FILES: tuple[tuple[str, str, str, str], ...] = (
+    ("intraoral_camera.png", "photo", "lower_occlusal", "19,30"),
+    ("xray_bitewing_16bit.png", "radiograph", "bitewing", "3,14,19,30"),
+)
+
+
+@dataclass(frozen=True)
+class Seeded:
+    case_id: uuid.UUID
+    patient_id: uuid.UUID
+    organization_id: uuid.UUID
+    evaluation_id: uuid.UUID
+    attachment_sha256: tuple[str, ...]
+
+
+async def user(db: AsyncSession, email: str) -> User:
+    found = await db.scalar(select(User).where(User.email == email))
+    assert found is not None, email
+    return found
+
+
+async def actor_for(db: AsyncSession, email: str) -> Actor:
+    u = await user(db, email)
+    return Actor(
+        user_id=u.id, role=u.role, organization_ids=frozenset(u.organization_ids), email=u.email
+    )
+
+
+async def org(db: AsyncSession, name: str) -> Organization:
+    found = await db.scalar(select(Organization).where(Organization.name == name))
+    assert found is not None
+    return found
+
+
+async def _attach(
+    db: AsyncSession, blobs: BlobStore, case: Case, uploader: User,
+    files: tuple[tuple[str, str, str, str], ...], taken: dt.datetime,
+) -> tuple[str, ...]:
+    hashes: list[str] = []
+    with tempfile.TemporaryDirectory() as work:
+        for index, (name, kind, view, teeth) in enumerate(files):
+            media = process_upload(GOOD / name, MediaLimits(), Path(work))
+            original_key = new_blob_key("attachments/original")
+            display_key = new_blob_key("attachments/display")
+            thumb_key = new_blob_key("attachments/thumbnail")
+            await blobs.put(original_key, media.original_path.read_bytes())
+            await blobs.put(display_key, media.display_jpeg)
+            await blobs.put(thumb_key, media.thumbnail_jpeg)
+            db.add(
+                Attachment(
+                    case_id=case.id, organization_id=case.organization_id, kind=kind, view=view,
+                    teeth=teeth, status="ready", media_type=str(media.media_type),
+                    content_type=media.original_content_type, original_key=original_key,
+                    display_key=display_key, thumbnail_key=thumb_key,
+                    received_sha256=media.received_sha256, received_size=media.received_size,
+                    original_sha256=media.original_sha256, original_size=media.original_size,
+                    display_sha256=hashlib.sha256(media.display_jpeg).hexdigest(),
+                    width=media.width, height=media.height,
+                    captured_at=media.captured_at or taken + dt.timedelta(seconds=index),
+                    provenance={"removed": list(media.removed)},
+                    uploaded_by_id=uploader.id,
+                    created_at=SUBMITTED_AT + dt.timedelta(seconds=index),
+                )
+            )
+            hashes.append(media.original_sha256)
+    await db.flush()
+    return tuple(hashes)
+
+
+async def _sign(db: AsyncSession, case: Case, dentist: User, **fields: object) -> Evaluation:
+    evaluation = Evaluation(
+        case_id=case.id, dentist_id=dentist.id, status="signed", signed_at=SIGNED_AT,
+        attestation=(
+            "I reviewed the images and answers listed above and this record is accurate."
+        ),
+        content_sha256="ab" * 32,
+        **fields,
+    )
+    db.add(evaluation)
+    await db.flush()
+    return evaluation
+
+
+async def seed_post_op(db: AsyncSession, blobs: BlobStore, files=POST_OP_FILES) -> Seeded:
+    clinic = await org(db, "Demo Dental Clinic")
+    patient = await db.scalar(select(Patient).where(Patient.email == "patient@demo.test"))
+    assert patient is not None
+    patient.medical_alerts = "Allergic to penicillin"
+    submitter = await user(db, "patient@demo.test")
+    dentist = await user(db, "dentist@demo.test")
+    case = Case(
+        organization_id=clinic.id, patient_id=patient.id, kind="post_op", status="reviewed",
+        urgency="routine", urgency_rank=2,
+        questionnaire={"pain": 3, "swelling": False, "question": "Is the extraction site healing?",
+                       "medications": "ibuprofen 400 mg"},
+        location_state="CA", location_site="home", submitted_by_id=submitter.id,
+        collected_on=dt.date(2026, 11, 20), submitted_at=SUBMITTED_AT,
+        first_submitted_at=SUBMITTED_AT, reviewed_at=SIGNED_AT - dt.timedelta(minutes=20),
+    )
+    db.add(case)
+    await db.flush()
+    hashes = await _attach(db, blobs, case, submitter, files, dt.datetime(2026, 11, 20, 8, 0))
+    evaluation = await _sign(
+        db, case, dentist,
+        findings="Socket of tooth 3 closing well; no swelling visible.",
+        teeth_findings=[{"tooth": "3", "condition": "healing extraction socket"}],
+        diagnosis="Normal healing after extraction of tooth 3.",
+        advice="Keep rinsing gently with warm salt water after meals.",
+        procedures=[{"code": "D2740", "tooth": "2", "surfaces": None,
+                     "rationale": "fractured cusp seen on tooth 2"}],
+        referral={"specialty": "oral surgery", "reason": "bone spicule check if pain returns"},
+        follow_up_days=14,
+    )
+    await db.commit()
+    return Seeded(case.id, patient.id, clinic.id, evaluation.id, hashes)
+
+
+async def seed_school(db: AsyncSession, blobs: BlobStore) -> Seeded:
+    school = await org(db, "Demo School Program")
+    hygienist = await user(db, "hygienist@demo.test")
+    dentist = await user(db, "dentist@demo.test")
+    child = Patient(
+        organization_id=school.id, first_name="Zoë", last_name="Nguyễn",
+        date_of_birth=dt.date(2017, 3, 2), student_id="S-1001", school="Lincoln Elementary",
+        grade="3", guardian_name="李雷", state="CA",
+    )
+    db.add(child)
+    event = ScreeningEvent(
+        organization_id=school.id, site="Lincoln Elementary", event_date=SCHOOL_DAY, state="CA",
+        hygienist_id=hygienist.id,
+    )
+    db.add(event)
+    await db.flush()
+    case = Case(
+        organization_id=school.id, patient_id=child.id, kind="school_screening",
+        status="reviewed", urgency="soon", urgency_rank=1, questionnaire={},
+        screening={
+            "event_id": str(event.id), "caries_experience": True, "untreated_decay": True,
+            "sealants_present": False, "treatment_urgency": "early",
+            "services": [{"code": "D1206"}, {"code": "D1351", "tooth": "3"}],
+        },
+        screening_event_id=event.id, location_state="CA", location_site="school",
+        submitted_by_id=hygienist.id, collected_on=SCHOOL_DAY, submitted_at=SUBMITTED_AT,
+        first_submitted_at=SUBMITTED_AT,
+    )
+    db.add(case)
+    await db.flush()
+    hashes = await _attach(
+        db, blobs, case, hygienist, SCHOOL_FILES, dt.datetime(2026, 11, 18, 10, 0)
+    )
+    evaluation = await _sign(
+        db, case, dentist,
+        findings="Cavitated lesion on tooth 30; sealant placed on tooth 3.",
+        diagnosis="Early childhood caries, tooth 30.",
+        advice="See a dentist within a few weeks for the cavity on a lower back tooth.",
+        procedures=[{"code": "D2391", "tooth": "30", "surfaces": "O",
+                     "rationale": "cavitated occlusal lesion"}],
+        referral={"specialty": "general dentist", "reason": "restore tooth 30"},
+        follow_up_days=30,
+    )
+    await db.commit()
+    return Seeded(case.id, child.id, school.id, evaluation.id, hashes)
+
+
+@pytest.fixture
+async def blobs() -> AsyncIterator[BlobStore]:
+    store = MemoryBlobStore()
+    yield store
+    await store.aclose()
+
+
+@pytest.fixture
+async def demo_db(database_url: str, db: AsyncSession) -> AsyncSession:
+    """A database with the demo accounts (for service tests without an app)."""
+    await seed(database_url)
+    return db

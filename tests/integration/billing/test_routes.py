@@ -1,0 +1,210 @@
+"""Billing routes: the API shape, downloads (audited), access refusals, the pages and the
+editor's refusals, CSV export."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import zipfile
+from collections.abc import AsyncIterator
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.settings import Settings
+from storage.database import create_engine, create_session_maker
+from storage.models import AuditEvent, Case
+from tests.integration.billing.conftest import Seeded, seed_post_op, seed_school
+from tests.support.portal import csrf_token, sign_in
+
+
+@pytest.fixture
+async def app_db(settings: Settings, app: Litestar) -> AsyncIterator[AsyncSession]:
+    engine = create_engine(settings.database.url)
+    async with create_session_maker(engine)() as session:
+        yield session
+    await engine.dispose()
+
+
+@pytest.fixture
+async def post_op(client: AsyncTestClient[Litestar], app_db: AsyncSession) -> Seeded:
+    return await seed_post_op(app_db, client.app.state.blobs)
+
+
+async def _count(db: AsyncSession, action: str) -> int:
+    db.expire_all()
+    return int(await db.scalar(select(func.count()).where(AuditEvent.action == action)) or 0)
+
+
+async def test_claim_lines_api_shape(client: AsyncTestClient[Litestar], post_op: Seeded):
+    await sign_in(client, "dentist@demo.test")
+    response = await client.get(f"/api/v1/cases/{post_op.case_id}/claim-lines")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    first = body["lines"][0]
+    assert set(first) == {"code", "provider", "date_of_service", "tooth", "surfaces", "quantity",
+                          "place_of_service", "encounter"}
+    assert set(first["provider"]) == {"npi", "name", "role"}
+    assert first["encounter"] == {"type": "asynchronous", "id": str(post_op.case_id)}
+    assert [line["code"] for line in body["lines"]] == ["D0171", "D0391", "D9996"]
+
+
+async def test_access_refusals(client: AsyncTestClient[Litestar], post_op: Seeded):
+    url = f"/api/v1/cases/{post_op.case_id}/claim-lines"
+    assert (await client.get(url)).status_code == 401
+    await sign_in(client, "dentist2@demo.test")  # not the signing dentist
+    assert (await client.get(url)).status_code == 404
+    assert (await client.get(f"/api/v1/cases/{post_op.case_id}/documentation.pdf")).status_code \
+        == 404
+    for email in ("hygienist@demo.test", "coordinator@demo.test", "patient@demo.test",
+                  "admin@demo.test"):
+        await client.post("/logout", headers={"x-csrftoken": await csrf_token(client)})
+        await sign_in(client, email)
+        assert (await client.get(url)).status_code == 403, email
+        assert (await client.get("/billing")).status_code == 403, email
+
+
+async def test_downloads_are_audited_and_reproducible(
+    client: AsyncTestClient[Litestar], post_op: Seeded, app_db: AsyncSession
+):
+    await sign_in(client, "billing@demo.test")
+    pdf = await client.get(f"/api/v1/cases/{post_op.case_id}/documentation.pdf")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+    archive = await client.get(f"/api/v1/cases/{post_op.case_id}/claim-attachment.zip")
+    assert archive.status_code == 200 and archive.headers["content-type"] == "application/zip"
+    assert "attachment" in archive.headers["content-disposition"]
+    with zipfile.ZipFile(io.BytesIO(archive.content)) as z:
+        manifest = json.loads(z.read("manifest.json"))
+        for entry in manifest["files"]:
+            assert hashlib.sha256(z.read(entry["name"])).hexdigest() == entry["sha256"]
+        assert z.read("D9996-record.pdf") == pdf.content
+    again = await client.get(f"/api/v1/cases/{post_op.case_id}/claim-attachment.zip")
+    assert again.content == archive.content
+    assert await _count(app_db, "documentation.downloaded") == 1
+    assert await _count(app_db, "claim_package.downloaded") == 2
+    packages = (await client.get(f"/api/v1/cases/{post_op.case_id}/claim-packages")).json()
+    assert [p["version"] for p in packages["packages"]] == [1]
+    old = await client.get(packages["packages"][0]["zip_url"])
+    assert old.status_code == 200 and old.content == archive.content
+
+
+async def test_api_edit_refusal_names_the_rule(client: AsyncTestClient[Litestar], post_op: Seeded):
+    await sign_in(client, "billing@demo.test")
+    token = await csrf_token(client)
+    lines = (await client.get(f"/api/v1/cases/{post_op.case_id}/claim-lines")).json()["lines"]
+    alone = [line for line in lines if line["code"] == "D9996"]
+    response = await client.put(
+        f"/api/v1/cases/{post_op.case_id}/claim-lines", json={"lines": alone},
+        headers={"x-csrftoken": token},
+    )
+    assert response.status_code == 422
+    body = response.json()
+    assert body["code"] == "claim_lines_refused"
+    assert body["violations"][0]["rule"] == "teledentistry_not_alone"
+    ok = await client.put(
+        f"/api/v1/cases/{post_op.case_id}/claim-lines",
+        json={"lines": [line for line in lines if line["code"] != "D0391"]},
+        headers={"x-csrftoken": token},
+    )
+    assert ok.status_code == 200, ok.text
+    assert [line["code"] for line in ok.json()["lines"]] == ["D0171", "D9996"]
+
+
+async def test_pages_edit_ready_billed(
+    client: AsyncTestClient[Litestar], post_op: Seeded, app_db: AsyncSession
+):
+    await sign_in(client, "billing@demo.test")
+    worklist = await client.get("/billing")
+    assert worklist.status_code == 200
+    assert "Pat Demo" in worklist.text and f"/billing/cases/{post_op.case_id}" in worklist.text
+    fragment = await client.get("/billing", headers={"HX-Request": "true", "HX-Target": "worklist"})
+    assert 'id="worklist"' in fragment.text and "<html" not in fragment.text
+
+    page = await client.get(f"/billing/cases/{post_op.case_id}")
+    assert page.status_code == 200 and "D9996" in page.text and "claim-attachment.zip" in page.text
+    token = await csrf_token(client)
+    # remove every line but D9996: refused, with the rule named
+    form = {"rows": "4", "_csrf_token": token}
+    providers = "1326044578|dentist"
+    for i, code in enumerate(["D0171", "D0391", "D9996"]):
+        form.update({f"code-{i}": code, f"provider-{i}": providers,
+                     f"date_of_service-{i}": "2026-11-21", f"quantity-{i}": "1",
+                     f"place_of_service-{i}": "10"})
+    refused = await client.post(
+        f"/billing/cases/{post_op.case_id}/lines",
+        data={**form, "remove-0": "yes", "remove-1": "yes"}, headers={"x-csrftoken": token},
+    )
+    assert refused.status_code == 422
+    assert "teledentistry_not_alone" in refused.text and "never billed alone" in refused.text
+    saved = await client.post(
+        f"/billing/cases/{post_op.case_id}/lines", data={**form, "remove-1": "yes"},
+        headers={"x-csrftoken": token}, follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    ready = await client.post(
+        f"/billing/cases/{post_op.case_id}/ready", headers={"x-csrftoken": token},
+        follow_redirects=False,
+    )
+    assert ready.status_code == 303
+    billed = await client.post(
+        f"/billing/cases/{post_op.case_id}/billed", headers={"x-csrftoken": token},
+        follow_redirects=False,
+    )
+    assert billed.status_code == 303
+    app_db.expire_all()
+    case = await app_db.get_one(Case, post_op.case_id)
+    assert case.status == "closed"
+    # no CSRF token → refused
+    assert (await client.post(f"/billing/cases/{post_op.case_id}/ready")).status_code == 403
+
+
+async def test_csv_export_is_formula_safe(
+    client: AsyncTestClient[Litestar], app_db: AsyncSession
+):
+    blobs = client.app.state.blobs
+    school = await seed_school(app_db, blobs)
+    from storage.models import Patient
+
+    child = await app_db.get_one(Patient, school.patient_id)
+    child.first_name = '=HYPERLINK("http://x")'
+    await app_db.commit()
+    await sign_in(client, "billing@demo.test")
+    response = await client.get("/billing/export.csv")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    cells = [cell for row in csv.reader(io.StringIO(response.text)) for cell in row]
+    assert "'=HYPERLINK(\"http://x\") Nguyễn" in cells
+    assert not [c for c in cells if c.startswith(("=", "+", "-", "@"))]
+    assert "D1351" in cells
+    assert await _count(app_db, "claim_lines.exported") == 2  # one per organization chain
+
+
+async def test_live_session_api(client: AsyncTestClient[Litestar], post_op: Seeded):
+    await sign_in(client, "dentist@demo.test")
+    token = await csrf_token(client)
+    body = {
+        "patient_id": str(post_op.patient_id), "case_id": str(post_op.case_id),
+        "scheduled_at": "2026-11-22T18:00:00Z", "started_at": "2026-11-22T18:02:00Z",
+        "ended_at": "2026-11-22T18:20:00Z", "participants": [{"name": "Pat Demo",
+                                                              "role": "patient"}],
+        "platform": "Doxy.me", "notes": "Escalated to a call.",
+    }
+    created = await client.post("/api/v1/live-sessions", json=body,
+                                headers={"x-csrftoken": token})
+    assert created.status_code == 201, created.text
+    session_id = created.json()["id"]
+    lines = (await client.get(f"/api/v1/live-sessions/{session_id}/claim-lines")).json()["lines"]
+    assert [line["code"] for line in lines] == ["D0171", "D9995"]
+    assert {line["encounter"]["type"] for line in lines} == {"synchronous"}
+    doc = await client.get(f"/api/v1/live-sessions/{session_id}/documentation.pdf")
+    assert doc.status_code == 200 and doc.content.startswith(b"%PDF")
+    bad = await client.post(
+        "/api/v1/live-sessions", json={**body, "ended_at": "2026-11-22T17:00:00Z"},
+        headers={"x-csrftoken": token},
+    )
+    assert bad.status_code == 400 and bad.json()["code"] == "invalid_live_session"
