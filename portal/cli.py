@@ -1,4 +1,4 @@
-"""The ``toothline`` command: run, db upgrade, demo, users create-admin."""
+"""The ``toothline`` command: run, db upgrade, demo, users create-admin, audit verify."""
 
 from __future__ import annotations
 
@@ -164,6 +164,67 @@ def create_admin(email: str) -> None:
 
     upgrade_database(settings.database.url)
     click.echo(f"Admin account {_with_db(settings, work)} is ready.")
+
+
+@main.group()
+def blobs() -> None:
+    """The blob store."""
+
+
+@blobs.command("sweep")
+@click.option("--min-age-minutes", default=60, show_default=True, type=click.IntRange(min=1),
+              help="Only blobs older than this are removed (an upload in progress is younger).")
+@click.option("--dry-run", is_flag=True, help="Count what would be removed; remove nothing.")
+def blobs_sweep(min_age_minutes: int, dry_run: bool) -> None:
+    """Remove blobs that no row points at (left by a crash or a removed attachment)."""
+    from datetime import timedelta
+
+    from reviewer.intake.sweep import SweepResult, sweep_orphan_blobs
+    from storage.blobs import open_blob_store
+
+    settings = _settings()
+
+    async def work(db: AsyncSession) -> SweepResult:
+        store = open_blob_store(settings.blobs.url)
+        try:
+            return await sweep_orphan_blobs(
+                db, store, min_age=timedelta(minutes=min_age_minutes), dry_run=dry_run
+            )
+        finally:
+            await store.aclose()
+
+    result = _with_db(settings, work)
+    verb = "would remove" if dry_run else "removed"
+    click.echo(
+        f"Checked {result.checked} blobs: {verb} {result.removed} orphans, kept {result.kept}, "
+        f"{result.too_recent} younger than {min_age_minutes} min left alone."
+    )
+
+
+@main.group()
+def audit() -> None:
+    """The audit trail."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Walk every hash chain of the audit trail; name the first broken link (exit 1)."""
+    from storage.audit import BrokenLink, verify_chains
+
+    settings = _settings()
+    checked, broken = _with_db(settings, verify_chains)
+    if not broken:
+        click.echo(f"Audit trail intact: {checked} events checked.")
+        return
+    link: BrokenLink
+    for link in broken:
+        click.echo(
+            f"BROKEN chain {link.chain} at seq {link.seq} (event {link.event_id}): {link.reason}",
+            err=True,
+        )
+    click.echo(f"Audit trail broken in {len(broken)} chain(s); {checked} events checked.",
+               err=True)
+    sys.exit(1)
 
 
 if __name__ == "__main__":

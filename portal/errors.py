@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.response import Template
@@ -15,7 +16,6 @@ from reviewer.errors import DomainError
 
 log = logging.getLogger("toothline.errors")
 
-MALFORMED_JSON_PREFIXES = ("JSON is malformed", "Malformed JSON", "Expecting value")
 KIND_STATUS = {"invalid": 400, "not_found": 404, "conflict": 409, "forbidden": 403,
                "unprocessable": 422}
 STATUS_CODE = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
@@ -64,6 +64,19 @@ def handle_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Re
     return error_response(request, KIND_STATUS.get(exc.kind, 400), exc.code, exc.message)
 
 
+def _is_malformed_body(exc: BaseException) -> bool:
+    """A body the JSON decoder could not parse (not one of the wrong shape): litestar raises
+    a 400 chained to msgspec's DecodeError."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, msgspec.DecodeError) and not isinstance(seen, msgspec.ValidationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
     if status == 401 and not wants_json(request) and request.method == "GET":
@@ -71,7 +84,7 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     code = getattr(exc, "code", None) or STATUS_CODE.get(status, "error")
     message = exc.detail if status < 500 else TITLES[500]
     extra: dict[str, Any] | None = None
-    if status == 400 and str(exc.detail).startswith(MALFORMED_JSON_PREFIXES):
+    if status == 400 and _is_malformed_body(exc):
         # litestar's ClientException for a body msgspec cannot decode: say so, stably,
         # without echoing the parser's message.
         code, message = "malformed_json", "The request body is not valid JSON."

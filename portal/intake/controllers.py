@@ -1,4 +1,415 @@
+"""Intake routes: the JSON API (consents, cases, attachments) and the patient's pages.
+
+Thin: parse the request, call one ``reviewer.intake`` service, convert the result. The two
+upload routes (API and page) share :func:`receive_attachment`, which streams the body to a
+temporary file (``portal.intake.upload``) instead of letting litestar parse it.
+"""
+
 from __future__ import annotations
 
-PAGE_CONTROLLERS: list[type] = []
-API_CONTROLLERS: list[type] = []
+import secrets
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, HeaderParameter, JSONBody, URLEncodedBody
+from litestar.response import Stream, Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.accounts.guards import require_roles, signed_in
+from portal.errors import error_response
+from portal.intake import pages
+from portal.intake.schemas import CaseIn, ConsentIn
+from portal.intake.upload import (
+    MULTIPART_OVERHEAD,
+    UploadRefused,
+    check_announced_length,
+    read_multipart,
+)
+from portal.requests import actor, audit_context
+from portal.settings import Settings
+from reviewer.consent_forms import current_form
+from reviewer.intake.attachments import (
+    add_attachment,
+    attachment_meta,
+    open_attachment_file,
+    prepare_upload,
+    remove_attachment,
+)
+from reviewer.intake.cases import (
+    NewCase,
+    SubmitterView,
+    attachment_payload,
+    create_case,
+    submit_case,
+    view_case,
+)
+from reviewer.intake.consents import ConsentRequest, accept_consent
+from storage.blobs import BlobStore
+from storage.media import MediaLimits, MediaRefused
+from storage.models import Attachment, Role
+
+SUBMITTERS = (Role.PATIENT, Role.HYGIENIST, Role.FRONT_DESK)
+CASE_READERS = (Role.PATIENT, Role.HYGIENIST, Role.DENTIST, Role.FRONT_DESK, Role.COORDINATOR)
+may_submit = require_roles(*SUBMITTERS)
+may_read_cases = require_roles(*CASE_READERS)  # admins read no patient data
+RETRY_AFTER_S = "2"
+
+
+def _settings(request: Request[Any, Any, Any]) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _blobs(request: Request[Any, Any, Any]) -> BlobStore:
+    blobs: BlobStore = request.app.state.blobs
+    return blobs
+
+
+def file_urls(case_id: uuid.UUID, attachment: Attachment) -> dict[str, str]:
+    base = f"/api/v1/cases/{case_id}/attachments/{attachment.id}"
+    return {
+        "original_url": f"{base}/original",
+        "display_url": f"{base}/display",
+        "thumbnail_url": f"{base}/thumbnail",
+    }
+
+
+def _workdir(settings: Settings) -> Path:
+    root = settings.var_dir / "tmp"
+    root.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="upload-", dir=root))
+
+
+async def receive_attachment(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    case_id: uuid.UUID,
+    *,
+    delete_url: str | None = None,
+) -> Response[Any]:
+    """Stream one multipart upload to disk, check and store it; answer JSON.
+
+    201 with the new attachment; 200 with the earlier one for a repeated Idempotency-Key;
+    otherwise ``{"code", "message"}`` (413 too_large, 415 unsupported_type, 422 damaged or
+    too_many_pixels, 409 too_many_files, 408 request_timeout, 400 malformed_upload).
+    """
+    settings = _settings(request)
+    limits = settings.uploads
+    who = actor(request)
+    upload_key = request.headers.get("idempotency-key")
+    target = await prepare_upload(db, who, case_id, upload_key, limits.max_files_per_case)
+    if target.existing is not None:
+        return _attachment_answer(case_id, target.existing, 200, delete_url)
+    workdir = _workdir(settings)
+    try:
+        check_announced_length(
+            request.content_length, limits.max_upload_bytes + MULTIPART_OVERHEAD,
+            limits.max_upload_bytes,
+        )
+        upload = await read_multipart(
+            request.stream(),
+            request.headers.get("content-type"),
+            workdir,
+            max_file_bytes=limits.max_upload_bytes,
+        )
+        assert upload.file is not None
+        meta = attachment_meta(
+            upload.fields.get("kind"), upload.fields.get("view"), upload.fields.get("teeth"),
+            upload_key,
+        )
+        attachment = await add_attachment(
+            db, _blobs(request), who, audit_context(request), target, upload.file, meta,
+            limits=MediaLimits(
+                max_bytes=limits.max_upload_bytes, max_pixels=limits.max_image_pixels
+            ),
+            max_files=limits.max_files_per_case,
+            workdir=workdir,
+        )
+    except UploadRefused as exc:
+        return error_response(request, exc.status, exc.code, exc.message)
+    except MediaRefused as exc:
+        return error_response(request, exc.status, exc.code, exc.message)
+    finally:
+        await anyio.to_thread.run_sync(lambda: shutil.rmtree(workdir, ignore_errors=True))
+    return _attachment_answer(case_id, attachment, 201, delete_url)
+
+
+def _attachment_answer(
+    case_id: uuid.UUID, attachment: Attachment, status: int, delete_url: str | None
+) -> Response[Any]:
+    body: dict[str, Any] = {
+        **attachment_payload(attachment),
+        **file_urls(case_id, attachment),
+        "message": "Uploaded",
+    }
+    if delete_url:
+        body["delete_url"] = f"{delete_url}/{attachment.id}"
+    return Response(body, status_code=status)
+
+
+async def stream_attachment(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    case_id: uuid.UUID,
+    attachment_id: uuid.UUID,
+    variant: str,
+) -> Response[Any]:
+    found = await open_attachment_file(
+        db, _blobs(request), actor(request), audit_context(request), case_id, attachment_id,
+        variant,
+    )
+    if found.reader is None:
+        return error_response(
+            request, 202, "not_ready", "This image is still being prepared. Try again shortly.",
+            headers={"Retry-After": RETRY_AFTER_S},
+        )
+    headers = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
+    if variant == "original":
+        extension = {"image/jpeg": ".jpg", "image/png": ".png", "image/heic": ".heic",
+                     "image/heif": ".heif", "image/webp": ".webp", "image/tiff": ".tif",
+                     "application/dicom": ".dcm"}.get(found.content_type, "")
+        name = f"attachment-{attachment_id}{extension}"
+        headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    else:
+        headers["Content-Disposition"] = "inline"
+    if found.size is not None:
+        headers["Content-Length"] = str(found.size)
+    return Stream(found.reader, media_type=found.content_type, headers=headers)
+
+
+# --------------------------------------------------------------------------- API
+
+
+class ConsentApiController(Controller):
+    tags = ["intake"]
+
+    @get("/consent-forms/{form:str}", guards=[signed_in])
+    async def consent_form(self, form: FromPath[str]) -> dict[str, Any]:
+        """The current version of a consent form and its plain-language text."""
+        current = current_form(form)
+        return {
+            "form": current.form,
+            "version": current.version,
+            "title": current.title,
+            "summary": current.summary,
+            "text": current.text,
+            "paragraphs": list(current.paragraphs),
+        }
+
+    @post("/consents", guards=[may_submit], status_code=201)
+    async def accept(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        data: JSONBody[ConsentIn],
+    ) -> dict[str, Any]:
+        """Accept the current version of a form (409 ``already_accepted`` when done)."""
+        consent = await accept_consent(
+            db_session, actor(request), audit_context(request),
+            ConsentRequest(form=data.form, version=data.version, patient_id=data.patient_id,
+                           method=data.method, given_by=data.given_by,
+                           given_by_name=data.given_by_name),
+        )
+        return {
+            "id": str(consent.id),
+            "patient_id": str(consent.patient_id),
+            "form": consent.form,
+            "version": consent.version,
+            "given_by": consent.given_by,
+            "method": consent.method,
+            "accepted_at": consent.accepted_at.isoformat(),
+        }
+
+
+class CaseApiController(Controller):
+    path = "/cases"
+    tags = ["intake"]
+
+    @post("/", guards=[may_submit])
+    async def create(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        data: JSONBody[CaseIn],
+        idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
+    ) -> Response[dict[str, Any]]:
+        """Create a draft case: 201, or 200 with the same case for a repeated key."""
+        location = data.location
+        created = await create_case(
+            db_session,
+            actor(request),
+            audit_context(request),
+            NewCase(
+                kind=data.kind,
+                questionnaire=data.questionnaire.answers() if data.questionnaire else {},
+                location_state=location.state if location else None,
+                location_site=location.site if location else None,
+                patient_id=data.patient_id,
+            ),
+            idempotency_key,
+        )
+        view = SubmitterView(created.case, [], None)
+        return Response(view.payload(), status_code=201 if created.created else 200)
+
+    @get("/{case_id:uuid}", guards=[may_read_cases])
+    async def read(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        case_id: FromPath[uuid.UUID],
+    ) -> dict[str, Any]:
+        """The case as its submitter may see it (the read is audited)."""
+        view = await view_case(db_session, actor(request), audit_context(request), case_id)
+        return view.payload()
+
+    @post("/{case_id:uuid}/submit", guards=[may_submit], status_code=200)
+    async def submit(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        case_id: FromPath[uuid.UUID],
+    ) -> dict[str, Any]:
+        """Send the draft to the review queue (idempotent)."""
+        who, ctx = actor(request), audit_context(request)
+        await submit_case(db_session, who, ctx, case_id)
+        view = await view_case(db_session, who, ctx, case_id, audit=False)
+        return view.payload()
+
+    @post(
+        "/{case_id:uuid}/attachments",
+        guards=[may_submit],
+        request_max_body_size=None,  # enforced by the streaming reader from the settings
+    )
+    async def upload(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        case_id: FromPath[uuid.UUID],
+    ) -> Response[Any]:
+        """Multipart: ``file``, ``kind``, ``view``, ``teeth``. Streamed, never parsed in memory."""
+        return await receive_attachment(request, db_session, case_id)
+
+    @delete("/{case_id:uuid}/attachments/{attachment_id:uuid}", guards=[may_submit],
+            status_code=204)
+    async def remove(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        case_id: FromPath[uuid.UUID], attachment_id: FromPath[uuid.UUID],
+    ) -> None:
+        """Remove a file from a draft."""
+        await remove_attachment(
+            db_session, actor(request), audit_context(request), case_id, attachment_id
+        )
+
+    @get("/{case_id:uuid}/attachments/{attachment_id:uuid}/{variant:str}",
+         guards=[may_read_cases])
+    async def file(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        case_id: FromPath[uuid.UUID], attachment_id: FromPath[uuid.UUID], variant: FromPath[str],
+    ) -> Response[Any]:
+        """original | display | thumbnail, streamed; 202 + Retry-After until it exists."""
+        return await stream_attachment(request, db_session, case_id, attachment_id, variant)
+
+
+# --------------------------------------------------------------------------- pages
+
+
+class PatientPagesController(Controller):
+    """The patient's pages: consent, "Send photos to the dentist", my cases, case status."""
+
+    path = "/patient"
+    include_in_schema = False
+    guards = [require_roles(Role.PATIENT)]
+
+    @get("/")
+    async def my_cases(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> Template:
+        return await pages.my_cases(request, db_session)
+
+    @get("/consent")
+    async def consent_page(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> Template:
+        return await pages.consent_page(request, db_session)
+
+    @post("/consent", status_code=303)
+    async def consent_accept(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        data: URLEncodedBody[dict[str, str]],
+    ) -> Response[Any]:
+        return await pages.consent_accept(request, db_session, data)
+
+    @get("/cases/new")
+    async def new_case(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> Response[Any]:
+        return await pages.new_case(request, db_session, draft_key=secrets.token_urlsafe(18))
+
+    @post("/cases/emergency-check", status_code=200)
+    async def emergency_check(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        data: URLEncodedBody[dict[str, str]],
+    ) -> Template:
+        return await pages.emergency_check(request, db_session, data)
+
+    @post("/cases", status_code=303)
+    async def save_case(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        data: URLEncodedBody[dict[str, str]],
+    ) -> Response[Any]:
+        return await pages.save_case(request, db_session, data)
+
+    @get("/cases/{case_id:uuid}")
+    async def case_page(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        case_id: FromPath[uuid.UUID],
+    ) -> Template:
+        return await pages.case_page(request, db_session, case_id)
+
+    @post("/cases/{case_id:uuid}/attachments", request_max_body_size=None)
+    async def upload(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        case_id: FromPath[uuid.UUID],
+    ) -> Response[Any]:
+        """The upload widget's endpoint: one file per request, answered in JSON."""
+        return await receive_attachment(
+            request, db_session, case_id,
+            delete_url=f"/patient/cases/{case_id}/attachments",
+        )
+
+    @delete("/cases/{case_id:uuid}/attachments/{attachment_id:uuid}", status_code=200)
+    async def remove(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        case_id: FromPath[uuid.UUID], attachment_id: FromPath[uuid.UUID],
+    ) -> dict[str, bool]:
+        await remove_attachment(
+            db_session, actor(request), audit_context(request), case_id, attachment_id
+        )
+        return {"removed": True}
+
+    @post("/cases/{case_id:uuid}/attachments/{attachment_id:uuid}/remove", status_code=303)
+    async def remove_form(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        case_id: FromPath[uuid.UUID], attachment_id: FromPath[uuid.UUID],
+    ) -> Response[Any]:
+        """The same without JavaScript (a plain form with the CSRF field)."""
+        await remove_attachment(
+            db_session, actor(request), audit_context(request), case_id, attachment_id
+        )
+        return pages.back_to_case(request, case_id, "Photo removed.")
+
+    @post("/cases/{case_id:uuid}/submit", status_code=303)
+    async def submit(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        case_id: FromPath[uuid.UUID],
+    ) -> Response[Any]:
+        await submit_case(db_session, actor(request), audit_context(request), case_id)
+        return pages.back_to_case(request, case_id, "Sent. A dentist will look at it soon.")
+
+
+PAGE_CONTROLLERS: list[type] = [PatientPagesController]
+API_CONTROLLERS: list[type] = [ConsentApiController, CaseApiController]

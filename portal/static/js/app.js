@@ -95,6 +95,10 @@
  *      upload-failed   detail: {file, status, message}
  *      upload-removed  detail: {file}
  *      upload-settled  detail: {done, failed}     nothing waiting or sending any more
+ *
+ * 5. data-upload-wait on a <form> (e.g. "Send to the dentist" beside lone upload inputs): the
+ *    form is not submitted while any upload on the page is waiting or sending, or has failed;
+ *    a flash says to wait, or to retry or remove the failed file.
  */
 (function () {
   "use strict";
@@ -233,6 +237,28 @@
         event.preventDefault();
         event.stopImmediatePropagation();
       }
+    },
+    true
+  );
+
+  // ---------------------------------------------------------------- data-upload-wait
+
+  document.addEventListener(
+    "submit",
+    function (event) {
+      var form = event.target;
+      if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-upload-wait")) return;
+      var busy = document.querySelector(".upload-item.is-uploading, .upload-item.is-queued");
+      var failed = document.querySelector(".upload-item.is-failed");
+      if (!busy && !failed) return;
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      showFlash(
+        "error",
+        busy
+          ? "Please wait until every photo shows “Uploaded”."
+          : "A photo failed to upload. Retry it or remove it first."
+      );
     },
     true
   );
@@ -596,6 +622,13 @@
     this.setStatus(item, "✓ " + note);
     if (response && typeof response.thumbnail_url === "string") {
       var img = item.node.querySelector("img.upload-thumb");
+      var stand = item.node.querySelector(".upload-thumb-placeholder");
+      if (!img && stand) {
+        // a type the browser cannot draw (HEIC, DICOM): show the server's thumbnail instead
+        img = el("img", "upload-thumb");
+        img.alt = "";
+        stand.replaceWith(img);
+      }
       if (img) img.src = response.thumbnail_url;
     }
     this.announce((item.file.name || "File") + ": uploaded.");

@@ -1,0 +1,216 @@
+"""The patient's intake pages (rendering helpers for ``PatientPagesController``).
+
+Flow: my cases → (consent, once per version) → "Send photos to the dentist": why + the
+questionnaire (one draft key per form, so a double tap makes one draft) → the draft: photos,
+uploaded one by one by the upload widget of static/js/app.js → submit → "waiting for the
+dentist" → the dentist's advice once the evaluation is signed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Final
+
+from litestar import Request, Response
+from litestar.response import Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.rendering import flash, page, redirect
+from portal.requests import actor, audit_context
+from portal.settings import Settings
+from reviewer.cases.state import CaseStatus, emergency_signals
+from reviewer.consent_forms import TELEDENTISTRY, current_form
+from reviewer.errors import Conflict, Invalid
+from reviewer.intake.attachments import VIEWS
+from reviewer.intake.cases import (
+    NewCase,
+    intake_start,
+    list_my_cases,
+    organization_of,
+    save_draft,
+    view_case,
+)
+from reviewer.intake.consents import ConsentRequest, accept_consent
+from reviewer.intake.questionnaire import BOOLEAN_KEYS
+
+REASONS: Final = (
+    ("post_op", "A check after a procedure", "Photos of how it is healing."),
+    ("emergency", "Something hurts or is swollen", "Pain, swelling, a broken tooth."),
+    ("question", "A question", "Anything else you want a dentist to look at."),
+)
+QUESTIONS: Final = {
+    "swelling": "Is your face or gum swollen?",
+    "bleeding": "Is it bleeding, and the bleeding does not stop?",
+    "fever": "Do you have a fever?",
+    "difficulty_swallowing": "Is it hard to swallow?",
+    "difficulty_breathing": "Is it hard to breathe?",
+}
+VIEW_HINTS: Final = {
+    "anterior": ("Front teeth",
+                 "Smile wide with your teeth together; hold the phone straight in front."),
+    "upper_occlusal": ("Upper teeth",
+                       "Tilt your head back, open wide, phone below your chin pointing up."),
+    "lower_occlusal": ("Lower teeth", "Open wide; hold the phone above, pointing down."),
+    "left": ("Left side", "Pull your left cheek back with a clean finger; bite together."),
+    "right": ("Right side", "Pull your right cheek back with a clean finger; bite together."),
+    "other": ("The sore spot, close up",
+              "The area that hurts or was treated, in good light, a hand's width away."),
+}
+STATUS_TEXT: Final = {
+    CaseStatus.DRAFT: "Not sent yet",
+    CaseStatus.SUBMITTED: "Waiting for the dentist",
+    CaseStatus.IN_REVIEW: "Waiting for the dentist",
+    CaseStatus.NEEDS_INFO: "The dentist needs more from you",
+    CaseStatus.REVIEWED: "The dentist has answered",
+    CaseStatus.CLOSED: "The dentist has answered",
+}
+assert set(VIEW_HINTS) == set(VIEWS)
+
+
+def _settings(request: Request[Any, Any, Any]) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def questionnaire_from_form(data: dict[str, str]) -> dict[str, Any]:
+    """Form fields → answers: unticked boxes are a "no", empty fields are left out."""
+    answers: dict[str, Any] = {key: data.get(key) == "yes" for key in BOOLEAN_KEYS}
+    for key in ("pain", "area", "procedure_date", "notes"):
+        value = (data.get(key) or "").strip()
+        if value:
+            answers[key] = value
+    return answers
+
+
+async def my_cases(request: Request[Any, Any, Any], db: AsyncSession) -> Template:
+    who = actor(request)
+    start = await intake_start(db, who)
+    return page(request, "patient/my_cases.html", {
+        "cases": await list_my_cases(db, who),
+        "consent_ok": start.consent_ok,
+        "organization": start.organization,
+        "status_text": STATUS_TEXT,
+        "reasons": {value: label for value, label, _ in REASONS},
+    })
+
+
+async def consent_page(request: Request[Any, Any, Any], db: AsyncSession) -> Template:
+    start = await intake_start(db, actor(request))
+    return page(request, "patient/consent.html", {
+        "consent_form": current_form(TELEDENTISTRY),
+        "consent_ok": start.consent_ok,
+        "organization": start.organization,
+    })
+
+
+async def consent_accept(
+    request: Request[Any, Any, Any], db: AsyncSession, data: dict[str, str]
+) -> Response[Any]:
+    if data.get("agree") != "yes":
+        flash(request, "Tick the box to say you agree, or ask the practice for a live visit.",
+              "error")
+        return redirect(request, "/patient/consent")
+    try:
+        version = int(data.get("version", "0"))
+    except ValueError:
+        version = 0
+    try:
+        await accept_consent(db, actor(request), audit_context(request),
+                             ConsentRequest(form=TELEDENTISTRY, version=version))
+    except Conflict as exc:
+        if exc.code != "already_accepted":
+            flash(request, exc.message, "error")
+            return redirect(request, "/patient/consent")
+    flash(request, "Thank you. You can now send photos to the dentist.", "success")
+    return redirect(request, "/patient/cases/new")
+
+
+def _new_case_context(
+    start_org: Any, draft_key: str, values: dict[str, Any], error: str | None = None
+) -> dict[str, Any]:
+    return {
+        "draft_key": draft_key,
+        "reasons": REASONS,
+        "questions": QUESTIONS,
+        "values": values,
+        "error": error,
+        "organization": start_org,
+        "emergency": bool(emergency_signals(values)),
+    }
+
+
+async def new_case(
+    request: Request[Any, Any, Any], db: AsyncSession, *, draft_key: str
+) -> Response[Any]:
+    start = await intake_start(db, actor(request))
+    if not start.consent_ok:
+        return redirect(request, "/patient/consent")
+    return page(request, "patient/new_case.html",
+                _new_case_context(start.organization, draft_key, {"kind": "post_op"}))
+
+
+async def emergency_check(
+    request: Request[Any, Any, Any], db: AsyncSession, data: dict[str, str]
+) -> Template:
+    """htmx: the emergency message appears as soon as an answer signals an emergency."""
+    start = await intake_start(db, actor(request))
+    return page(request, "intake/_emergency-alert.html", {
+        "emergency": bool(emergency_signals(questionnaire_from_form(data))),
+        "organization": start.organization,
+    })
+
+
+async def save_case(
+    request: Request[Any, Any, Any], db: AsyncSession, data: dict[str, str]
+) -> Response[Any]:
+    who = actor(request)
+    answers = questionnaire_from_form(data)
+    draft_key = (data.get("draft_key") or "").strip()
+    try:
+        if not draft_key:
+            raise Invalid("This form is out of date. Please start again.")
+        created = await save_draft(
+            db, who, audit_context(request),
+            NewCase(kind=data.get("kind", ""), questionnaire=answers), f"page:{draft_key}",
+        )
+    except Invalid as exc:
+        start = await intake_start(db, who)
+        return page(
+            request, "patient/new_case.html",
+            _new_case_context(start.organization, draft_key, {**answers,
+                              "kind": data.get("kind")}, exc.message),
+            status_code=422,
+        )
+    except Conflict as exc:
+        if exc.code == "consent_required":
+            return redirect(request, "/patient/consent")
+        raise
+    return redirect(request, f"/patient/cases/{created.case.id}")
+
+
+async def case_page(
+    request: Request[Any, Any, Any], db: AsyncSession, case_id: uuid.UUID
+) -> Template:
+    view = await view_case(db, actor(request), audit_context(request), case_id)
+    status = CaseStatus(view.case.status)
+    uploads = _settings(request).uploads
+    return page(request, "patient/case.html", {
+        "view": view,
+        "case": view.case,
+        "status": status.value,
+        "status_text": STATUS_TEXT[status],
+        "editable": status in {CaseStatus.DRAFT, CaseStatus.NEEDS_INFO},
+        "organization": await organization_of(db, view.case),
+        "view_hints": VIEW_HINTS,
+        "questions": QUESTIONS,
+        "reasons": {value: label for value, label, _ in REASONS},
+        "max_bytes": uploads.max_upload_bytes,
+        "max_files": uploads.max_files_per_case,
+    })
+
+
+def back_to_case(
+    request: Request[Any, Any, Any], case_id: uuid.UUID, message: str
+) -> Response[Any]:
+    flash(request, message, "success")
+    return redirect(request, f"/patient/cases/{case_id}")

@@ -1,0 +1,55 @@
+"""JSON bodies of the intake API (msgspec structs: unknown keys and wrong types answer 400)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+import msgspec
+
+
+class Questionnaire(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Every answer is optional. bleeding means "bleeding that does not stop"."""
+
+    pain: int | None = None
+    swelling: bool | None = None
+    bleeding: bool | None = None
+    fever: bool | None = None
+    difficulty_swallowing: bool | None = None
+    difficulty_breathing: bool | None = None
+    area: str | None = None
+    procedure_date: date | None = None
+    notes: str | None = None
+
+    def answers(self) -> dict[str, Any]:
+        values = {k: v for k, v in msgspec.structs.asdict(self).items() if v is not None}
+        if isinstance(values.get("procedure_date"), date):
+            values["procedure_date"] = values["procedure_date"].isoformat()
+        return values
+
+
+class Location(msgspec.Struct, forbid_unknown_fields=True):
+    state: str | None = None
+    site: str | None = None
+    """home | school | office | other"""
+
+
+class CaseIn(msgspec.Struct, forbid_unknown_fields=True):
+    kind: str
+    """post_op | emergency | question | school_screening"""
+    questionnaire: Questionnaire | None = None
+    location: Location | None = None
+    patient_id: uuid.UUID | None = None
+    """Required when staff submit; a patient submits for themself."""
+
+
+class ConsentIn(msgspec.Struct, forbid_unknown_fields=True):
+    form: str
+    version: int
+    patient_id: uuid.UUID | None = None
+    method: str | None = None
+    """Staff only: paper (default) or roster."""
+    given_by: str | None = None
+    """Staff only: patient (default) or guardian."""
+    given_by_name: str | None = None

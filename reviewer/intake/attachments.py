@@ -1,0 +1,307 @@
+"""Attachments: a received file becomes a cleaned original and two derivatives in the blob
+store, and only then a row.
+
+Order matters (after warehouse's uploads): blobs first, under random keys, then the row in the
+caller's transaction. Any failure before the row is flushed deletes the blobs already written;
+a crash between the blob writes and the commit leaves blobs no row points at, which
+``reviewer.intake.sweep`` (``toothline blobs sweep``) removes after an hour. A removed
+attachment loses its row only: its blobs become orphans for the sweep, so a rolled-back
+removal never leaves a row pointing at a deleted blob.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import anyio
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reviewer.access import get_case
+from reviewer.actor import Actor
+from reviewer.cases.state import CaseAction, transition
+from reviewer.coding.teeth import normalize_tooth
+from reviewer.errors import Conflict, Invalid, NotFound
+from reviewer.intake.cases import get_submittable_case
+from storage.audit import AuditContext, record_event
+from storage.blobs import BlobReader, BlobStore, new_blob_key
+from storage.media import MediaLimits, ProcessedMedia, process_upload
+from storage.models import Attachment, Case
+
+log = logging.getLogger("toothline.intake")
+
+KINDS: Final = ("photo", "radiograph")
+VIEWS: Final = ("upper_occlusal", "lower_occlusal", "anterior", "left", "right", "other")
+VARIANTS: Final = ("original", "display", "thumbnail")
+BLOB_PREFIX: Final = "attachments"
+MAX_TEETH: Final = 32
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedFile:
+    """A file part streamed to a temporary file (by the portal), hashed on the way."""
+
+    path: Path
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentMeta:
+    kind: str
+    view: str
+    teeth: tuple[str, ...]
+    upload_key: str | None = None
+    """The client's Idempotency-Key for this file: a retried upload creates nothing twice."""
+
+
+def attachment_meta(
+    kind: str | None, view: str | None, teeth: str | None, upload_key: str | None = None
+) -> AttachmentMeta:
+    """Check the form fields sent with a file (Invalid on a wrong value)."""
+    kind = (kind or "photo").strip()
+    if kind not in KINDS:
+        raise Invalid("kind is photo or radiograph.", code="invalid_kind")
+    view = (view or "other").strip()
+    if view not in VIEWS:
+        raise Invalid(f"view is one of: {', '.join(VIEWS)}.", code="invalid_view")
+    numbers: list[str] = []
+    for raw in (teeth or "").replace(" ", ",").split(","):
+        if raw.strip():
+            tooth = normalize_tooth(raw)
+            if tooth not in numbers:
+                numbers.append(tooth)
+    if len(numbers) > MAX_TEETH:
+        raise Invalid("At most 32 teeth per picture.", code="invalid_teeth")
+    key = (upload_key or "").strip()[:128] or None
+    return AttachmentMeta(kind=kind, view=view, teeth=tuple(numbers), upload_key=key)
+
+
+async def _count(db: AsyncSession, case_id: uuid.UUID) -> int:
+    return int(
+        await db.scalar(select(func.count()).where(Attachment.case_id == case_id)) or 0
+    )
+
+
+def _too_many(max_files: int) -> Conflict:
+    return Conflict(
+        f"A case holds at most {max_files} files. Remove one before adding another.",
+        code="too_many_files",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class UploadTarget:
+    case: Case
+    existing: Attachment | None
+    """Set when the upload key was seen before: answer it, store nothing."""
+
+
+async def prepare_upload(
+    db: AsyncSession, actor: Actor, case_id: uuid.UUID, upload_key: str | None, max_files: int
+) -> UploadTarget:
+    """Everything that can refuse an upload before its body is read: access, the case's
+    status, a repeated upload key, the per-case file limit."""
+    case = await get_submittable_case(db, actor, case_id)
+    transition(case.status, CaseAction.ADD_INFORMATION)
+    upload_key = (upload_key or "").strip()[:128] or None
+    if upload_key:
+        rows = await db.scalars(
+            select(Attachment).where(
+                Attachment.case_id == case.id, Attachment.uploaded_by_id == actor.user_id
+            )
+        )
+        for row in rows:
+            if (row.provenance or {}).get("upload_key") == upload_key:
+                return UploadTarget(case, row)
+    if await _count(db, case.id) >= max_files:
+        raise _too_many(max_files)
+    return UploadTarget(case, None)
+
+
+def _provenance(processed: ProcessedMedia, meta: AttachmentMeta, puts: dict[str, Any]) -> dict[
+    str, Any
+]:
+    return {
+        "received": {
+            "sha256": processed.received_sha256,
+            "size": processed.received_size,
+            "media_type": processed.media_type,
+        },
+        "removed": list(processed.removed),
+        "derived": list(processed.derived),
+        "stored": puts,
+        "bits_per_sample": processed.bits_per_sample,
+        "radiograph_like": processed.is_radiograph_like,
+        "upload_key": meta.upload_key,
+    }
+
+
+async def add_attachment(
+    db: AsyncSession,
+    blobs: BlobStore,
+    actor: Actor,
+    ctx: AuditContext,
+    target: UploadTarget,
+    received: ReceivedFile,
+    meta: AttachmentMeta,
+    *,
+    limits: MediaLimits,
+    max_files: int,
+    workdir: Path,
+) -> Attachment:
+    """Check and clean the received file, store its blobs, then add the row.
+
+    Raises ``storage.media.MediaRefused`` for a file that is not accepted (nothing stored).
+    """
+    case = target.case
+    processed = await anyio.to_thread.run_sync(process_upload, received.path, limits, workdir)
+    if processed.received_sha256 != received.sha256:  # the temp file changed under us
+        raise Invalid("The upload was not received intact; please send it again.",
+                      code="upload_corrupted")
+    written: list[str] = []
+    try:
+        with processed.original_path.open("rb") as source:
+            original = await blobs.put(
+                new_blob_key(f"{BLOB_PREFIX}/original"), source,
+                content_type=processed.original_content_type,
+            )
+        written.append(original.key)
+        display = await blobs.put(
+            new_blob_key(f"{BLOB_PREFIX}/display"), processed.display_jpeg,
+            content_type="image/jpeg",
+        )
+        written.append(display.key)
+        thumbnail = await blobs.put(
+            new_blob_key(f"{BLOB_PREFIX}/thumbnail"), processed.thumbnail_jpeg,
+            content_type="image/jpeg",
+        )
+        written.append(thumbnail.key)
+        puts = {
+            "original": {"sha256": original.sha256, "size": original.size},
+            "display": {"sha256": display.sha256, "size": display.size},
+            "thumbnail": {"sha256": thumbnail.sha256, "size": thumbnail.size},
+        }
+        attachment = Attachment(
+            case_id=case.id,
+            organization_id=case.organization_id,
+            kind=meta.kind,
+            view=meta.view,
+            teeth=",".join(meta.teeth),
+            status="ready",
+            media_type=processed.media_type,
+            content_type=processed.original_content_type,
+            original_key=original.key,
+            display_key=display.key,
+            thumbnail_key=thumbnail.key,
+            received_sha256=processed.received_sha256,
+            received_size=processed.received_size,
+            original_sha256=original.sha256,
+            original_size=original.size,
+            display_sha256=display.sha256,
+            width=processed.width,
+            height=processed.height,
+            captured_at=processed.captured_at,
+            provenance=_provenance(processed, meta, puts),
+            uploaded_by_id=actor.user_id,
+        )
+        db.add(attachment)
+        await db.flush()
+        if await _count(db, case.id) > max_files:  # a parallel upload took the last place
+            raise _too_many(max_files)
+        await record_event(
+            db,
+            "attachment.added",
+            ctx,
+            organization_id=case.organization_id,
+            subject_type="attachment",
+            subject_id=attachment.id,
+            details={"case_id": str(case.id), "kind": meta.kind, "view": meta.view,
+                     "media_type": processed.media_type, "removed": list(processed.removed)},
+        )
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            for key in written:
+                try:
+                    await blobs.delete(key)
+                except Exception:  # the sweep removes it later
+                    log.warning("could not delete blob %s after a failed upload", key)
+        raise
+    finally:
+        processed.original_path.unlink(missing_ok=True)
+    return attachment
+
+
+async def remove_attachment(
+    db: AsyncSession, actor: Actor, ctx: AuditContext, case_id: uuid.UUID,
+    attachment_id: uuid.UUID,
+) -> None:
+    """Remove a file from a draft (or a case returned for information)."""
+    case = await get_submittable_case(db, actor, case_id)
+    transition(case.status, CaseAction.ADD_INFORMATION)
+    attachment = await db.scalar(
+        select(Attachment).where(Attachment.id == attachment_id, Attachment.case_id == case.id)
+    )
+    if attachment is None:
+        raise NotFound("No such file.")
+    await db.delete(attachment)
+    await db.flush()
+    await record_event(
+        db, "attachment.removed", ctx, organization_id=case.organization_id,
+        subject_type="attachment", subject_id=attachment_id,
+        details={"case_id": str(case.id)},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentFile:
+    """What to stream for one variant; ``reader`` is None while it is still being made."""
+
+    attachment: Attachment
+    variant: str
+    content_type: str
+    size: int | None
+    reader: BlobReader | None
+
+    @property
+    def ready(self) -> bool:
+        return self.reader is not None
+
+
+async def open_attachment_file(
+    db: AsyncSession,
+    blobs: BlobStore,
+    actor: Actor,
+    ctx: AuditContext,
+    case_id: uuid.UUID,
+    attachment_id: uuid.UUID,
+    variant: str,
+) -> AttachmentFile:
+    """Check access, audit the view, and open the blob (every request, every variant)."""
+    if variant not in VARIANTS:
+        raise NotFound("No such file.")
+    case = await get_case(db, actor, case_id)
+    attachment = await db.scalar(
+        select(Attachment).where(Attachment.id == attachment_id, Attachment.case_id == case.id)
+    )
+    if attachment is None:
+        raise NotFound("No such file.")
+    await record_event(
+        db, "attachment.viewed", ctx, organization_id=case.organization_id,
+        subject_type="attachment", subject_id=attachment.id,
+        details={"case_id": str(case.id), "variant": variant},
+    )
+    if variant == "original":
+        key: str | None = attachment.original_key
+        content_type, size = attachment.content_type, attachment.original_size
+    else:
+        key = attachment.display_key if variant == "display" else attachment.thumbnail_key
+        content_type, size = "image/jpeg", None
+    if key is None or (variant != "original" and attachment.status != "ready"):
+        return AttachmentFile(attachment, variant, content_type, size, None)
+    reader = await blobs.open(key)
+    return AttachmentFile(attachment, variant, content_type, size, reader)
