@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
+import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, HeaderParameter, JSONBody, URLEncodedBody
@@ -249,6 +250,7 @@ class CaseApiController(Controller):
                 location_state=location.state if location else None,
                 location_site=location.site if location else None,
                 patient_id=data.patient_id,
+                screening=msgspec.to_builtins(data.screening) if data.screening else None,
             ),
             idempotency_key,
         )

@@ -35,6 +35,24 @@ class Location(msgspec.Struct, forbid_unknown_fields=True):
     """home | school | office | other"""
 
 
+class ServiceIn(msgspec.Struct, forbid_unknown_fields=True):
+    code: str
+    """A CDT code delivered on site: D1206 fluoride varnish, D1351 sealant (per tooth)…"""
+    tooth: str | int | None = None
+
+
+class ScreeningIn(msgspec.Struct, forbid_unknown_fields=True):
+    """ASTDD Basic Screening Survey findings (kind school_screening, hygienists only)."""
+
+    event_id: uuid.UUID
+    caries_experience: bool
+    untreated_decay: bool
+    sealants_present: bool
+    treatment_urgency: str
+    """none | early | urgent"""
+    services: list[ServiceIn] = msgspec.field(default_factory=list)
+
+
 class CaseIn(msgspec.Struct, forbid_unknown_fields=True):
     kind: str
     """post_op | emergency | question | school_screening"""
@@ -42,6 +60,8 @@ class CaseIn(msgspec.Struct, forbid_unknown_fields=True):
     location: Location | None = None
     patient_id: uuid.UUID | None = None
     """Required when staff submit; a patient submits for themself."""
+    screening: ScreeningIn | None = None
+    """school_screening only."""
 
 
 class ConsentIn(msgspec.Struct, forbid_unknown_fields=True):

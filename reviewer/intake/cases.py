@@ -32,6 +32,11 @@ from reviewer.consent_forms import TELEDENTISTRY
 from reviewer.errors import Conflict, Invalid, NotFound, Unprocessable
 from reviewer.intake.consents import has_current_consent, patient_for_submission
 from reviewer.intake.questionnaire import clean_questionnaire
+from reviewer.screening.case_screening import (
+    link_new_case,
+    screening_for_new_case,
+    screening_payload,
+)
 from storage.audit import AuditContext, record_event
 from storage.models import (
     Attachment,
@@ -56,6 +61,8 @@ class NewCase:
     location_state: str | None = None
     location_site: str | None = None
     patient_id: uuid.UUID | None = None
+    screening: dict[str, Any] | None = None
+    """school_screening only: findings and services (reviewer.screening.case_screening)."""
 
     def fingerprint(self) -> str:
         """What a repeated Idempotency-Key must match: the request as it was sent."""
@@ -65,6 +72,7 @@ class NewCase:
                 "questionnaire": self.questionnaire,
                 "location": [self.location_state, self.location_site],
                 "patient_id": str(self.patient_id) if self.patient_id else None,
+                "screening": self.screening,
             },
             sort_keys=True,
             separators=(",", ":"),
@@ -164,6 +172,7 @@ async def create_case(
             "The teledentistry consent must be accepted before photos can be sent.",
             code="consent_required",
         )
+    screening = await screening_for_new_case(db, actor, patient, kind, new.screening)
     org = await db.get_one(Organization, patient.organization_id)
     state, site = _location(new, patient, org, actor)
     urgency = case_urgency(questionnaire)
@@ -191,6 +200,7 @@ async def create_case(
         if key and (existing := await _by_key(db, actor, key, fingerprint)) is not None:
             return CreatedCase(existing, created=False)
         raise
+    await link_new_case(db, case, screening)
     await record_event(
         db,
         "case.created",
@@ -361,6 +371,7 @@ class SubmitterView:
             "submitted_at": _iso(case.submitted_at),
             "attachments": [attachment_payload(a) for a in self.attachments],
             "evaluation": evaluation,
+            "screening": screening_payload(case),
         }
 
 

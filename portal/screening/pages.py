@@ -1,0 +1,258 @@
+"""The screening pages (tablet first): events, one event's class, one child, reports.
+
+Helpers only: the routes are in ``portal.screening.controllers``. Every function parses what
+the browser sent, calls one ``reviewer.screening`` service and renders the answer.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+from litestar import Request, Response
+from litestar.response import Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.rendering import flash, page, redirect
+from portal.requests import actor, audit_context
+from reviewer.errors import DomainError
+from reviewer.screening.children import (
+    Child,
+    case_key,
+    class_list,
+    get_child,
+    mark_not_screened,
+    save_findings,
+    submit_child,
+)
+from reviewer.screening.events import (
+    EVENT_WRITERS,
+    REPORT_READERS,
+    SCREENERS,
+    ImportResult,
+    NewEvent,
+    create_event,
+    import_roster,
+    list_events,
+)
+from reviewer.screening.findings import (
+    NOT_SCREENED_REASONS,
+    TREATMENT_URGENCIES,
+    reason_label,
+)
+from reviewer.screening.progress import ChildState
+from reviewer.screening.reports import event_report, school_report
+from storage.models import ScreeningEvent
+
+PHOTO_VIEWS: dict[str, str] = {
+    "upper_occlusal": "Upper occlusal",
+    "lower_occlusal": "Lower occlusal",
+    "anterior": "Anterior (front)",
+    "left": "Left side",
+    "right": "Right side",
+}
+STATE_BADGES: dict[ChildState, str] = {
+    ChildState.PENDING: "badge-info",
+    ChildState.NOT_SCREENED: "badge-overdue",
+    ChildState.SCREENED: "badge-soon",
+    ChildState.SUBMITTED: "badge-routine",
+    ChildState.NEEDS_INFO: "badge-urgent",
+    ChildState.REVIEWED: "badge-routine",
+}
+
+
+def _common(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    who = actor(request)
+    return {
+        "may_write": who.role in EVENT_WRITERS,
+        "may_screen": who.role in SCREENERS,
+        "may_report": who.role in REPORT_READERS,
+        "state_badges": STATE_BADGES,
+        "reason_label": reason_label,
+    }
+
+
+async def events_page(
+    request: Request[Any, Any, Any], db: AsyncSession, *, errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None, status_code: int = 200,
+) -> Template:
+    events = await list_events(db, actor(request))
+    return page(
+        request, "screening/events.html",
+        {**_common(request), "events": events, "errors": errors or {}, "values": values or {},
+         "today": date.today().isoformat()},
+        status_code=status_code,
+    )
+
+
+async def create_event_form(
+    request: Request[Any, Any, Any], db: AsyncSession, data: dict[str, str]
+) -> Response[Any]:
+    values = {k: (data.get(k) or "").strip() for k in ("site", "date", "state")}
+    try:
+        event_date = date.fromisoformat(values["date"])
+    except ValueError:
+        return await events_page(request, db, errors={"date": "Give the day of the visit."},
+                                 values=values, status_code=422)
+    try:
+        event = await create_event(
+            db, actor(request), audit_context(request),
+            NewEvent(site=values["site"], event_date=event_date, state=values["state"] or None),
+        )
+    except DomainError as exc:
+        field = "state" if "state" in exc.code else "site" if "site" in exc.code else "form"
+        return await events_page(request, db, errors={field: exc.message}, values=values,
+                                 status_code=422)
+    flash(request, "Event created. Import the class roster next.", "success")
+    return redirect(request, f"/screening/events/{event.id}")
+
+
+async def event_page(
+    request: Request[Any, Any, Any], db: AsyncSession, event_id: uuid.UUID,
+    *, import_result: ImportResult | None = None, import_error: str | None = None,
+    status_code: int = 200,
+) -> Template:
+    klass = await class_list(db, actor(request), audit_context(request), event_id)
+    return page(
+        request, "screening/event.html",
+        {**_common(request), "event": klass.event, "children": klass.children,
+         "progress": klass.progress, "import_result": import_result,
+         "import_error": import_error},
+        fragments={"class-list": "screening/_class-list.html",
+                   "class-progress": "screening/_class-progress.html",
+                   "roster-import": "screening/_roster-import.html"},
+        status_code=status_code,
+    )
+
+
+async def roster_upload(
+    request: Request[Any, Any, Any], db: AsyncSession, event_id: uuid.UUID, data: bytes
+) -> Template:
+    """The htmx roster form: the import's outcome, and a trigger that refreshes the class."""
+    try:
+        result = await import_roster(db, actor(request), audit_context(request), event_id, data)
+    except DomainError as exc:
+        if exc.kind == "not_found" or exc.kind == "forbidden":
+            raise
+        return await event_page(request, db, event_id, import_error=exc.message,
+                                status_code=422)
+    answer = await event_page(request, db, event_id, import_result=result)
+    answer.headers["HX-Trigger"] = "roster-imported"
+    return answer
+
+
+def _child_context(
+    request: Request[Any, Any, Any], event: ScreeningEvent, child: Child, **extra: Any
+) -> dict[str, Any]:
+    return {
+        **_common(request), "event": event, "child": child, "findings": child.findings,
+        "urgencies": TREATMENT_URGENCIES, "reasons": NOT_SCREENED_REASONS,
+        "photo_views": PHOTO_VIEWS, "idempotency_key": case_key(child.enrollment.id),
+        "max_bytes": request.app.state.settings.uploads.max_upload_bytes,
+        "sealant_teeth": " ".join(
+            str(s.get("tooth")) for s in child.findings.get("services") or []
+            if s.get("code") == "D1351" and s.get("tooth")
+        ),
+        "fluoride": any(s.get("code") == "D1206" for s in child.findings.get("services") or []),
+        **extra,
+    }
+
+
+async def child_page(
+    request: Request[Any, Any, Any], db: AsyncSession, event_id: uuid.UUID,
+    enrollment_id: uuid.UUID,
+) -> Template:
+    event, child = await get_child(db, actor(request), audit_context(request), event_id,
+                                   enrollment_id)
+    return page(request, "screening/child.html", _child_context(request, event, child),
+                fragments={"findings-form": "screening/_findings-form.html"})
+
+
+def _flag(value: str | None) -> bool | None:
+    return {"yes": True, "no": False}.get((value or "").strip().lower())
+
+
+def findings_from_form(data: dict[str, str]) -> dict[str, Any]:
+    """The page's form fields as the API's ``screening`` object."""
+    services: list[dict[str, str]] = []
+    if _flag(data.get("fluoride_varnish")):
+        services.append({"code": "D1206"})
+    for tooth in (data.get("sealant_teeth") or "").replace(",", " ").split():
+        services.append({"code": "D1351", "tooth": tooth})
+    return {
+        "caries_experience": _flag(data.get("caries_experience")),
+        "untreated_decay": _flag(data.get("untreated_decay")),
+        "sealants_present": _flag(data.get("sealants_present")),
+        "treatment_urgency": (data.get("treatment_urgency") or "").strip(),
+        "services": services,
+    }
+
+
+async def findings_save(
+    request: Request[Any, Any, Any], db: AsyncSession, event_id: uuid.UUID,
+    enrollment_id: uuid.UUID, data: dict[str, str],
+) -> Template:
+    """Save the findings form (htmx): answers the form again, saved or with the problem.
+
+    The first save creates the child's case, so the photo panel is sent along out of band."""
+    who, ctx = actor(request), audit_context(request)
+    try:
+        event, child = await save_findings(db, who, ctx, event_id, enrollment_id,
+                                           findings_from_form(data))
+    except DomainError as exc:
+        if exc.kind in {"not_found", "forbidden"}:
+            raise
+        event, child = await get_child(db, who, ctx, event_id, enrollment_id, audit=False)
+        context = _child_context(request, event, child, error=exc.message, submitted=data)
+        return page(request, "screening/_findings-form.html", context, status_code=422)
+    context = _child_context(request, event, child, saved=True, photos_oob=True)
+    return page(request, "screening/_findings-form.html", context)
+
+
+async def not_screened_form(
+    request: Request[Any, Any, Any], db: AsyncSession, event_id: uuid.UUID,
+    enrollment_id: uuid.UUID, data: dict[str, str],
+) -> Response[Any]:
+    try:
+        await mark_not_screened(db, actor(request), audit_context(request), event_id,
+                                enrollment_id, data.get("reason"), data.get("note"))
+    except DomainError as exc:
+        if exc.kind in {"not_found", "forbidden"}:
+            raise
+        flash(request, exc.message, "error")
+        return redirect(request, f"/screening/events/{event_id}/children/{enrollment_id}")
+    flash(request, "Marked as not screened.", "success")
+    return redirect(request, f"/screening/events/{event_id}")
+
+
+async def submit_form(
+    request: Request[Any, Any, Any], db: AsyncSession, event_id: uuid.UUID,
+    enrollment_id: uuid.UUID,
+) -> Response[Any]:
+    try:
+        await submit_child(db, actor(request), audit_context(request), event_id, enrollment_id)
+    except DomainError as exc:
+        if exc.kind in {"not_found", "forbidden"}:
+            raise
+        flash(request, exc.message, "error")
+        return redirect(request, f"/screening/events/{event_id}/children/{enrollment_id}")
+    flash(request, "Sent to the dentists.", "success")
+    return redirect(request, f"/screening/events/{event_id}")
+
+
+async def report_page(
+    request: Request[Any, Any, Any], db: AsyncSession, event_id: uuid.UUID
+) -> Template:
+    report = await event_report(db, actor(request), audit_context(request), event_id)
+    return page(request, "screening/report.html",
+                {**_common(request), "event": report.event, "report": report})
+
+
+async def schools_page(
+    request: Request[Any, Any, Any], db: AsyncSession, date_from: date | None,
+    date_to: date | None,
+) -> Template:
+    rows = await school_report(db, actor(request), audit_context(request), date_from, date_to)
+    return page(request, "screening/schools.html",
+                {**_common(request), "rows": rows, "date_from": date_from, "date_to": date_to})
