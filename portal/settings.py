@@ -251,6 +251,7 @@ KNOWN_VARIABLES = frozenset(
         "LOGIN_LOCK_MINUTES",
         "DEMO_PASSWORD",
         "ADMIN_PASSWORD",
+        "PDF_FONT",
     )
 )
 """Every variable the portal reads; a test checks compose.yaml sets only these."""
