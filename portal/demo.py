@@ -52,9 +52,9 @@ ORGANIZATIONS: dict[str, dict[str, str]] = {
 # email, role, display name, NPI, organizations
 ACCOUNTS: list[tuple[str, str, str, str | None, tuple[str, ...]]] = [
     ("admin@demo.test", Role.ADMIN, "Demo Administrator", None, (CLINIC, SCHOOL)),
-    ("dentist@demo.test", Role.DENTIST, "Dr. Dana Demo", "1326044578", (CLINIC, SCHOOL)),
-    ("dentist2@demo.test", Role.DENTIST, "Dr. Sam Second", "1538296545", (CLINIC, SCHOOL)),
-    ("hygienist@demo.test", Role.HYGIENIST, "Hana Hygienist", "1750384912", (SCHOOL,)),
+    ("dentist@demo.test", Role.DENTIST, "Dr. Dana Demo", "1326044579", (CLINIC, SCHOOL)),
+    ("dentist2@demo.test", Role.DENTIST, "Dr. Sam Second", "1538296546", (CLINIC, SCHOOL)),
+    ("hygienist@demo.test", Role.HYGIENIST, "Hana Hygienist", "1750384913", (SCHOOL,)),
     ("billing@demo.test", Role.FRONT_DESK, "Bill Frontdesk", None, (CLINIC, SCHOOL)),
     ("coordinator@demo.test", Role.COORDINATOR, "Cora Coordinator", None, (CLINIC, SCHOOL)),
     ("patient@demo.test", Role.PATIENT, "Pat Demo", None, (CLINIC,)),

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from portal.accounts import controllers as accounts
 from portal.admin import controllers as admin
+from portal.billing import controllers as billing
 from portal.health.controllers import HealthController
 from portal.intake import controllers as intake
 from portal.patients import controllers as patients
 from portal.review import controllers as review
+from portal.screening import controllers as screening
 
-AREAS = (accounts, patients, admin, intake, review)
+AREAS = (accounts, patients, admin, intake, review, billing, screening)
 
 PAGE_CONTROLLERS: list[type] = [HealthController]
 API_CONTROLLERS: list[type] = []

@@ -1,23 +1,56 @@
+"""Sign-in and sign-out, invitation/reset links, the user's own page with API tokens, and the
+JSON API's ``/tokens`` and ``/me``."""
+
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromPath, JSONBody
 from litestar.response import Response, Template
 from litestar.stores.base import Store
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.current_user import CurrentUser
-from portal.accounts.services import authenticate
+from portal.accounts.guards import signed_in
+from portal.accounts.services import (
+    LOCKED,
+    WRONG_CREDENTIALS,
+    SignInResult,
+    ThrottleLimits,
+    link_is_valid,
+    set_password_from_link,
+    sign_in,
+)
 from portal.accounts.sessions import end_session, start_session
-from portal.rendering import page, redirect
+from portal.accounts.tokens import issue_token, list_tokens, revoke_token
+from portal.errors import error_response
+from portal.rendering import flash, page, redirect
+from portal.requests import audit_context, current_user
+from reviewer.errors import DomainError
+from storage.audit import record_event
+from storage.models import ApiToken, User
+
+Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
 def _session_store(request: Request[Any, Any, Any]) -> Store:
     return request.app.stores.get("sessions")
+
+
+def _limits(request: Request[Any, Any, Any]) -> ThrottleLimits:
+    return ThrottleLimits.from_settings(request.app.state.settings.session)
+
+
+async def _sign_in(
+    request: Request[Any, Any, Any], db: AsyncSession, email: str, password: str
+) -> SignInResult:
+    return await sign_in(db, email, password, limits=_limits(request),
+                         context=audit_context(request))
 
 
 class SignInController(Controller):
@@ -37,31 +70,217 @@ class SignInController(Controller):
 
     @post("/login", status_code=303)
     async def login(
-        self,
-        request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
-        data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        data: Form,
     ) -> Response[Any]:
-        email = data.get("email", "")
-        result = await authenticate(db_session, email, data.get("password", ""))
+        email = data.get("email", "")[:254]
+        result = await _sign_in(request, db_session, email, data.get("password", ""))
         if result.user is None:
-            return page(
+            response = page(
                 request,
                 "accounts/login.html",
-                {"login_error": "The email or password is not right.", "email": email},
+                {"login_error": LOCKED if result.locked else WRONG_CREDENTIALS, "email": email},
                 fragments={"login-form": "accounts/_login-form.html"},
-                status_code=401,
+                status_code=429 if result.locked else 401,
             )
+            if result.retry_after is not None:
+                response.headers["Retry-After"] = str(result.retry_after)
+            return response
         await start_session(
             request, _session_store(request), str(result.user.id), result.user.session_epoch
         )
         return redirect(request, "/")
 
     @post("/logout", status_code=303)
-    async def logout(self, request: Request[Any, Any, Any]) -> Response[Any]:
+    async def logout(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> Response[Any]:
+        user = request.scope.get("user")
+        if isinstance(user, CurrentUser):
+            await record_event(
+                db_session, "session.signed_out", audit_context(request),
+                organization_id=user.current_org.id if user.current_org else None,
+                subject_type="user", subject_id=user.id,
+            )
         await end_session(request, _session_store(request))
         return redirect(request, "/")
 
 
-PAGE_CONTROLLERS: list[type] = [SignInController]
-API_CONTROLLERS: list[type] = []
+class AccessLinkController(Controller):
+    """Invitation and reset links: the holder sets a password. The token is the only
+    credential, so these pages are public; a used, expired or unknown link answers 404."""
+
+    path = "/access"
+    include_in_schema = False
+    opt = {"public": True}
+
+    @get("/{token:str}")
+    async def show(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        token: FromPath[str],
+    ) -> Response[Any]:
+        if not await link_is_valid(db_session, token):
+            return _link_invalid(request)
+        return page(request, "accounts/set_password.html", {"token": token})
+
+    @post("/{token:str}", status_code=303)
+    async def set_password(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        token: FromPath[str], data: Form,
+    ) -> Response[Any]:
+        password = data.get("password", "")
+        if password != data.get("password_confirm", ""):
+            return page(request, "accounts/set_password.html",
+                        {"token": token, "error": "The two passwords are not the same."},
+                        status_code=422)
+        try:
+            await set_password_from_link(db_session, token, password, audit_context(request))
+        except DomainError as exc:
+            if exc.code == "link_invalid":
+                return _link_invalid(request)
+            return page(request, "accounts/set_password.html",
+                        {"token": token, "error": exc.message}, status_code=422)
+        flash(request, "Your password is set. Sign in with it now.", "success")
+        return redirect(request, "/login")
+
+
+def _link_invalid(request: Request[Any, Any, Any]) -> Response[Any]:
+    return error_response(request, 404, "link_invalid",
+                          "This link is not valid any more. Ask for a new one.")
+
+
+def _token_row(token: ApiToken) -> dict[str, Any]:
+    return {
+        "id": str(token.id),
+        "name": token.name,
+        "prefix": token.prefix,
+        "created_at": token.created_at.isoformat(),
+        "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
+        "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None,
+    }
+
+
+class AccountPageController(Controller):
+    """The signed-in user's own page: who they are, their API tokens."""
+
+    path = "/account"
+    include_in_schema = False
+    guards = [signed_in]
+
+    @get("/")
+    async def show(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> Template:
+        return await self._render(request, db_session)
+
+    async def _render(
+        self, request: Request[Any, Any, Any], db: AsyncSession, **extra: Any
+    ) -> Template:
+        user = current_user(request)
+        status_code = extra.pop("status_code", 200)
+        tokens = await list_tokens(db, user.id)
+        return page(request, "accounts/account.html", {"tokens": tokens, **extra},
+                    fragments={"api-tokens": "accounts/_api-tokens.html"},
+                    status_code=status_code)
+
+    @post("/tokens", status_code=200)
+    async def create_token(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        data: Form,
+    ) -> Template:
+        user = await db_session.get(User, current_user(request).id)
+        assert user is not None
+        try:
+            _, secret = await issue_token(db_session, user, data.get("name", ""),
+                                          audit_context(request))
+        except DomainError as exc:
+            return await self._render(request, db_session, token_error=exc.message,
+                                      status_code=422)
+        return await self._render(request, db_session, new_token=secret)
+
+    @post("/tokens/{token_id:uuid}/revoke", status_code=303)
+    async def revoke(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        token_id: FromPath[uuid.UUID],
+    ) -> Response[Any]:
+        await revoke_token(db_session, current_user(request).id, token_id,
+                           audit_context(request))
+        flash(request, "The token no longer works.", "success")
+        return redirect(request, "/account")
+
+
+# ------------------------------------------------------------------ JSON API
+
+
+@dataclass
+class TokenRequest:
+    email: str
+    password: str
+    name: str
+
+
+class TokenApiController(Controller):
+    path = "/tokens"
+    tags = ["accounts"]
+
+    @post("/", opt={"public": True, "exclude_from_csrf": True}, status_code=201)
+    async def create(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        data: JSONBody[TokenRequest],
+    ) -> Response[Any]:
+        """Exchange email and password for a bearer token, shown this once. Throttled like
+        the sign-in page: 401 for wrong credentials, 429 with Retry-After when locked."""
+        result = await _sign_in(request, db_session, data.email[:254], data.password)
+        if result.user is None:
+            if result.retry_after is not None:
+                return error_response(request, 429, "locked", LOCKED,
+                                      headers={"Retry-After": str(result.retry_after)})
+            return error_response(request, 401, "invalid_credentials", WRONG_CREDENTIALS)
+        context = audit_context(request)
+        context = type(context)(actor_id=result.user.id, actor_role=result.user.role,
+                                client_address=context.client_address,
+                                user_agent=context.user_agent)
+        token, secret = await issue_token(db_session, result.user, data.name, context)
+        return Response({"token": secret, **_token_row(token)}, status_code=201)
+
+    @get("/", guards=[signed_in])
+    async def list(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> dict[str, Any]:
+        """The caller's tokens (never their secrets)."""
+        tokens = await list_tokens(db_session, current_user(request).id)
+        return {"tokens": [_token_row(t) for t in tokens]}
+
+    @delete("/{token_id:uuid}", guards=[signed_in], status_code=204)
+    async def revoke(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        token_id: FromPath[uuid.UUID],
+    ) -> None:
+        """Revoke one of the caller's tokens."""
+        await revoke_token(db_session, current_user(request).id, token_id,
+                           audit_context(request))
+
+
+class MeApiController(Controller):
+    path = "/me"
+    tags = ["accounts"]
+
+    @get("/", guards=[signed_in])
+    async def me(self, request: Request[Any, Any, Any]) -> dict[str, Any]:
+        """Who the token (or session) belongs to."""
+        user = current_user(request)
+        body: dict[str, Any] = {
+            "id": str(user.id),
+            "email": user.email,
+            "role": user.role,
+            "organizations": [{"id": str(o.id), "name": o.name} for o in user.organizations],
+        }
+        if user.role == "patient":
+            ids = sorted(str(i) for i in user.patient_ids)
+            body["patient_id"] = ids[0] if ids else None
+            body["patient_ids"] = ids
+        return body
+
+
+PAGE_CONTROLLERS: list[type] = [SignInController, AccessLinkController, AccountPageController]
+API_CONTROLLERS: list[type] = [TokenApiController, MeApiController]

@@ -24,7 +24,7 @@ def require_roles(*roles: str) -> Guard:
 
     def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
         signed_in(connection, handler)
-        user: CurrentUser = connection.scope["user"]  # type: ignore[typeddict-item]
+        user: CurrentUser = connection.scope["user"]
         if user.role not in allowed:
             raise PermissionDeniedException("Your role cannot do this.")
 

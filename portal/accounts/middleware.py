@@ -72,9 +72,10 @@ class AuthMiddleware:
                 await db.commit()
                 if found is None:
                     return None
-                user, patient_ids = found
-                return snapshot(user, auth_method="token", patient_ids=patient_ids)
-            session: dict[str, Any] = scope.get("session") or {}
+                token_user, patient_ids = found
+                return snapshot(token_user, auth_method="token", patient_ids=patient_ids)
+            stored = scope.get("session")
+            session: dict[str, Any] = stored if isinstance(stored, dict) else {}
             raw_id = session.get(USER_KEY)
             if not raw_id:
                 return None
@@ -83,6 +84,7 @@ class AuthMiddleware:
             if not session_is_fresh(session, idle_seconds=idle, max_seconds=longest):
                 session.clear()
                 return None
+            user: User | None
             try:
                 user = await load_user(db, uuid.UUID(str(raw_id)))
             except ValueError:

@@ -25,7 +25,7 @@ class RotatingSessionBackend(ServerSideSessionBackend):
     on every change of privilege, so an id planted before sign-in is worthless after it."""
 
     def get_session_id(self, connection: ASGIConnection[Any, Any, Any, Any]) -> str:
-        new_id = connection.scope.get(ROTATE_SCOPE_KEY)  # type: ignore[misc]
+        new_id = connection.scope.get(ROTATE_SCOPE_KEY)
         if isinstance(new_id, str):
             return new_id
         return super().get_session_id(connection)

@@ -1,4 +1,327 @@
+"""Administration pages: staff accounts, organizations, dentists' organizations and
+licenses, and the audit trail (browse, filter, CSV export). Admin only; no patient data."""
+
 from __future__ import annotations
 
-PAGE_CONTROLLERS: list[type] = []
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import FormMultiDict
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from litestar.response import Response, Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.accounts.guards import require_roles
+from portal.patients.controllers import link_url
+from portal.rendering import flash, page, redirect
+from portal.requests import actor
+from reviewer.accounts import admin as accounts
+from reviewer.accounts.audit_log import AuditFilter, browse, export_csv
+from reviewer.errors import DomainError, Unprocessable
+from storage.models import OrganizationKind, Role
+
+ROLE_CHOICES = [(str(r), str(r).replace("_", " ").capitalize()) for r in accounts.STAFF_ROLES]
+KIND_CHOICES = [(str(OrganizationKind.PRACTICE), "Dental practice"),
+                (str(OrganizationKind.SCHOOL_PROGRAM), "School dental program")]
+
+
+async def _form(request: Request[Any, Any, Any]) -> FormMultiDict:
+    return await request.form()
+
+
+def _uuids(values: list[str]) -> tuple[uuid.UUID, ...]:
+    try:
+        return tuple(uuid.UUID(v) for v in values if v)
+    except ValueError:
+        raise Unprocessable("Choose organizations from the list.", code="invalid_organization")\
+            from None
+
+
+def _staff_input(form: FormMultiDict) -> accounts.StaffInput:
+    return accounts.StaffInput(
+        email=str(form.get("email", "")),
+        display_name=str(form.get("display_name", "")),
+        role=str(form.get("role", "")),
+        npi=str(form.get("npi", "")) or None,
+        organization_ids=_uuids([str(v) for v in form.getall("organization_ids", [])]),
+        is_active=form.get("is_active") == "yes",
+    )
+
+
+def _organization_input(form: FormMultiDict) -> accounts.OrganizationInput:
+    return accounts.OrganizationInput(
+        **{name: str(form.get(name, "")) for name in
+           ("name", "kind", "address_line", "city", "state", "postal_code", "phone",
+            "time_zone")},
+        npi=str(form.get("npi", "")) or None,
+    )
+
+
+def _parse_day(value: str | None, label: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise Unprocessable(f"{label}: use a date like 2030-12-31.", code="invalid_date") \
+            from None
+
+
+class AdminUsersController(Controller):
+    path = "/admin/users"
+    include_in_schema = False
+    guards = [require_roles(Role.ADMIN)]
+
+    @get("/")
+    async def index(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> Template:
+        return await self._index(request, db_session)
+
+    async def _index(
+        self, request: Request[Any, Any, Any], db: AsyncSession, status_code: int = 200,
+        **extra: Any,
+    ) -> Template:
+        who = actor(request)
+        return page(request, "admin/users.html",
+                    {"users": await accounts.list_staff(db, who),
+                     "organizations": await accounts.list_organizations(db, who),
+                     "roles": ROLE_CHOICES, "values": {}, **extra},
+                    status_code=status_code)
+
+    @post("/", status_code=200)
+    async def create(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> Template:
+        form = await _form(request)
+        try:
+            user, link = await accounts.create_staff(db_session, actor(request),
+                                                     _staff_input(form))
+        except DomainError as exc:
+            if exc.kind in {"not_found", "forbidden"}:
+                raise
+            return await self._index(request, db_session, status_code=422, error=exc.message,
+                                     values=dict(form))
+        return await self._index(request, db_session, created=user,
+                                 new_link=link_url(request, link))
+
+    @get("/{user_id:uuid}")
+    async def detail(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        user_id: FromPath[uuid.UUID],
+    ) -> Template:
+        return await self._detail(request, db_session, user_id)
+
+    async def _detail(
+        self, request: Request[Any, Any, Any], db: AsyncSession, user_id: FromPath[uuid.UUID],
+        status_code: int = 200, **extra: Any,
+    ) -> Template:
+        who = actor(request)
+        user = await accounts.get_staff(db, who, user_id)
+        return page(request, "admin/user.html",
+                    {"user": user, "licenses": await accounts.licenses_of(db, user.id),
+                     "organizations": await accounts.list_organizations(db, who),
+                     "roles": ROLE_CHOICES, "today": date.today(), **extra},
+                    status_code=status_code)
+
+    @post("/{user_id:uuid}", status_code=303)
+    async def update(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        user_id: FromPath[uuid.UUID],
+    ) -> Response[Any]:
+        form = await _form(request)
+        try:
+            await accounts.update_staff(db_session, actor(request), user_id, _staff_input(form))
+        except DomainError as exc:
+            if exc.kind in {"not_found", "forbidden"}:
+                raise
+            return await self._detail(request, db_session, user_id, status_code=422,
+                                      error=exc.message)
+        flash(request, "Saved.", "success")
+        return redirect(request, f"/admin/users/{user_id}")
+
+    @post("/{user_id:uuid}/licenses", status_code=303)
+    async def add_license(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        user_id: FromPath[uuid.UUID],
+    ) -> Response[Any]:
+        form = await _form(request)
+        try:
+            expires = _parse_day(str(form.get("expires_on", "")), "Expiry")
+            if expires is None:
+                raise Unprocessable("Enter the expiry date.", code="invalid_date")
+            await accounts.record_license(
+                db_session, actor(request), user_id, state=str(form.get("state", "")),
+                number=str(form.get("number", "")), expires_on=expires,
+            )
+        except DomainError as exc:
+            if exc.kind in {"not_found", "forbidden"}:
+                raise
+            return await self._detail(request, db_session, user_id, status_code=422,
+                                      license_error=exc.message)
+        flash(request, "License recorded.", "success")
+        return redirect(request, f"/admin/users/{user_id}")
+
+    @post("/{user_id:uuid}/licenses/{license_id:uuid}/delete", status_code=303)
+    async def remove_license(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        user_id: FromPath[uuid.UUID], license_id: FromPath[uuid.UUID],
+    ) -> Response[Any]:
+        await accounts.remove_license(db_session, actor(request), user_id, license_id)
+        flash(request, "License removed.", "success")
+        return redirect(request, f"/admin/users/{user_id}")
+
+    @post("/{user_id:uuid}/reset", status_code=200)
+    async def reset(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        user_id: FromPath[uuid.UUID],
+    ) -> Template:
+        link = await accounts.issue_staff_reset(db_session, actor(request), user_id)
+        return await self._detail(request, db_session, user_id,
+                                  new_link=link_url(request, link))
+
+
+class AdminOrganizationsController(Controller):
+    path = "/admin/organizations"
+    include_in_schema = False
+    guards = [require_roles(Role.ADMIN)]
+
+    @get("/")
+    async def index(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> Template:
+        return await self._index(request, db_session)
+
+    async def _index(
+        self, request: Request[Any, Any, Any], db: AsyncSession, status_code: int = 200,
+        **extra: Any,
+    ) -> Template:
+        settings = request.app.state.settings
+        return page(request, "admin/organizations.html",
+                    {"organizations": await accounts.list_organizations(db, actor(request)),
+                     "kinds": KIND_CHOICES,
+                     "values": {"time_zone": settings.server.time_zone}, **extra},
+                    status_code=status_code)
+
+    @post("/", status_code=303)
+    async def create(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> Response[Any]:
+        form = await _form(request)
+        try:
+            org = await accounts.create_organization(db_session, actor(request),
+                                                     _organization_input(form))
+        except DomainError as exc:
+            if exc.kind in {"not_found", "forbidden"}:
+                raise
+            return await self._index(request, db_session, status_code=422, error=exc.message,
+                                     values=dict(form))
+        flash(request, f"{org.name} is created.", "success")
+        return redirect(request, f"/admin/organizations/{org.id}")
+
+    @get("/{organization_id:uuid}")
+    async def detail(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        organization_id: FromPath[uuid.UUID],
+    ) -> Template:
+        org = await accounts.get_organization(db_session, actor(request), organization_id)
+        return page(request, "admin/organization.html", {"org": org, "kinds": KIND_CHOICES})
+
+    @post("/{organization_id:uuid}", status_code=303)
+    async def update(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        organization_id: FromPath[uuid.UUID],
+    ) -> Response[Any]:
+        form = await _form(request)
+        who = actor(request)
+        try:
+            await accounts.update_organization(db_session, who, organization_id,
+                                               _organization_input(form))
+        except DomainError as exc:
+            if exc.kind in {"not_found", "forbidden"}:
+                raise
+            await db_session.rollback()
+            org = await accounts.get_organization(db_session, who, organization_id)
+            return page(request, "admin/organization.html",
+                        {"org": org, "kinds": KIND_CHOICES, "error": exc.message},
+                        status_code=422)
+        flash(request, "Saved.", "success")
+        return redirect(request, f"/admin/organizations/{organization_id}")
+
+
+def _audit_filter(params: dict[str, str]) -> AuditFilter:
+    def as_uuid(value: str) -> uuid.UUID | None:
+        try:
+            return uuid.UUID(value) if value else None
+        except ValueError:
+            raise Unprocessable("Ids look like 0190a1b2-….", code="invalid_id") from None
+
+    return AuditFilter(
+        action=params.get("action", "").strip()[:64],
+        actor_id=as_uuid(params.get("actor_id", "").strip()),
+        organization_id=as_uuid(params.get("organization_id", "").strip()),
+        subject_id=params.get("subject_id", "").strip()[:64],
+        since=_parse_day(params.get("since", ""), "From"),
+        until=_parse_day(params.get("until", ""), "To"),
+    )
+
+
+class AdminAuditController(Controller):
+    path = "/admin/audit"
+    include_in_schema = False
+    guards = [require_roles(Role.ADMIN)]
+
+    @get("/")
+    async def browse_page(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> Template:
+        params = dict(request.query_params)
+        who = actor(request)
+        try:
+            result = await browse(db_session, who, _audit_filter(params),
+                                  before=params.get("before") or None)
+        except Unprocessable as exc:
+            return page(request, "admin/audit.html",
+                        {"events": [], "params": params, "error": exc.message,
+                         "organizations": await accounts.list_organizations(db_session, who)},
+                        status_code=422)
+        query = "&".join(f"{k}={v}" for k, v in params.items() if v and k != "before")
+        next_url = None
+        if result.next_cursor:
+            from urllib.parse import urlencode
+
+            next_url = "/admin/audit?" + urlencode(
+                {**{k: v for k, v in params.items() if v and k != "before"},
+                 "before": result.next_cursor}
+            )
+        return page(request, "admin/audit.html",
+                    {"events": result.events, "params": params, "next_url": next_url,
+                     "query": query, "oob_more": request.headers.get("hx-target") == "audit-rows",
+                     "organizations": await accounts.list_organizations(db_session, who)},
+                    fragments={"audit-rows": "admin/_audit-rows.html"})
+
+    @get("/export.csv")
+    async def export(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> Response[str]:
+        """The filtered trail as CSV (formula-safe cells)."""
+        chunks = [c async for c in export_csv(db_session, actor(request),
+                                              _audit_filter(dict(request.query_params)))]
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        return Response(
+            "".join(chunks),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.csv"',
+                     "Cache-Control": "no-store"},
+        )
+
+
+PAGE_CONTROLLERS: list[type] = [
+    AdminUsersController,
+    AdminOrganizationsController,
+    AdminAuditController,
+]
 API_CONTROLLERS: list[type] = []

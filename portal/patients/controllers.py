@@ -1,4 +1,284 @@
+"""The patient registry: staff register patients, search them, and invite a patient (or a
+guardian) to a login; the same pages issue password-reset links for those logins."""
+
 from __future__ import annotations
 
-PAGE_CONTROLLERS: list[type] = []
-API_CONTROLLERS: list[type] = []
+import uuid
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, JSONBody, QueryParameter
+from litestar.response import Response, Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.accounts.guards import require_roles
+from portal.rendering import flash, page, redirect
+from portal.requests import actor
+from reviewer.accounts.links import IssuedLink
+from reviewer.accounts.registry import (
+    Invitation,
+    PatientInput,
+    invite,
+    issue_patient_reset,
+    patient_logins,
+    read_patient,
+    register_patient,
+    search_patients,
+)
+from reviewer.errors import DomainError, Unprocessable
+from storage.models import Patient, Role
+
+REGISTRARS = (Role.HYGIENIST, Role.FRONT_DESK, Role.COORDINATOR)
+SEARCHERS = (*REGISTRARS, Role.DENTIST)
+READERS = (*SEARCHERS, Role.PATIENT)
+
+Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+def link_url(request: Request[Any, Any, Any], link: IssuedLink) -> str:
+    return f"{request.app.state.settings.server.public_url}/access/{link.token}"
+
+
+def patient_json(patient: Patient) -> dict[str, Any]:
+    return {
+        "id": str(patient.id),
+        "organization_id": str(patient.organization_id),
+        "first_name": patient.first_name,
+        "last_name": patient.last_name,
+        "date_of_birth": patient.date_of_birth.isoformat(),
+        "student_id": patient.student_id,
+        "school": patient.school,
+        "grade": patient.grade,
+        "guardian_name": patient.guardian_name,
+        "guardian_phone": patient.guardian_phone,
+        "guardian_email": patient.guardian_email,
+        "email": patient.email,
+        "phone": patient.phone,
+        "address_line": patient.address_line,
+        "city": patient.city,
+        "state": patient.state,
+        "postal_code": patient.postal_code,
+        "payer_name": patient.payer_name,
+        "member_id": patient.member_id,
+        "medical_alerts": patient.medical_alerts,
+    }
+
+
+def invitation_json(request: Request[Any, Any, Any], invitation: Invitation) -> dict[str, Any]:
+    link = invitation.link
+    return {
+        "user_id": str(invitation.user.id),
+        "email": invitation.user.email,
+        "new_login": invitation.created,
+        "url": link_url(request, link) if link else None,
+        "expires_at": link.expires_at.isoformat() if link else None,
+    }
+
+
+@dataclass
+class PatientBody:
+    first_name: str
+    last_name: str
+    date_of_birth: date
+    state: str
+    organization_id: uuid.UUID | None = None
+    guardian_name: str | None = None
+    guardian_phone: str | None = None
+    guardian_email: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    address_line: str = ""
+    city: str = ""
+    postal_code: str = ""
+    payer_name: str | None = None
+    member_id: str | None = None
+    student_id: str | None = None
+    school: str | None = None
+    grade: str | None = None
+    medical_alerts: str = ""
+    invite: bool = False
+    """Also create a patient-role login and return its invitation link."""
+    invite_guardian: bool = False
+    """The login is for the guardian (guardian_email), not the patient."""
+
+    def to_input(self) -> PatientInput:
+        names = {f.name for f in fields(PatientInput)}
+        return PatientInput(**{k: v for k, v in vars(self).items() if k in names})
+
+
+@dataclass
+class InvitationBody:
+    email: str | None = None
+    """Defaults to the patient's email (or the guardian's, with guardian)."""
+    guardian: bool = False
+
+
+class PatientApiController(Controller):
+    path = "/patients"
+    tags = ["patients"]
+
+    @post("/", guards=[require_roles(*REGISTRARS)], status_code=201)
+    async def register(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        data: JSONBody[PatientBody],
+    ) -> dict[str, Any]:
+        """Register a patient in one of your organizations (``organization_id`` may be left
+        out when you work for one); with ``invite`` also a login and its invitation link."""
+        who = actor(request)
+        patient = await register_patient(db_session, who, data.to_input())
+        body = patient_json(patient)
+        body["invitation"] = None
+        if data.invite:
+            invitation = await invite(db_session, who, patient.id, guardian=data.invite_guardian)
+            body["invitation"] = invitation_json(request, invitation)
+        return body
+
+    @get("/", guards=[require_roles(*SEARCHERS)])
+    async def search(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        q: Annotated[str, QueryParameter(max_length=200)] = "",
+    ) -> dict[str, Any]:
+        """Patients of your organizations by name (word prefixes) or student id."""
+        patients = await search_patients(db_session, actor(request), q)
+        return {"patients": [patient_json(p) for p in patients]}
+
+    @get("/{patient_id:uuid}", guards=[require_roles(*READERS)])
+    async def read(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        patient_id: FromPath[uuid.UUID],
+    ) -> dict[str, Any]:
+        """One patient (a patient login: only their own or linked ones)."""
+        return patient_json(await read_patient(db_session, actor(request), patient_id))
+
+    @post("/{patient_id:uuid}/invitations", guards=[require_roles(*REGISTRARS)],
+          status_code=201)
+    async def invite_login(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        patient_id: FromPath[uuid.UUID], data: JSONBody[InvitationBody],
+    ) -> dict[str, Any]:
+        """A login for the patient or their guardian, linked to this patient."""
+        invitation = await invite(db_session, actor(request), patient_id, email=data.email,
+                                  guardian=data.guardian)
+        return invitation_json(request, invitation)
+
+    @post("/{patient_id:uuid}/logins/{user_id:uuid}/password-reset",
+          guards=[require_roles(*REGISTRARS)], status_code=201)
+    async def reset(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        patient_id: FromPath[uuid.UUID], user_id: FromPath[uuid.UUID],
+    ) -> dict[str, Any]:
+        """A password-reset link for one of the patient's logins; its sessions end now."""
+        link = await issue_patient_reset(db_session, actor(request), patient_id, user_id)
+        return {"user_id": str(user_id), "url": link_url(request, link),
+                "expires_at": link.expires_at.isoformat()}
+
+
+# ------------------------------------------------------------------ pages
+
+
+def _form_input(data: dict[str, str]) -> PatientInput:
+    try:
+        born = datetime.strptime(data.get("date_of_birth", ""), "%Y-%m-%d").date()
+    except ValueError:
+        raise Unprocessable("Enter the date of birth.", code="invalid_date_of_birth") from None
+    org = data.get("organization_id") or None
+    try:
+        organization_id = uuid.UUID(org) if org else None
+    except ValueError:
+        raise Unprocessable("Choose an organization.", code="organization_required") from None
+    text: dict[str, Any] = {f.name: data.get(f.name, "") for f in fields(PatientInput)
+                            if f.name not in {"date_of_birth", "organization_id"}}
+    return PatientInput(date_of_birth=born, organization_id=organization_id, **text)
+
+
+class PatientPageController(Controller):
+    path = "/patients"
+    include_in_schema = False
+
+    @get("/", guards=[require_roles(*SEARCHERS)])
+    async def search_page(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        q: Annotated[str, QueryParameter(max_length=200)] = "",
+    ) -> Template:
+        who = actor(request)
+        patients = await search_patients(db_session, who, q) if q.strip() else []
+        return page(request, "patients/search.html",
+                    {"q": q, "patients": patients, "searched": bool(q.strip()),
+                     "may_register": who.role in REGISTRARS},
+                    fragments={"patient-results": "patients/_patient-results.html"})
+
+    @get("/new", guards=[require_roles(*REGISTRARS)])
+    async def new(self, request: Request[Any, Any, Any]) -> Template:
+        return page(request, "patients/new.html", {"values": {}})
+
+    @post("/", guards=[require_roles(*REGISTRARS)], status_code=303)
+    async def create(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        data: Form,
+    ) -> Response[Any]:
+        try:
+            patient = await register_patient(db_session, actor(request), _form_input(data))
+        except DomainError as exc:
+            if exc.kind == "forbidden":
+                raise
+            return page(request, "patients/new.html", {"values": data, "error": exc.message},
+                        status_code=422)
+        flash(request, f"{patient.full_name} is registered.", "success")
+        return redirect(request, f"/patients/{patient.id}")
+
+    @get("/{patient_id:uuid}", guards=[require_roles(*SEARCHERS)])
+    async def detail(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        patient_id: FromPath[uuid.UUID],
+    ) -> Template:
+        return await _detail(request, db_session, patient_id)
+
+    @post("/{patient_id:uuid}/invitations", guards=[require_roles(*REGISTRARS)],
+          status_code=200)
+    async def invite_page(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        patient_id: FromPath[uuid.UUID], data: Form,
+    ) -> Template:
+        try:
+            invitation = await invite(db_session, actor(request), patient_id,
+                                      email=data.get("email") or None,
+                                      guardian=data.get("guardian") == "yes")
+        except DomainError as exc:
+            if exc.kind in {"not_found", "forbidden"}:
+                raise
+            return await _detail(request, db_session, patient_id, invite_error=exc.message,
+                                 status_code=422)
+        return await _detail(request, db_session, patient_id, invitation=invitation,
+                             new_link=link_url(request, invitation.link)
+                             if invitation.link else None)
+
+    @post("/{patient_id:uuid}/logins/{user_id:uuid}/reset",
+          guards=[require_roles(*REGISTRARS)], status_code=200)
+    async def reset_page(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        patient_id: FromPath[uuid.UUID], user_id: FromPath[uuid.UUID],
+    ) -> Template:
+        link = await issue_patient_reset(db_session, actor(request), patient_id, user_id)
+        return await _detail(request, db_session, patient_id, new_link=link_url(request, link),
+                             reset_for=user_id)
+
+
+async def _detail(
+    request: Request[Any, Any, Any], db: AsyncSession, patient_id: FromPath[uuid.UUID],
+    status_code: int = 200, **extra: Any,
+) -> Template:
+    who = actor(request)
+    patient = await read_patient(db, who, patient_id)
+    logins = await patient_logins(db, patient.id) if who.role in REGISTRARS else []
+    return page(request, "patients/detail.html",
+                {"patient": patient, "logins": logins, "may_invite": who.role in REGISTRARS,
+                 "today": date.today(), **extra},
+                status_code=status_code)
+
+
+PAGE_CONTROLLERS: list[type] = [PatientPageController]
+API_CONTROLLERS: list[type] = [PatientApiController]

@@ -1,0 +1,303 @@
+"""The access matrix: every route the app registers, for every role, signed out, and for
+users of another organization, against the table below (docs/access.md in code).
+
+Routes are found from the app itself (``app.routes``), so a new route cannot be missed: a
+route with no row in ``ACCESS`` FAILS ``test_every_route_has_an_access_rule``. Adding a
+route means deciding who may call it here.
+
+Expected answers per cell:
+  signed out      401 (API, or a page's POST/PUT/DELETE); a page GET redirects to /login (303)
+  allowed role    anything but 401/403/5xx; rows marked ``scoped`` that name a real object of
+                  "Demo Dental Clinic": 200 inside its reach, 404 outside (ids not probeable)
+  other role      403
+  public rows     anything but 401/403/5xx for everyone (``expect`` narrows it)
+
+Path parameters get placeholders: a random UUID (so allowed roles see 404), except the names
+in ``REAL_OBJECTS``, which get an object of the demo clinic.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import uuid
+from dataclasses import dataclass, field
+
+import pytest
+from litestar import Litestar
+from litestar.routes import HTTPRoute
+from litestar.testing import AsyncTestClient
+
+from portal.app import create_app
+from portal.settings import Settings
+from storage.models import Role
+from tests.integration.accounts.helpers import (
+    OTHER_DESK,
+    OTHER_PATIENT,
+    add_other_organization,
+    demo_ids,
+)
+from tests.support.portal import csrf_token, seed, sign_in
+
+PATIENT, HYGIENIST, DENTIST = Role.PATIENT, Role.HYGIENIST, Role.DENTIST
+FRONT_DESK, COORDINATOR, ADMIN = Role.FRONT_DESK, Role.COORDINATOR, Role.ADMIN
+EVERYONE = frozenset(Role)
+PUBLIC = "public"
+
+REGISTRARS = frozenset({HYGIENIST, FRONT_DESK, COORDINATOR})
+PATIENT_READERS = REGISTRARS | {DENTIST}
+SUBMITTERS = frozenset({PATIENT, HYGIENIST, FRONT_DESK})
+CASE_READERS = frozenset({PATIENT, HYGIENIST, DENTIST, FRONT_DESK, COORDINATOR})
+BILLING_READERS = frozenset({DENTIST, FRONT_DESK})
+SCREENING_WRITERS = frozenset({HYGIENIST, FRONT_DESK})
+SCREENING_READERS = frozenset({HYGIENIST, FRONT_DESK, COORDINATOR})
+SCREENING_REPORTERS = SCREENING_READERS  # docs/access.md: screening reports
+
+
+@dataclass(frozen=True)
+class Rule:
+    methods: str
+    """Comma-separated HTTP methods, or "*"."""
+    pattern: str
+    """fnmatch pattern over the route's path template, e.g. "/api/v1/cases/*"."""
+    allowed: frozenset[Role] | str
+    scoped: bool = False
+    """GET of a real clinic object: 200 inside the caller's reach, 404 outside."""
+    expect: frozenset[int] = field(default_factory=frozenset)
+    """For public rows: the statuses every caller may get (empty: any but 401/403/5xx)."""
+
+    def matches(self, method: str, path: str) -> bool:
+        methods = {m.strip() for m in self.methods.split(",")}
+        return ("*" in methods or method in methods) and fnmatch.fnmatchcase(path, self.pattern)
+
+
+# First matching row wins. Keep it in step with docs/access.md.
+ACCESS: list[Rule] = [
+    # --- public: health, shell, sign-in, invitation links, static files, API schema
+    Rule("GET", "/healthz", PUBLIC),
+    Rule("GET", "/readyz", PUBLIC),
+    Rule("GET", "/", PUBLIC),
+    Rule("GET", "/login", PUBLIC),
+    Rule("POST", "/login", PUBLIC, expect=frozenset({400, 401})),
+    Rule("POST", "/logout", PUBLIC),
+    Rule("GET,POST", "/access/{token:str}", PUBLIC, expect=frozenset({404})),
+    Rule("GET", "/static/*", PUBLIC, expect=frozenset({404})),
+    Rule("GET", "/schema*", PUBLIC),
+    Rule("POST", "/api/v1/tokens", PUBLIC, expect=frozenset({400, 401})),
+    # --- accounts: every signed-in user, for themselves
+    Rule("*", "/account*", EVERYONE),
+    Rule("GET", "/api/v1/tokens", EVERYONE),
+    Rule("DELETE", "/api/v1/tokens/*", EVERYONE),
+    Rule("GET", "/api/v1/me", EVERYONE),
+    # --- patient registry
+    Rule("GET", "/patients", PATIENT_READERS),
+    Rule("GET", "/patients/new", REGISTRARS),
+    Rule("POST", "/patients", REGISTRARS),
+    Rule("GET", "/patients/{patient_id:uuid}", PATIENT_READERS, scoped=True),
+    Rule("POST", "/patients/{patient_id:uuid}/invitations", REGISTRARS),
+    Rule("POST", "/patients/{patient_id:uuid}/logins/{user_id:uuid}/reset", REGISTRARS),
+    Rule("POST", "/api/v1/patients", REGISTRARS),
+    Rule("GET", "/api/v1/patients", PATIENT_READERS),
+    Rule("GET", "/api/v1/patients/{patient_id:uuid}", PATIENT_READERS | {PATIENT}, scoped=True),
+    Rule("POST", "/api/v1/patients/{patient_id:uuid}/invitations", REGISTRARS),
+    Rule("POST", "/api/v1/patients/{patient_id:uuid}/logins/{user_id:uuid}/password-reset",
+         REGISTRARS),
+    # --- administration
+    Rule("*", "/admin/*", frozenset({ADMIN})),
+    # --- intake (issue: record consent; create case, upload, submit; read a case)
+    Rule("*", "/patient", frozenset({PATIENT})),
+    Rule("*", "/patient/*", frozenset({PATIENT})),
+    Rule("GET", "/api/v1/consent-forms/*", EVERYONE),  # the text of a blank form
+    Rule("POST", "/api/v1/consents", SUBMITTERS),
+    Rule("POST", "/api/v1/cases", SUBMITTERS),
+    Rule("POST,DELETE", "/api/v1/cases/{case_id:uuid}/attachments*", SUBMITTERS),
+    Rule("POST", "/api/v1/cases/{case_id:uuid}/submit", SUBMITTERS),
+    Rule("GET", "/api/v1/cases/{case_id:uuid}", CASE_READERS),
+    Rule("GET", "/api/v1/cases/{case_id:uuid}/attachments/*", CASE_READERS),
+    # --- review (issue: queue, claim, evaluate, sign — dentists of the organizations served)
+    Rule("*", "/review", frozenset({DENTIST})),
+    Rule("*", "/review/*", frozenset({DENTIST})),
+    Rule("*", "/api/v1/queue*", frozenset({DENTIST})),
+    Rule("*", "/api/v1/cases/{case_id:uuid}/claim", frozenset({DENTIST})),
+    Rule("*", "/api/v1/cases/{case_id:uuid}/release", frozenset({DENTIST})),
+    Rule("*", "/api/v1/cases/{case_id:uuid}/lease", frozenset({DENTIST})),
+    Rule("*", "/api/v1/cases/{case_id:uuid}/evaluation*", frozenset({DENTIST})),
+    Rule("*", "/api/v1/cases/{case_id:uuid}/info-requests", frozenset({DENTIST})),
+    # --- billing (issue: claim lines, documents, packages — dentist: own signed cases, read;
+    #     front desk: own org, read and change). Live (D9995) sessions are recorded by dentists.
+    Rule("GET", "/api/v1/cases/{case_id:uuid}/claim-*", BILLING_READERS),
+    Rule("GET", "/api/v1/cases/{case_id:uuid}/documentation.pdf", BILLING_READERS),
+    Rule("PUT", "/api/v1/cases/{case_id:uuid}/claim-lines", frozenset({FRONT_DESK})),
+    Rule("POST", "/api/v1/cases/{case_id:uuid}/billing-status", frozenset({FRONT_DESK})),
+    Rule("POST", "/api/v1/live-sessions", frozenset({DENTIST})),
+    Rule("GET", "/api/v1/live-sessions/*", BILLING_READERS),
+    Rule("PUT,POST", "/api/v1/live-sessions/*", frozenset({FRONT_DESK})),
+    Rule("GET", "/billing/packages/*", BILLING_READERS),
+    Rule("*", "/billing", frozenset({FRONT_DESK})),
+    Rule("*", "/billing/*", frozenset({FRONT_DESK})),
+    # --- screening (issue 6)
+    Rule("POST", "/api/v1/screening-events", SCREENING_WRITERS),
+    Rule("POST", "/api/v1/screening-events/{event_id:uuid}/roster", SCREENING_WRITERS),
+    Rule("POST", "/api/v1/screening-events/{event_id:uuid}/children/*", frozenset({HYGIENIST})),
+    Rule("GET", "/api/v1/screening-events/{event_id:uuid}/report*", SCREENING_REPORTERS),
+    Rule("GET", "/api/v1/screening-events/{event_id:uuid}/data-sheet.csv", SCREENING_REPORTERS),
+    Rule("GET", "/api/v1/screening-events*", SCREENING_READERS),
+    Rule("GET", "/api/v1/screening-reports/*", SCREENING_REPORTERS),
+    Rule("POST", "/screening/events", SCREENING_WRITERS),
+    Rule("POST", "/screening/events/{event_id:uuid}/roster", SCREENING_WRITERS),
+    Rule("POST", "/screening/events/{event_id:uuid}/children/*", frozenset({HYGIENIST})),
+    Rule("GET", "/screening/events/{event_id:uuid}/report", SCREENING_REPORTERS),
+    Rule("GET", "/screening/reports", SCREENING_REPORTERS),
+    Rule("GET", "/screening*", SCREENING_READERS),
+]
+
+SKIPPED_METHODS = {"OPTIONS", "HEAD"}
+LAST = {("POST", "/logout")}  # ends the session: walked last
+
+
+@dataclass(frozen=True)
+class Identity:
+    name: str
+    email: str | None
+    role: Role | None
+    reaches_clinic_patient: bool
+
+
+IDENTITIES = [
+    Identity("signed_out", None, None, False),
+    Identity("patient", "patient@demo.test", PATIENT, True),
+    Identity("hygienist_other_org", "hygienist@demo.test", HYGIENIST, False),  # school only
+    Identity("dentist", "dentist@demo.test", DENTIST, True),
+    Identity("front_desk", "billing@demo.test", FRONT_DESK, True),
+    Identity("coordinator", "coordinator@demo.test", COORDINATOR, True),
+    Identity("admin", "admin@demo.test", ADMIN, False),
+    Identity("front_desk_other_org", OTHER_DESK, FRONT_DESK, False),
+    Identity("patient_other_org", OTHER_PATIENT, PATIENT, False),
+]
+
+
+def walk(app: Litestar) -> list[tuple[str, str, dict[str, type]]]:
+    """(method, path template, {param: type}) for every handler the app registered."""
+    found = []
+    for route in app.routes:
+        assert isinstance(route, HTTPRoute), f"unexpected route type {type(route)}"
+        params = {name: d.type for name, d in route.path_parameters.items()}
+        for handler in route.route_handlers:
+            for method in sorted(handler.http_methods - SKIPPED_METHODS):
+                found.append((method, route.path, params))
+    return sorted(found, key=lambda item: ((item[0], item[1]) in LAST, item[1], item[0]))
+
+
+def rule_for(method: str, path: str) -> Rule | None:
+    return next((rule for rule in ACCESS if rule.matches(method, path)), None)
+
+
+def test_every_route_has_an_access_rule(settings: Settings) -> None:
+    app = create_app(settings)
+    missing = [f"{m} {p}" for m, p, _ in walk(app) if rule_for(m, p) is None]
+    assert not missing, (
+        "routes without an access rule: add a row to ACCESS in "
+        "tests/integration/accounts/test_access_matrix.py (and docs/access.md):\n  "
+        + "\n  ".join(missing)
+    )
+
+
+def test_public_rules_match_the_routes_that_opt_out(settings: Settings) -> None:
+    """A route marked opt={"public": True} is listed as public, and the other way round
+    (the schema routes are litestar's own and carry no opt)."""
+    app = create_app(settings)
+    for route in app.routes:
+        assert isinstance(route, HTTPRoute)
+        for handler in route.route_handlers:
+            for method in handler.http_methods - SKIPPED_METHODS:
+                rule = rule_for(method, route.path)
+                if rule is None or route.path.startswith("/schema"):
+                    continue
+                assert bool(handler.opt.get("public")) == (rule.allowed == PUBLIC), (
+                    f"{method} {route.path}: opt public={handler.opt.get('public')} "
+                    f"but the table says {rule.allowed}"
+                )
+
+
+def _fill(path: str, params: dict[str, type], real: dict[str, uuid.UUID]) -> str:
+    for name, kind in params.items():
+        if kind is uuid.UUID:
+            value = str(real.get(name, uuid.uuid4()))
+        elif kind is int:
+            value = "1"
+        else:
+            value = "placeholder"
+        path = path.replace("{" + name + ":" + _type_name(kind) + "}", value)
+    assert "{" not in path, f"placeholder missing in {path}"
+    return path
+
+
+def _type_name(kind: type) -> str:
+    return {uuid.UUID: "uuid", int: "int", str: "str"}.get(kind, "path")
+
+
+def expected(identity: Identity, rule: Rule, method: str, path: str,
+             real_object: bool) -> str:
+    if rule.allowed == PUBLIC:
+        return "public"
+    if identity.role is None:
+        return "signed_out"
+    assert isinstance(rule.allowed, frozenset)
+    if identity.role not in rule.allowed:
+        return "forbidden"
+    if rule.scoped and real_object and method == "GET":
+        return "in_reach" if identity.reaches_clinic_patient else "out_of_reach"
+    return "allowed"
+
+
+def check(outcome: str, status: int, location: str, rule: Rule, is_api: bool, method: str) -> bool:
+    if outcome == "public":
+        return (status in rule.expect) if rule.expect else status not in (401, 403) and status < 500
+    if outcome == "signed_out":
+        if is_api or method != "GET":
+            return status == 401
+        return status == 303 and location == "/login"
+    if outcome == "forbidden":
+        return status == 403
+    if outcome == "in_reach":
+        return status == 200
+    if outcome == "out_of_reach":
+        return status == 404
+    return status not in (401, 403) and status < 500 and location != "/login"
+
+
+@pytest.mark.parametrize("identity", IDENTITIES, ids=[i.name for i in IDENTITIES])
+async def test_access_matrix(settings: Settings, database_url: str, identity: Identity) -> None:
+    await seed(database_url)
+    await add_other_organization(database_url)
+    ids = await demo_ids(database_url)
+    real = {"patient_id": ids["patient"], "organization_id": ids["clinic"]}
+    app = create_app(settings)
+    failures: list[str] = []
+    walked = 0
+    async with AsyncTestClient(app=app) as client:
+        if identity.email:
+            await sign_in(client, identity.email)
+        token = await csrf_token(client)
+        for method, template, params in walk(app):
+            rule = rule_for(method, template)
+            if rule is None:  # test_every_route_has_an_access_rule fails for it
+                continue
+            path = _fill(template, params, real)
+            is_api = template.startswith("/api/")
+            headers = {"x-csrftoken": token}
+            kwargs: dict[str, object] = {}
+            if method in {"POST", "PUT", "PATCH"}:
+                kwargs = {"json": {}} if is_api else {"data": {}}
+            response = await client.request(method, path, headers=headers,
+                                             follow_redirects=False, **kwargs)  # type: ignore[arg-type]
+            walked += 1
+            real_object = any(name in real for name in params)
+            outcome = expected(identity, rule, method, template, real_object)
+            location = response.headers.get("location", "")
+            if not check(outcome, response.status_code, location, rule, is_api, method):
+                failures.append(
+                    f"{identity.name}: {method} {template} -> {response.status_code}"
+                    f"{' ' + location if location else ''}, expected {outcome}"
+                )
+    assert walked > 30
+    assert not failures, "access matrix violations:\n  " + "\n  ".join(failures)
