@@ -51,6 +51,10 @@ BILLING_READERS = frozenset({DENTIST, FRONT_DESK})
 SCREENING_WRITERS = frozenset({HYGIENIST, FRONT_DESK})
 SCREENING_READERS = frozenset({HYGIENIST, FRONT_DESK, COORDINATOR})
 SCREENING_REPORTERS = SCREENING_READERS  # docs/access.md: screening reports
+RECORDS_DESK = frozenset({FRONT_DESK, COORDINATOR})
+RECORDS_ASKERS = RECORDS_DESK | {PATIENT}
+FOLLOW_UP_WRITERS = frozenset({DENTIST, COORDINATOR})
+FOLLOW_UP_READERS = FOLLOW_UP_WRITERS | {FRONT_DESK}
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,24 @@ ACCESS: list[Rule] = [
     Rule("GET", "/screening/events/{event_id:uuid}/report", SCREENING_REPORTERS),
     Rule("GET", "/screening/reports", SCREENING_REPORTERS),
     Rule("GET", "/screening*", SCREENING_READERS),
+    # --- records desk (issue 9)
+    Rule("GET", "/records/download/{token:str}", PUBLIC, expect=frozenset({404})),
+    Rule("POST", "/api/v1/records-requests", RECORDS_ASKERS),
+    Rule("GET", "/api/v1/records-requests/{request_id:uuid}", RECORDS_ASKERS),
+    Rule("GET", "/api/v1/patients/{patient_id:uuid}/records-requests", RECORDS_ASKERS),
+    Rule("*", "/api/v1/records-requests*", RECORDS_DESK),
+    Rule("*", "/records*", RECORDS_DESK),
+    # --- referrals and coordination (issue 9)
+    Rule("GET", "/api/v1/referrals/screening-events/*", frozenset({HYGIENIST, COORDINATOR})),
+    Rule("GET", "/api/v1/referrals*", FOLLOW_UP_READERS),
+    Rule("POST,PATCH", "/api/v1/referrals*", FOLLOW_UP_WRITERS),
+    Rule("POST", "/api/v1/patients/{patient_id:uuid}/coordination/billed",
+         frozenset({FRONT_DESK})),
+    Rule("GET", "/api/v1/patients/{patient_id:uuid}/coordination*", FOLLOW_UP_READERS),
+    Rule("POST", "/api/v1/patients/{patient_id:uuid}/coordination-activities",
+         FOLLOW_UP_WRITERS),
+    Rule("GET", "/coordination*", FOLLOW_UP_READERS),
+    Rule("POST", "/coordination/*", FOLLOW_UP_WRITERS),
 ]
 
 SKIPPED_METHODS = {"OPTIONS", "HEAD"}

@@ -1,0 +1,220 @@
+"""What a records request covers, and the package made of it.
+
+The selection is scoped to the request's organization and patient at the source, so another
+organization's records can never be part of a copy. Per case the copy holds the D9996 record
+(the stored documentation PDF of the latest claim package, or the same document rendered by
+the documentation machinery when billing has not made one yet), the display pictures and, when
+asked, the cleaned originals (DICOM included).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reviewer.billing.facts import NotSigned, load_case_facts
+from reviewer.documents.pdf import render_async_record
+from reviewer.records.lifecycle import local_date
+from reviewer.records.package import (
+    BuiltPackage,
+    PackageItem,
+    PackageLabel,
+    build_records_package,
+)
+from storage.blobs import BlobStore
+from storage.models import (
+    Attachment,
+    Case,
+    ClaimPackage,
+    Evaluation,
+    Organization,
+    Patient,
+    RecordsRequest,
+)
+
+__all__ = ["CaseSelection", "assemble", "count_items", "select_cases"]
+
+EXTENSIONS: Mapping[str, str] = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/tiff": ".tif",
+    "image/heic": ".heic",
+    "image/webp": ".webp",
+    "application/dicom": ".dcm",
+    "application/pdf": ".pdf",
+}
+
+
+@dataclass(frozen=True)
+class CaseSelection:
+    case: Case
+    day: dt.date
+    signed: bool
+    attachments: tuple[Attachment, ...]
+
+
+def case_day(case: Case, time_zone: str) -> dt.date:
+    if case.collected_on is not None:
+        return case.collected_on
+    return local_date(case.submitted_at or case.created_at, time_zone)
+
+
+async def select_cases(
+    db: AsyncSession, req: RecordsRequest, org: Organization
+) -> list[CaseSelection]:
+    """The cases the request covers, oldest first (only this organization's, this patient's)."""
+    query = select(Case).where(
+        Case.organization_id == req.organization_id,
+        Case.patient_id == req.patient_id,
+        Case.status != "draft",
+    )
+    scope = req.scope or {}
+    if not scope.get("all") and scope.get("case_ids"):
+        import uuid
+
+        query = query.where(Case.id.in_([uuid.UUID(c) for c in scope["case_ids"]]))
+    cases = (await db.scalars(query.order_by(Case.created_at))).all()
+    start = dt.date.fromisoformat(scope["from"]) if scope.get("from") else None
+    end = dt.date.fromisoformat(scope["to"]) if scope.get("to") else None
+    out: list[CaseSelection] = []
+    for case in cases:
+        day = case_day(case, org.time_zone)
+        if (start and day < start) or (end and day > end):
+            continue
+        signed = await db.scalar(
+            select(Evaluation.id).where(
+                Evaluation.case_id == case.id, Evaluation.status == "signed"
+            )
+        )
+        attachments = (
+            await db.scalars(
+                select(Attachment)
+                .where(Attachment.case_id == case.id, Attachment.status == "ready")
+                .order_by(Attachment.created_at, Attachment.id)
+            )
+        ).all()
+        out.append(CaseSelection(case, day, signed is not None, tuple(attachments)))
+    return sorted(out, key=lambda s: (s.day, s.case.created_at))
+
+
+def count_items(selection: Sequence[CaseSelection], scope: Mapping[str, object]) -> int:
+    originals = bool(scope.get("include_originals"))
+    total = 0
+    for chosen in selection:
+        total += 1 if chosen.signed else 0
+        for attachment in chosen.attachments:
+            total += 1
+            if originals and attachment.display_key:
+                total += 1
+    return total
+
+
+async def _record_pdf(db: AsyncSession, blobs: BlobStore, case: Case) -> tuple[bytes, str]:
+    stored = await db.scalar(
+        select(ClaimPackage)
+        .where(ClaimPackage.case_id == case.id)
+        .order_by(ClaimPackage.version.desc())
+        .limit(1)
+    )
+    if stored is not None:
+        return await blobs.read(stored.pdf_key), f"claim_package:{stored.id}"
+    facts = await load_case_facts(db, case, blobs=blobs)
+    return render_async_record(facts.record), f"case:{case.id}:rendered"
+
+
+async def case_items(
+    db: AsyncSession, blobs: BlobStore, chosen: CaseSelection, folder: str, originals: bool
+) -> list[PackageItem]:
+    case = chosen.case
+    items: list[PackageItem] = []
+    if chosen.signed:
+        try:
+            pdf, source = await _record_pdf(db, blobs, case)
+        except NotSigned:
+            pdf, source = b"", ""
+        if pdf:
+            items.append(
+                PackageItem(
+                    f"{folder}/D9996-record.pdf",
+                    f"Teledentistry record (D9996) of the {case.kind.replace('_', ' ')} case "
+                    f"of {chosen.day.isoformat()}, with the dentist's evaluation",
+                    "application/pdf",
+                    pdf,
+                    str(case.id),
+                    source,
+                )
+            )
+    for index, a in enumerate(chosen.attachments, start=1):
+        what = f"{a.kind}, {a.view.replace('_', ' ')}" + (f", teeth {a.teeth}" if a.teeth else "")
+        ext = EXTENSIONS.get(a.content_type, ".bin")
+        if a.display_key:
+            items.append(
+                PackageItem(
+                    f"{folder}/images/{index:02d}-{a.kind}.jpg",
+                    f"{what} (display copy)",
+                    "image/jpeg",
+                    await blobs.read(a.display_key),
+                    str(case.id),
+                    f"attachment:{a.id}:display",
+                )
+            )
+            if originals:
+                items.append(
+                    PackageItem(
+                        f"{folder}/originals/{index:02d}-{a.kind}{ext}",
+                        f"{what} (original file, metadata cleaned)",
+                        a.content_type,
+                        await blobs.read(a.original_key),
+                        str(case.id),
+                        f"attachment:{a.id}:original",
+                    )
+                )
+        else:
+            items.append(
+                PackageItem(
+                    f"{folder}/files/{index:02d}-{a.kind}{ext}",
+                    what,
+                    a.content_type,
+                    await blobs.read(a.original_key),
+                    str(case.id),
+                    f"attachment:{a.id}:original",
+                )
+            )
+    return items
+
+
+async def assemble(
+    db: AsyncSession,
+    blobs: BlobStore,
+    req: RecordsRequest,
+    org: Organization,
+    patient: Patient,
+    now: dt.datetime,
+    scope_text: str,
+) -> BuiltPackage:
+    selection = await select_cases(db, req, org)
+    originals = bool((req.scope or {}).get("include_originals"))
+    items: list[PackageItem] = []
+    for number, chosen in enumerate(selection, start=1):
+        folder = f"cases/{number:02d}-{chosen.day.isoformat()}"
+        items.extend(await case_items(db, blobs, chosen, folder, originals))
+    address = ", ".join(p for p in (org.address_line, org.city, org.state, org.postal_code) if p)
+    label = PackageLabel(
+        organization=org.name,
+        organization_address=address,
+        time_zone=org.time_zone,
+        request_id=str(req.id),
+        patient_name=patient.full_name,
+        patient_date_of_birth=patient.date_of_birth,
+        requester=req.requester_type,
+        requester_name=req.requester_name,
+        received_at=req.received_at,
+        prepared_at=now,
+        scope=scope_text,
+        format=req.format,
+    )
+    return build_records_package(label, items)

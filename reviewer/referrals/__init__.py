@@ -1,0 +1,1 @@
+"""Closed-loop referrals from signed evaluations and urgent screenings."""

@@ -1,0 +1,187 @@
+"""Records-desk routes: the API walk, the 409s, uploads, the public link (refusals audited),
+the patient's page and download, and the refusals by role and organization."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import zipfile
+from collections.abc import AsyncIterator
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.settings import Settings
+from storage.database import create_engine, create_session_maker
+from storage.models import AuditEvent, DownloadLink
+from tests.integration.records.seeding import (
+    demo_patient,
+    other_org_patient,
+    signed_case,
+)
+from tests.support.portal import csrf_token, sign_in
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+@pytest.fixture
+async def app_db(settings: Settings, app: Litestar) -> AsyncIterator[AsyncSession]:
+    engine = create_engine(settings.database.url)
+    async with create_session_maker(engine)() as session:
+        yield session
+    await engine.dispose()
+
+
+async def _count(db: AsyncSession, action: str) -> int:
+    db.expire_all()
+    return int(await db.scalar(select(func.count()).where(AuditEvent.action == action)) or 0)
+
+
+async def _login(client: AsyncTestClient[Litestar], email: str) -> None:
+    await sign_in(client, email)
+    client.headers["x-csrftoken"] = await csrf_token(client)
+
+
+async def _switch(client: AsyncTestClient[Litestar], email: str) -> None:
+    await client.post("/logout", headers={"x-csrftoken": await csrf_token(client)})
+    await _login(client, email)
+
+
+async def test_api_walk_and_public_link(client: AsyncTestClient[Litestar], app_db: AsyncSession):
+    patient = await demo_patient(app_db)
+    case = await signed_case(app_db, client.app.state.blobs, patient,
+                             collected_on=dt.date(2026, 1, 10))
+    await _login(client, "billing@demo.test")
+    created = await client.post("/api/v1/records-requests", json={
+        "requester": "representative", "records": "all", "format": "electronic",
+        "patient_id": str(patient.id), "requester_name": "Parent Demo",
+        "deliver_to": "parent@example.test", "received_via": "phone"})
+    assert created.status_code == 201, created.text
+    body = created.json()
+    rid = body["id"]
+    assert body["status"] == "received" and body["records"] == "all"
+    base = f"/api/v1/records-requests/{rid}"
+
+    early = await client.post(f"{base}/deliver", json={})
+    assert early.status_code == 409 and early.json()["code"] == "not_verified"
+    upload = await client.post(f"{base}/documents",
+                               files={"file": ("auth.pdf", PDF, "application/pdf")},
+                               data={"kind": "authorization", "expires_on": "2099-01-01"})
+    assert upload.status_code == 201, upload.text
+    doc_id = upload.json()["id"]
+    bad = await client.post(f"{base}/documents",
+                            files={"file": ("x.pdf", b"not a pdf at all", "application/pdf")})
+    assert bad.status_code == 400 and bad.json()["code"] == "unsupported_type"
+    verified = await client.post(f"{base}/verify", json={
+        "identity_method": "phone_callback", "document_type": "none",
+        "authority": "parent of a minor", "authorization_document_id": doc_id})
+    assert verified.status_code == 200, verified.text
+    not_ready = await client.post(f"{base}/deliver", json={})
+    assert not_ready.status_code == 409 and not_ready.json()["code"] == "invalid_transition"
+    quoted = await client.post(f"{base}/quote")
+    assert quoted.json()["fee_cents"] == 650 and quoted.json()["status"] == "fee_quoted"
+    assert (await client.post(f"{base}/waive", json={"reason": "hardship"})).json()["status"] \
+        == "waived"
+    assert (await client.post(f"{base}/prepare")).json()["status"] == "prepared"
+    assert (await client.post(f"{base}/bogus")).status_code == 400
+    delivered = await client.post(f"{base}/deliver", json={})
+    assert delivered.status_code == 200, delivered.text
+    answer = delivered.json()
+    assert set(answer) >= {"download_url", "expires_at", "uses_left"}
+    assert answer["uses_left"] == 5
+    expires = dt.datetime.fromisoformat(answer["expires_at"])
+    assert dt.timedelta(days=6, hours=23) < expires - dt.datetime.now(dt.UTC) \
+        <= dt.timedelta(days=7)
+    path = answer["download_url"].split("://", 1)[1].split("/", 1)[1]
+
+    await client.post("/logout", headers={"x-csrftoken": await csrf_token(client)})
+    got = await client.get("/" + path)  # public: the link is the credential
+    assert got.status_code == 200 and got.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(got.content)) as archive:
+        index = json.loads(archive.read("index.json"))
+        for entry in index["files"]:
+            assert hashlib.sha256(archive.read(entry["name"])).hexdigest() == entry["sha256"]
+    assert {e["case_id"] for e in index["files"] if e["case_id"]} == {str(case.case_id)}
+    assert await _count(app_db, "records_package.downloaded") == 1
+
+    # Expired: refused, and the refusal stays in the audit trail.
+    await app_db.execute(update(DownloadLink).values(
+        expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)))
+    await app_db.commit()
+    late = await client.get("/" + path)
+    assert late.status_code == 409 and "expired" in late.text
+    # Used up.
+    await app_db.execute(update(DownloadLink).values(
+        expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=1), uses_left=0))
+    await app_db.commit()
+    assert (await client.get("/" + path)).status_code == 409
+    assert (await client.get("/records/download/not-a-token")).status_code == 404
+    assert await _count(app_db, "records_link.refused") == 3
+
+
+async def test_patient_page_and_own_download(
+    client: AsyncTestClient[Litestar], app_db: AsyncSession
+):
+    patient = await demo_patient(app_db)
+    await signed_case(app_db, client.app.state.blobs, patient, collected_on=dt.date(2026, 1, 10))
+    await _login(client, "patient@demo.test")
+    asked = await client.post("/api/v1/records-requests", json={
+        "requester": "patient", "records": "all", "format": "electronic"})
+    assert asked.status_code == 201, asked.text
+    rid = asked.json()["id"]
+    assert "identity_method" not in asked.json()  # staff details are not the patient's view
+    assert (await client.post(f"/api/v1/records-requests/{rid}/verify", json={})).status_code \
+        == 403
+    page = await client.get("/patient/records")
+    assert page.status_code == 200 and 'id="patient-requests"' in page.text
+    assert "Download my records" not in page.text
+
+    await _switch(client, "billing@demo.test")
+    base = f"/api/v1/records-requests/{rid}"
+    await client.post(f"{base}/verify", json={"identity_method": "portal_login",
+                                              "document_type": "none", "authority": "self"})
+    await client.post(f"{base}/quote")
+    await client.post(f"{base}/waive", json={})
+    await client.post(f"{base}/prepare")
+    assert (await client.post(f"{base}/deliver", json={})).status_code == 200
+
+    await _switch(client, "patient@demo.test")
+    fragment = await client.get("/patient/records",
+                                headers={"hx-request": "true", "hx-target": "patient-requests"})
+    assert 'id="patient-requests"' in fragment.text and "<html" not in fragment.text
+    assert "Download my records" in fragment.text
+    got = await client.get(f"/patient/records/{rid}/download")
+    assert got.status_code == 200 and got.content.startswith(b"PK")
+    assert await _count(app_db, "records_package.downloaded") == 1
+
+
+async def test_refusals_by_role_and_organization(
+    client: AsyncTestClient[Litestar], app_db: AsyncSession
+):
+    outsider = await other_org_patient(app_db)
+    patient = await demo_patient(app_db)
+    body = {"requester": "patient", "records": "all", "format": "electronic"}
+    anonymous = await client.post("/api/v1/records-requests", json=body,
+                                  headers={"x-csrftoken": await csrf_token(client)})
+    assert anonymous.status_code == 401
+    await _login(client, "billing@demo.test")
+    foreign = await client.post("/api/v1/records-requests",
+                                json={**body, "patient_id": str(outsider.id)})
+    assert foreign.status_code == 404
+    mine = await client.post("/api/v1/records-requests",
+                             json={**body, "patient_id": str(patient.id)})
+    rid = mine.json()["id"]
+    bad = await client.post("/api/v1/records-requests",
+                            json={**body, "requester": "neighbour", "patient_id": str(patient.id)})
+    assert bad.status_code == 400 and bad.json()["code"] == "invalid_requester"
+    desk = await client.get("/records")
+    assert desk.status_code == 200 and rid in desk.text
+    for email in ("dentist@demo.test", "hygienist@demo.test", "admin@demo.test"):
+        await _switch(client, email)
+        assert (await client.get(f"/api/v1/records-requests/{rid}")).status_code == 403, email
+        assert (await client.get("/records")).status_code == 403, email
