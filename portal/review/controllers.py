@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, Parameter
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -120,7 +120,7 @@ class ReviewApiController(Controller):
     @post("/{case_id:uuid}/claim", status_code=200)
     async def claim(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        case_id: uuid.UUID,
+        case_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """Claim this case (200; also when you hold it already); 409 when another holds it."""
         case = await claim_case(db_session, actor(request), audit_context(request), case_id,
@@ -130,7 +130,7 @@ class ReviewApiController(Controller):
     @post("/{case_id:uuid}/release", status_code=200)
     async def release(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        case_id: uuid.UUID,
+        case_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """Give the case back to the queue (the draft evaluation stays)."""
         case = await release_case(db_session, actor(request), audit_context(request), case_id,
@@ -140,7 +140,7 @@ class ReviewApiController(Controller):
     @post("/{case_id:uuid}/lease", status_code=200)
     async def renew(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        case_id: uuid.UUID,
+        case_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """Renew your claim's lease (30 minutes from now)."""
         case = await renew_lease(db_session, actor(request), case_id, now=_now())
@@ -149,7 +149,7 @@ class ReviewApiController(Controller):
     @put("/{case_id:uuid}/evaluation")
     async def save(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        case_id: uuid.UUID, data: EvaluationIn,
+        case_id: FromPath[uuid.UUID], data: JSONBody[EvaluationIn],
     ) -> dict[str, Any]:
         """Replace the draft (whole); answers it with ``problems`` that still block signing."""
         saved = await save_draft(db_session, actor(request), audit_context(request), case_id,
@@ -159,7 +159,7 @@ class ReviewApiController(Controller):
     @post("/{case_id:uuid}/evaluation/sign", status_code=200)
     async def sign(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        case_id: uuid.UUID, data: SignIn,
+        case_id: FromPath[uuid.UUID], data: JSONBody[SignIn],
     ) -> dict[str, Any]:
         """Sign: password re-checked (403 ``bad_password``), ``attest`` must be true."""
         evaluation = await sign_evaluation(
@@ -172,7 +172,7 @@ class ReviewApiController(Controller):
     @post("/{case_id:uuid}/evaluation/addenda", status_code=201)
     async def addendum(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        case_id: uuid.UUID, data: AddendumIn,
+        case_id: FromPath[uuid.UUID], data: JSONBody[AddendumIn],
     ) -> dict[str, Any]:
         """Add a signed addendum to a signed evaluation (password re-checked)."""
         added = await add_addendum(
@@ -184,7 +184,7 @@ class ReviewApiController(Controller):
     @post("/{case_id:uuid}/info-requests", status_code=201)
     async def info_request(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        case_id: uuid.UUID, data: InfoRequestIn,
+        case_id: FromPath[uuid.UUID], data: JSONBody[InfoRequestIn],
     ) -> dict[str, Any]:
         """Ask the submitter for more; releases your claim, keeps the draft."""
         created = await request_information(
@@ -245,7 +245,7 @@ class ReviewPagesController(Controller):
     @get("/cases/{case_id:uuid}")
     async def case_page(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        case_id: uuid.UUID,
+        case_id: FromPath[uuid.UUID],
     ) -> Template:
         """The case: patient summary, questionnaire, images, history, the evaluation."""
         case_file = await load_case_file(db_session, actor(request), audit_context(request),
@@ -255,7 +255,7 @@ class ReviewPagesController(Controller):
     @post("/cases/{case_id:uuid}/claim", status_code=303)
     async def claim(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        case_id: uuid.UUID,
+        case_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         await claim_case(db_session, actor(request), audit_context(request), case_id, now=_now())
         return redirect(request, f"/review/cases/{case_id}")
@@ -263,7 +263,7 @@ class ReviewPagesController(Controller):
     @post("/cases/{case_id:uuid}/release", status_code=303)
     async def release(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        case_id: uuid.UUID,
+        case_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         await release_case(db_session, actor(request), audit_context(request), case_id,
                            now=_now())
@@ -273,7 +273,7 @@ class ReviewPagesController(Controller):
     @post("/cases/{case_id:uuid}/lease", status_code=200)
     async def renew(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        case_id: uuid.UUID,
+        case_id: FromPath[uuid.UUID],
     ) -> Template:
         """htmx, every few minutes while the page is open: keeps the claim alive."""
         case = await renew_lease(db_session, actor(request), case_id, now=_now())
@@ -282,7 +282,7 @@ class ReviewPagesController(Controller):
     @post("/cases/{case_id:uuid}/evaluation", status_code=200)
     async def autosave(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        case_id: uuid.UUID,
+        case_id: FromPath[uuid.UUID],
     ) -> Template:
         """htmx auto-save of the whole form; answers the "saved" line."""
         form = await request.form()
@@ -293,8 +293,9 @@ class ReviewPagesController(Controller):
                      "problems": saved.problems, "case": saved.case})
 
     @get("/cases/{case_id:uuid}/rows/{kind:str}")
-    async def blank_row(self, request: Request[Any, Any, Any], case_id: uuid.UUID,
-                        kind: str) -> Template:
+    async def blank_row(
+        self, request: Request[Any, Any, Any], case_id: FromPath[uuid.UUID], kind: FromPath[str]
+    ) -> Template:
         """One more empty row for the teeth or the procedures table."""
         template = "review/_procedure-row.html" if kind == "procedure" else "review/_tooth-row.html"
         return page(request, template, {**views.helpers(), "row": {}})
@@ -302,7 +303,7 @@ class ReviewPagesController(Controller):
     @post("/cases/{case_id:uuid}/sign", status_code=303)
     async def sign(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        case_id: uuid.UUID,
+        case_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         """Sign; with htmx the current form comes along (hx-include) and is saved first."""
         form = await request.form()
@@ -324,7 +325,7 @@ class ReviewPagesController(Controller):
     @post("/cases/{case_id:uuid}/addenda", status_code=303)
     async def addendum(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        case_id: uuid.UUID,
+        case_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         form = await request.form()
         await add_addendum(
@@ -338,7 +339,7 @@ class ReviewPagesController(Controller):
     @post("/cases/{case_id:uuid}/info-requests", status_code=303)
     async def info_request(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        case_id: uuid.UUID,
+        case_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         form = await request.form()
         await request_information(db_session, actor(request), audit_context(request), case_id,
