@@ -179,26 +179,38 @@ def blobs_sweep(min_age_minutes: int, dry_run: bool) -> None:
     """Remove blobs that no row points at (left by a crash or a removed attachment)."""
     from datetime import timedelta
 
-    from reviewer.intake.sweep import SweepResult, sweep_orphan_blobs
+    from reviewer.intake.sweep import (
+        SweepResult,
+        sweep_blob_temporaries,
+        sweep_orphan_blobs,
+        sweep_work_folders,
+    )
     from storage.blobs import open_blob_store
 
     settings = _settings()
+    min_age = timedelta(minutes=min_age_minutes)
 
-    async def work(db: AsyncSession) -> SweepResult:
+    async def work(db: AsyncSession) -> tuple[SweepResult, int]:
         store = open_blob_store(settings.blobs.url)
         try:
-            return await sweep_orphan_blobs(
-                db, store, min_age=timedelta(minutes=min_age_minutes), dry_run=dry_run
-            )
+            result = await sweep_orphan_blobs(db, store, min_age=min_age, dry_run=dry_run)
+            temporaries = await sweep_blob_temporaries(store, min_age=min_age, dry_run=dry_run)
+            return result, temporaries
         finally:
             await store.aclose()
 
-    result = _with_db(settings, work)
+    result, temporaries = _with_db(settings, work)
+    # Upload work folders (portal.intake) a killed process left under the var dir.
+    folders = sweep_work_folders(settings.var_dir / "tmp", "upload-", min_age=min_age,
+                                 dry_run=dry_run)
     verb = "would remove" if dry_run else "removed"
     click.echo(
         f"Checked {result.checked} blobs: {verb} {result.removed} orphans, kept {result.kept}, "
         f"{result.too_recent} younger than {min_age_minutes} min left alone."
     )
+    if temporaries or folders:
+        click.echo(f"{verb.capitalize()} {temporaries} half-written blob files and "
+                   f"{folders} abandoned upload folders.")
 
 
 @main.group()

@@ -7,12 +7,15 @@ import logging
 from typing import Any
 
 import msgspec
+from asyncpg.exceptions import PostgresConnectionError
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.response import Template
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
+from sqlalchemy import exc as sa_exc
 
 from reviewer.errors import DomainError
+from storage.blobs import BlobStoreUnavailable
 
 log = logging.getLogger("toothline.errors")
 
@@ -101,7 +104,63 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     return error_response(request, status, code, message, headers=exc.headers, extra=extra)
 
 
+UNAVAILABLE_RETRY_AFTER_S = "5"
+UNAVAILABLE = {
+    "storage_unavailable": "File storage is not answering right now. Nothing was saved; "
+                           "please try again in a moment.",
+    "database_unavailable": "The database is not answering right now. Please try again in a "
+                            "moment.",
+}
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(seen) < 10 and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _is_database_outage(exc: BaseException) -> bool:
+    """A connection-level failure (the server unreachable, the connection dropped, the pool
+    exhausted) — not a query that failed on a live connection (IntegrityError & co)."""
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)):
+            return True
+        return exc.orig is not None and _is_database_outage(exc.orig)
+    return isinstance(
+        exc, (sa_exc.DisconnectionError, sa_exc.TimeoutError, PostgresConnectionError,
+              ConnectionError)
+    )
+
+
+def unavailable_code(exc: BaseException) -> str | None:
+    """``storage_unavailable`` / ``database_unavailable`` when ``exc`` (or what caused it)
+    means a backing service is away; ``None`` for a real bug."""
+    for link in _chain(exc):
+        if isinstance(link, BlobStoreUnavailable):
+            return "storage_unavailable"
+        if _is_database_outage(link):
+            return "database_unavailable"
+    return None
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if isinstance(exc, RecursionError) and "deserializing" in str(exc):
+        # msgspec refuses JSON nested deeper than it can decode with a RecursionError, which
+        # litestar does not turn into a 400 as it does the decoder's other errors.
+        return error_response(request, 400, "malformed_json",
+                              "The request body is nested too deeply.")
+    code = unavailable_code(exc)
+    if code is not None:
+        # An outage, not a bug: 503 with Retry-After; the portal recovers by itself when the
+        # service returns (/readyz says which one is away).
+        log.warning("service unavailable: %s (%s)", code, type(exc).__name__)
+        return error_response(request, HTTP_503_SERVICE_UNAVAILABLE, code, UNAVAILABLE[code],
+                              headers={"Retry-After": UNAVAILABLE_RETRY_AFTER_S})
     log.error("unhandled error", exc_info=exc)
     return error_response(request, HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", TITLES[500])
 

@@ -9,15 +9,17 @@ that may point into it; an area that stores blobs elsewhere adds its prefix to `
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.blobs import BlobStat, BlobStore
+from storage.blobs import BlobStat, BlobStore, FileBlobStore
 from storage.models import Attachment
 
 log = logging.getLogger("toothline.sweep")
@@ -94,3 +96,50 @@ async def sweep_orphan_blobs(
     log.info("blob sweep: checked %d, removed %d", result.checked, result.removed)
     return result
 
+
+
+def _last_written(folder: Path) -> float:
+    """The newest mtime of a folder and everything in it (a live upload keeps writing)."""
+    newest = folder.lstat().st_mtime
+    for path in folder.rglob("*"):
+        try:
+            newest = max(newest, path.lstat().st_mtime)
+        except FileNotFoundError:
+            continue
+    return newest
+
+
+def sweep_work_folders(
+    root: Path, prefix: str, *, min_age: timedelta = DEFAULT_MIN_AGE,
+    now: datetime | None = None, dry_run: bool = False,
+) -> int:
+    """Remove the work folders ``root/<prefix>*`` that nothing wrote to for ``min_age``:
+    what a process killed mid-upload leaves (a finished or refused upload removes its own).
+    Returns how many were (or, with ``dry_run``, would be) removed."""
+    cutoff = ((now or datetime.now(UTC)) - min_age).timestamp()
+    removed = 0
+    if not root.is_dir():
+        return 0
+    for folder in root.glob(f"{prefix}*"):
+        try:
+            if not folder.is_dir() or folder.is_symlink() or _last_written(folder) >= cutoff:
+                continue
+        except FileNotFoundError:
+            continue
+        if not dry_run:
+            shutil.rmtree(folder, ignore_errors=True)
+        removed += 1
+    if removed:
+        log.info("work folder sweep: removed %d under %s", removed, root)
+    return removed
+
+
+async def sweep_blob_temporaries(
+    blobs: BlobStore, *, min_age: timedelta = DEFAULT_MIN_AGE, now: datetime | None = None,
+    dry_run: bool = False,
+) -> int:
+    """The file store's half-written temporaries older than ``min_age`` (0 on other stores;
+    on S3 an interrupted multipart upload is the bucket's lifecycle rule's to abort)."""
+    if dry_run or not isinstance(blobs, FileBlobStore):
+        return 0
+    return await blobs.remove_stale_temporaries((now or datetime.now(UTC)) - min_age)

@@ -125,6 +125,13 @@ class FileBlobStore:
     async def ping(self) -> None:
         await self._worker.run(self._ping)
 
+    async def remove_stale_temporaries(self, older_than: datetime) -> int:
+        """Delete the ``~put-…`` files a crashed process left mid-write, if last written
+        before ``older_than`` (a write in progress keeps its file's mtime fresh). Not part of
+        the :class:`BlobStore` protocol: only this backend writes temporaries. Returns how
+        many were removed."""
+        return await self._worker.run(self._remove_stale_temporaries, older_than.timestamp())
+
     async def aclose(self) -> None:
         """Nothing to release: files are opened per call."""
 
@@ -240,6 +247,23 @@ class FileBlobStore:
                 except FileNotFoundError:
                     continue  # deleted meanwhile
                 yield BlobStat(key=key, size=st.st_size, modified_at=_utc(st.st_mtime))
+
+    def _remove_stale_temporaries(self, cutoff: float) -> int:
+        removed = 0
+        if not self._root.is_dir():
+            return 0
+        for folder, _dirs, files in os.walk(self._root):
+            for name in files:
+                if not name.startswith(TEMP_PREFIX):
+                    continue
+                path = Path(folder) / name
+                try:
+                    if path.lstat().st_mtime < cutoff:
+                        path.unlink()
+                        removed += 1
+                except FileNotFoundError:
+                    continue  # committed or discarded meanwhile
+        return removed
 
     def _ping(self) -> None:
         try:

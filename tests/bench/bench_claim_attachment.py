@@ -55,13 +55,13 @@ def ten_image_record() -> AsyncRecord:
                 sha256=media.original_sha256, content_type=media.original_content_type,
                 display_jpeg=media.display_jpeg,
             ))
-    dentist = Provider("1326044578", "Dr. Dana Demo", ProviderRole.DENTIST)
+    dentist = Provider("1326044579", "Dr. Dana Demo", ProviderRole.DENTIST)
     facts = AsyncReviewFacts("case-bench", CaseKind.POST_OP, ProblemStatus.NEW, dentist,
                              SIGNED.date(), OriginatingSite.HOME)
     return AsyncRecord(
         encounter_id="case-bench", case_kind="post_op",
         practice=Practice("Demo Dental Clinic", "1234567893", "100 Main Street"),
-        dentist=Clinician("Dr. Dana Demo", "dentist", "1326044578", "CA DDS 100001"),
+        dentist=Clinician("Dr. Dana Demo", "dentist", "1326044579", "CA DDS 100001"),
         patient=PatientIdentity("ref", "Zoë Nguyễn", dt.date(2017, 3, 2)),
         originating_site=Site("home", "home"), distant_site=Site("practice", "clinic"),
         items=tuple(items), questionnaire=(), history=(), screening=(),

@@ -36,7 +36,7 @@ def assert_has(text: str, *needles: str) -> None:
 COMMON = (
     ASYNC_LABEL,
     "Originating site", "Distant site",
-    "Dr. Dana Demo", "CA DDS 100001", "1326044578",  # provider: name, license, NPI
+    "Dr. Dana Demo", "CA DDS 100001", "1326044579",  # provider: name, license, NPI
     "Collected by", "Sent to the dentist", "Reviewed by the dentist",
     "Information gathered", "Questionnaire", "History",
     "Findings", "Diagnosis", "Treatment recommendations", "Rationale", "Advice given",
@@ -78,7 +78,7 @@ async def test_record_holds_every_element(demo_db: AsyncSession, blobs: BlobStor
         assert_has(
             text, "Demo School Program", "1245319599", "Zoë Nguyễn", "2017-03-02", "李雷",
             "Lincoln Elementary", "S-1001", "school: Lincoln Elementary",
-            "Hana Hygienist (hygienist, NPI 1750384912)", "view: bitewing; teeth: 3,14,19,30",
+            "Hana Hygienist (hygienist, NPI 1750384913)", "view: bitewing; teeth: 3,14,19,30",
             "Untreated decay", "Treatment urgency", "early",
             "Early childhood caries, tooth 30.", "cavitated occlusal lesion", "D2391",
             "general dentist", "D0191", "D1206", "D1351", "D0708", "D0140", "2026-11-18",
@@ -126,7 +126,7 @@ async def test_zip_manifest_and_determinism(demo_db: AsyncSession, blobs: BlobSt
     assert manifest["patient_reference"] == str(seeded.patient_id)
     assert "Zoë" not in json.dumps(manifest, ensure_ascii=False)  # a reference, not the name
     assert manifest["place_of_service"] == ["02"]
-    assert manifest["provider"]["npi"] == "1326044578"
+    assert manifest["provider"]["npi"] == "1326044579"
     assert {f["report_type"] for f in manifest["files"]} == {"DG", "RB"}
     assert manifest["dates"]["radiographs_captured_on"] == ["2026-11-18"]
     assert [i["code"] for i in manifest["line_items"]][-1] == "D9996"

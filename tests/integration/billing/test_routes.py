@@ -131,7 +131,7 @@ async def test_pages_edit_ready_billed(
     token = await csrf_token(client)
     # remove every line but D9996: refused, with the rule named
     form = {"rows": "4", "_csrf_token": token}
-    providers = "1326044578|dentist"
+    providers = "1326044579|dentist"
     for i, code in enumerate(["D0171", "D0391", "D9996"]):
         form.update({f"code-{i}": code, f"provider-{i}": providers,
                      f"date_of_service-{i}": "2026-11-21", f"quantity-{i}": "1",

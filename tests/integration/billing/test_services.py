@@ -42,7 +42,7 @@ async def test_post_op_lines_are_proposed_for_the_dentist(demo_db: AsyncSession,
     view = await services.case_encounter(demo_db, billing, CTX, seeded.case_id)
     codes = [line.code for line in view.lines]
     assert codes == ["D0171", "D0391", "D9996"]
-    assert {line.provider.npi for line in view.lines} == {"1326044578"}
+    assert {line.provider.npi for line in view.lines} == {"1326044579"}
     assert {line.date_of_service for line in view.lines} == {dt.date(2026, 11, 21)}
     assert {line.place_of_service for line in view.lines} == {"10"}  # home → 10
     assert view.blocking == []

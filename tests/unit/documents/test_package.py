@@ -41,7 +41,7 @@ from reviewer.documents.package import AttachmentDoesNotFit, build_claim_package
 from reviewer.documents.pdf import ASYNC_LABEL, SYNC_LABEL, render_live_record
 
 SIGNED = dt.datetime(2026, 11, 21, 17, 30, tzinfo=dt.UTC)
-DENTIST = Provider("1326044578", "Dr. Dana Demo", ProviderRole.DENTIST)
+DENTIST = Provider("1326044579", "Dr. Dana Demo", ProviderRole.DENTIST)
 
 
 def picture(seed: int, size: tuple[int, int] = (640, 480), noisy: bool = False) -> bytes:
@@ -73,7 +73,7 @@ def record(images: int = 2, noisy: bool = False, findings: str = "Healing well."
         encounter_id="case-1", case_kind="post_op",
         practice=Practice("Demo Dental Clinic", "1234567893", "100 Main Street",
                           time_zone="America/Los_Angeles"),
-        dentist=Clinician("Dr. Dana Demo", "dentist", "1326044578", "CA DDS 100001"),
+        dentist=Clinician("Dr. Dana Demo", "dentist", "1326044579", "CA DDS 100001"),
         patient=PatientIdentity("patient-ref-1", "Zoë Nguyễn 李雷", dt.date(2017, 3, 2)),
         originating_site=Site("home", "the patient's home", "CA"),
         distant_site=Site("practice", "Demo Dental Clinic", "CA"),
