@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reviewer.access import case_visibility, get_case, may_submit_for
 from reviewer.actor import Actor
-from reviewer.cases.enums import CaseKind, CaseStatus, OriginatingSite, Urgency
+from reviewer.cases.enums import CaseKind, CaseStatus, OriginatingSite
 from reviewer.cases.state import (
     CaseAction,
     case_urgency,
@@ -49,8 +49,6 @@ from storage.models import (
 )
 
 MAX_IDEMPOTENCY_KEY = 128
-_QUEUE_RANK = {Urgency.URGENT: 0, Urgency.SOON: 1, Urgency.ROUTINE: 2}
-"""Case.urgency_rank: the queue sorts ascending, so urgent is 0 (unlike Urgency.rank)."""
 STAFF_KINDS = frozenset({CaseKind.SCHOOL_SCREENING})
 
 
@@ -182,7 +180,7 @@ async def create_case(
         kind=kind.value,
         status=CaseStatus.DRAFT.value,
         urgency=urgency.value,
-        urgency_rank=_QUEUE_RANK[urgency],
+        urgency_rank=urgency.queue_rank,
         questionnaire=questionnaire,
         location_state=state,
         location_site=site,
@@ -235,7 +233,7 @@ async def save_draft(
     existing.kind = kind.value
     existing.questionnaire = questionnaire
     existing.urgency = urgency.value
-    existing.urgency_rank = _QUEUE_RANK[urgency]
+    existing.urgency_rank = urgency.queue_rank
     existing.idempotency_fingerprint = fingerprint
     await db.flush()
     await record_event(
