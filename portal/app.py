@@ -16,7 +16,6 @@ from litestar import Litestar, Router
 from litestar.config.csrf import CSRFConfig
 from litestar.middleware.base import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
@@ -34,6 +33,7 @@ from portal.http_middleware import (
     json_log_formatter,
     security_headers_hook,
 )
+from portal.openapi_errors import JsonSchemaWithErrors
 from portal.routes import API_CONTROLLERS, PAGE_CONTROLLERS
 from portal.settings import Settings, get_settings
 from storage.blobs import open_blob_store
@@ -111,7 +111,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             title="Toothline API",
             version="1.0.0",
             path="/schema",
-            render_plugins=[JsonRenderPlugin()],
+            render_plugins=[JsonSchemaWithErrors()],
         ),
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],

@@ -154,6 +154,13 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
         # litestar does not turn into a 400 as it does the decoder's other errors.
         return error_response(request, 400, "malformed_json",
                               "The request body is nested too deeply.")
+    if isinstance(exc, sa_exc.DBAPIError) and getattr(exc.orig, "sqlstate", None) in {
+        "22021", "22P05"
+    }:
+        # PostgreSQL refuses a NUL character in text (22021) and in JSON (22P05); SQLite
+        # stores it. The client sent it.
+        return error_response(request, 400, "invalid_text",
+                              "Text may not contain NUL (zero) characters.")
     code = unavailable_code(exc)
     if code is not None:
         # An outage, not a bug: 503 with Retry-After; the portal recovers by itself when the

@@ -16,6 +16,10 @@ OPTIONAL_COLUMNS = ("grade", "guardian_name", "guardian_phone")
 CONSENT_VALUES = {"yes": True, "y": True, "true": True, "no": False, "n": False, "false": False}
 MAX_ROWS = 5000
 MAX_CELL = 200
+CELL_LIMITS = {"student_id": 64, "first_name": 100, "last_name": 100, "grade": 16,
+               "guardian_phone": 32}
+"""The columns the patient record holds in less than MAX_CELL: a longer cell is a line error,
+never cut silently (two long student ids cut to one prefix would merge two children)."""
 
 
 @dataclass(frozen=True)
@@ -114,10 +118,11 @@ def _parse_line(
     for name in ("student_id", "first_name", "last_name", "date_of_birth", "consent"):
         if not values[name]:
             return RosterError(line, f"{name.replace('_', ' ')} is missing")
-    too_long = [name for name, value in values.items() if len(value) > MAX_CELL]
+    too_long = [name for name, value in values.items()
+                if len(value) > CELL_LIMITS.get(name, MAX_CELL)]
     if too_long:
-        name = too_long[0].replace("_", " ")
-        return RosterError(line, f"{name} is longer than {MAX_CELL} characters")
+        name, limit = too_long[0], CELL_LIMITS.get(too_long[0], MAX_CELL)
+        return RosterError(line, f"{name.replace('_', ' ')} is longer than {limit} characters")
     try:
         born = date.fromisoformat(values["date_of_birth"])
     except ValueError:
