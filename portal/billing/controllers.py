@@ -25,7 +25,7 @@ from portal.requests import actor, audit_context
 from reviewer.billing import services
 from reviewer.billing.services import BillingStatus, Download, EncounterView, LinesRefused
 from reviewer.coding.rules import EncounterType
-from reviewer.errors import Invalid
+from reviewer.errors import Invalid, NotFound
 from storage.blobs import BlobStore
 from storage.models import Role
 
@@ -53,7 +53,7 @@ def _kind(kind: str) -> EncounterType:
     try:
         return KINDS[kind]
     except KeyError:
-        raise Invalid("Unknown encounter kind.", code="not_found") from None
+        raise NotFound("Unknown encounter kind.") from None
 
 
 async def _file(request: Request[Any, Any, Any], download: Download) -> Stream:
@@ -276,7 +276,7 @@ class BillingPageController(Controller):
     ) -> Stream:
         which = {"record.pdf": "record", "claim-attachment.zip": "zip"}.get(name)
         if which is None:
-            raise Invalid("Unknown package file.", code="not_found")
+            raise NotFound("Unknown package file.")
         download = await services.download_package_file(
             db_session, actor(request), audit_context(request), package_id, which
         )
@@ -311,7 +311,7 @@ async def _status_action(
         return await services.mark_billed(db, who, ctx, kind, encounter_id)
     if action == "nothing-to-bill":
         return await services.mark_nothing_to_bill(db, who, ctx, kind, encounter_id)
-    raise Invalid("Unknown billing action.", code="not_found")
+    raise NotFound("Unknown billing action.")
 
 
 # --- API -----------------------------------------------------------------------------------
