@@ -33,6 +33,7 @@ from portal.http_middleware import (
     json_log_formatter,
     security_headers_hook,
 )
+from portal.intake.worker import derivation_lifespan
 from portal.openapi_errors import JsonSchemaWithErrors
 from portal.routes import API_CONTROLLERS, PAGE_CONTROLLERS
 from portal.settings import Settings, get_settings
@@ -114,7 +115,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             render_plugins=[JsonSchemaWithErrors()],
         ),
         exception_handlers=EXCEPTION_HANDLERS,
-        lifespan=[lifespan],
+        lifespan=[lifespan, derivation_lifespan],  # blobs first, then the worker
         request_max_body_size=1_000_000,
         debug=False,
     )

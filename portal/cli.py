@@ -1,4 +1,5 @@
-"""The ``toothline`` command: run, db upgrade, demo, users create-admin, audit verify."""
+"""The ``toothline`` command: run, db upgrade, demo, users create-admin, blobs sweep, media
+derive-pending, audit verify."""
 
 from __future__ import annotations
 
@@ -211,6 +212,39 @@ def blobs_sweep(min_age_minutes: int, dry_run: bool) -> None:
     if temporaries or folders:
         click.echo(f"{verb.capitalize()} {temporaries} half-written blob files and "
                    f"{folders} abandoned upload folders.")
+
+
+@main.group()
+def media() -> None:
+    """Uploaded pictures."""
+
+
+@media.command("derive-pending")
+def media_derive_pending() -> None:
+    """Make the display and thumbnail of every attachment still processing, now."""
+    from reviewer.intake.derivation import derive_pending
+    from storage.blobs import open_blob_store
+
+    settings = _settings()
+
+    async def runner() -> dict[str, int]:
+        engine = create_engine(settings.database.url)
+        store = open_blob_store(settings.blobs.url)
+        try:
+            return await derive_pending(
+                create_session_maker(engine), store, settings.var_dir / "tmp" / "derive"
+            )
+        finally:
+            await store.aclose()
+            await engine.dispose()
+
+    counts = asyncio.run(runner())
+    click.echo(
+        f"Derived {counts['ready']}; {counts['lost'] + counts['gone']} done elsewhere meanwhile; "
+        f"{counts['failed']} could not be derived; {counts['error']} errors (still pending)."
+    )
+    if counts["error"]:
+        sys.exit(1)
 
 
 @main.group()

@@ -109,6 +109,9 @@ class UploadSettings:
     max_image_pixels: int = 60_000_000
     """Takes a 48-megapixel phone photo; anything larger is refused before decoding."""
     max_files_per_case: int = 20
+    derive_inline: bool = False
+    """Make the display and thumbnail inside the upload request (the row is ready at once)
+    instead of in the background derivation worker."""
 
     @classmethod
     def from_env(cls) -> UploadSettings:
@@ -116,6 +119,7 @@ class UploadSettings:
             max_upload_bytes=_env_int("MAX_UPLOAD_BYTES", cls.max_upload_bytes),
             max_image_pixels=_env_int("MAX_IMAGE_PIXELS", cls.max_image_pixels),
             max_files_per_case=_env_int("MAX_FILES_PER_CASE", cls.max_files_per_case),
+            derive_inline=_env_bool("DERIVE_INLINE", cls.derive_inline),
         )
 
 
@@ -242,6 +246,7 @@ KNOWN_VARIABLES = frozenset(
         "MAX_UPLOAD_BYTES",
         "MAX_IMAGE_PIXELS",
         "MAX_FILES_PER_CASE",
+        "DERIVE_INLINE",
         "TIME_ZONE",
         "DEBUG",
         "SESSION_IDLE_MINUTES",

@@ -32,6 +32,7 @@ from portal.intake.upload import (
     check_announced_length,
     read_multipart,
 )
+from portal.intake.worker import DerivationWorker, finish_case_views
 from portal.requests import actor, audit_context
 from portal.settings import Settings
 from reviewer.consent_forms import current_form
@@ -47,6 +48,7 @@ from reviewer.intake.cases import (
     SubmitterView,
     attachment_payload,
     create_case,
+    get_submittable_case,
     submit_case,
     view_case,
 )
@@ -59,7 +61,7 @@ SUBMITTERS = (Role.PATIENT, Role.HYGIENIST, Role.FRONT_DESK)
 CASE_READERS = (Role.PATIENT, Role.HYGIENIST, Role.DENTIST, Role.FRONT_DESK, Role.COORDINATOR)
 may_submit = require_roles(*SUBMITTERS)
 may_read_cases = require_roles(*CASE_READERS)  # admins read no patient data
-RETRY_AFTER_S = "2"
+RETRY_AFTER_S = "1"
 
 
 def _settings(request: Request[Any, Any, Any]) -> Settings:
@@ -131,7 +133,13 @@ async def receive_attachment(
             ),
             max_files=limits.max_files_per_case,
             workdir=workdir,
+            derive_inline=limits.derive_inline,
         )
+        if attachment.status == "processing":
+            await db.commit()  # the worker reads the row in its own session
+            worker: DerivationWorker | None = getattr(request.app.state, "derivation", None)
+            if worker is not None:
+                worker.submit(attachment.id)
     except UploadRefused as exc:
         return error_response(request, exc.status, exc.code, exc.message)
     except MediaRefused as exc:
@@ -139,6 +147,15 @@ async def receive_attachment(
     finally:
         await anyio.to_thread.run_sync(lambda: shutil.rmtree(workdir, ignore_errors=True))
     return _attachment_answer(case_id, attachment, 201, delete_url)
+
+
+async def _finish_views(
+    request: Request[Any, Any, Any], db: AsyncSession, case_id: uuid.UUID
+) -> None:
+    """Before a submit: the case's pictures still being made are finished first (after the
+    access check; before the request's transaction writes anything)."""
+    await get_submittable_case(db, actor(request), case_id)
+    await finish_case_views(request.app, case_id)
 
 
 def _attachment_answer(
@@ -273,6 +290,7 @@ class CaseApiController(Controller):
     ) -> dict[str, Any]:
         """Send the draft to the review queue (idempotent)."""
         who, ctx = actor(request), audit_context(request)
+        await _finish_views(request, db_session, case_id)
         await submit_case(db_session, who, ctx, case_id)
         view = await view_case(db_session, who, ctx, case_id, audit=False)
         return view.payload()
@@ -409,6 +427,7 @@ class PatientPagesController(Controller):
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
         case_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
+        await _finish_views(request, db_session, case_id)
         await submit_case(db_session, actor(request), audit_context(request), case_id)
         return pages.back_to_case(request, case_id, "Sent. A dentist will look at it soon.")
 

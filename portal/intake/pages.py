@@ -206,7 +206,7 @@ async def case_page(
         "reasons": {value: label for value, label, _ in REASONS},
         "max_bytes": uploads.max_upload_bytes,
         "max_files": uploads.max_files_per_case,
-    })
+    }, fragments={"photo-list": "intake/_photo-list.html"})  # polled while views are made
 
 
 def back_to_case(

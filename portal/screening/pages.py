@@ -14,6 +14,7 @@ from litestar import Request, Response
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.intake.worker import finish_case_views
 from portal.rendering import flash, page, redirect
 from portal.requests import actor, audit_context
 from reviewer.errors import DomainError
@@ -43,7 +44,7 @@ from reviewer.screening.findings import (
 )
 from reviewer.screening.progress import ChildState
 from reviewer.screening.reports import event_report, school_report
-from storage.models import ScreeningEvent
+from storage.models import ScreeningEnrollment, ScreeningEvent
 
 PHOTO_VIEWS: dict[str, str] = {
     "upper_occlusal": "Upper occlusal",
@@ -230,6 +231,10 @@ async def submit_form(
     request: Request[Any, Any, Any], db: AsyncSession, event_id: uuid.UUID,
     enrollment_id: uuid.UUID,
 ) -> Response[Any]:
+    enrollment = await db.get(ScreeningEnrollment, enrollment_id)
+    if enrollment is not None and enrollment.case_id is not None:
+        # A dentist must never get a case whose pictures are still being made.
+        await finish_case_views(request.app, enrollment.case_id)
     try:
         await submit_child(db, actor(request), audit_context(request), event_id, enrollment_id)
     except DomainError as exc:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
@@ -28,8 +29,8 @@ from reviewer.coding.teeth import normalize_tooth
 from reviewer.errors import Conflict, Invalid, NotFound
 from reviewer.intake.cases import get_submittable_case
 from storage.audit import AuditContext, record_event
-from storage.blobs import BlobReader, BlobStore, new_blob_key
-from storage.media import MediaLimits, ProcessedMedia, process_upload
+from storage.blobs import BlobReader, BlobStore, PutResult, new_blob_key
+from storage.media import MediaLimits, Validated, Views, derive_views, validate_and_clean
 from storage.models import Attachment, Case
 
 log = logging.getLogger("toothline.intake")
@@ -123,22 +124,44 @@ async def prepare_upload(
     return UploadTarget(case, None)
 
 
-def _provenance(processed: ProcessedMedia, meta: AttachmentMeta, puts: dict[str, Any]) -> dict[
-    str, Any
-]:
+def provenance_of(
+    checked: Validated, meta: AttachmentMeta, puts: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "received": {
-            "sha256": processed.received_sha256,
-            "size": processed.received_size,
-            "media_type": processed.media_type,
+            "sha256": checked.received_sha256,
+            "size": checked.received_size,
+            "media_type": checked.media_type,
         },
-        "removed": list(processed.removed),
-        "derived": list(processed.derived),
+        "removed": list(checked.removed),
+        "derived": list(checked.derived),
         "stored": puts,
-        "bits_per_sample": processed.bits_per_sample,
-        "radiograph_like": processed.is_radiograph_like,
+        "bits_per_sample": checked.bits_per_sample,
+        "radiograph_like": checked.is_radiograph_like,
         "upload_key": meta.upload_key,
     }
+
+
+async def put_views(blobs: BlobStore, views: Views, written: list[str]) -> dict[str, PutResult]:
+    """Store the display and thumbnail JPEGs (their keys go on ``written`` as they land)."""
+    stored: dict[str, PutResult] = {}
+    for variant, data in (("display", views.display_jpeg), ("thumbnail", views.thumbnail_jpeg)):
+        blob = await blobs.put(
+            new_blob_key(f"{BLOB_PREFIX}/{variant}"), data, content_type="image/jpeg"
+        )
+        written.append(blob.key)
+        stored[variant] = blob
+    return stored
+
+
+async def delete_blobs(blobs: BlobStore, keys: list[str]) -> None:
+    """Best effort, shielded from cancellation: what is left is the sweep's."""
+    with anyio.CancelScope(shield=True):
+        for key in keys:
+            try:
+                await blobs.delete(key)
+            except Exception:  # the sweep removes it later
+                log.warning("could not delete blob %s", key)
 
 
 async def add_attachment(
@@ -153,60 +176,64 @@ async def add_attachment(
     limits: MediaLimits,
     max_files: int,
     workdir: Path,
+    derive_inline: bool = True,
 ) -> Attachment:
     """Check and clean the received file, store its blobs, then add the row.
 
-    Raises ``storage.media.MediaRefused`` for a file that is not accepted (nothing stored).
+    Everything that can refuse the file (``storage.media.MediaRefused``, nothing stored) runs
+    here. With ``derive_inline`` the display and thumbnail are made and stored too and the row
+    is ``ready``; otherwise only the cleaned original is stored and the row is ``processing``
+    until ``reviewer.intake.derivation.derive_attachment`` has made its views.
     """
     case = target.case
-    processed = await anyio.to_thread.run_sync(process_upload, received.path, limits, workdir)
-    if processed.received_sha256 != received.sha256:  # the temp file changed under us
-        raise Invalid("The upload was not received intact; please send it again.",
-                      code="upload_corrupted")
+    checked = await anyio.to_thread.run_sync(
+        partial(
+            validate_and_clean, received.path, limits, workdir,
+            received=(received.sha256, received.size),
+            digest_original=False,  # the blob store's put hashes what it stores
+        )
+    )
     written: list[str] = []
     try:
-        with processed.original_path.open("rb") as source:
+        views = None
+        if derive_inline:
+            views = await anyio.to_thread.run_sync(
+                derive_views, checked.original_path, checked.media_type
+            )
+        with checked.original_path.open("rb") as source:
             original = await blobs.put(
                 new_blob_key(f"{BLOB_PREFIX}/original"), source,
-                content_type=processed.original_content_type,
+                content_type=checked.original_content_type,
             )
         written.append(original.key)
-        display = await blobs.put(
-            new_blob_key(f"{BLOB_PREFIX}/display"), processed.display_jpeg,
-            content_type="image/jpeg",
-        )
-        written.append(display.key)
-        thumbnail = await blobs.put(
-            new_blob_key(f"{BLOB_PREFIX}/thumbnail"), processed.thumbnail_jpeg,
-            content_type="image/jpeg",
-        )
-        written.append(thumbnail.key)
-        puts = {
-            "original": {"sha256": original.sha256, "size": original.size},
-            "display": {"sha256": display.sha256, "size": display.size},
-            "thumbnail": {"sha256": thumbnail.sha256, "size": thumbnail.size},
-        }
+        puts: dict[str, Any] = {"original": {"sha256": original.sha256, "size": original.size}}
+        derived: dict[str, PutResult] = {}
+        if views is not None:
+            derived = await put_views(blobs, views, written)
+            puts.update(
+                {name: {"sha256": b.sha256, "size": b.size} for name, b in derived.items()}
+            )
         attachment = Attachment(
             case_id=case.id,
             organization_id=case.organization_id,
             kind=meta.kind,
             view=meta.view,
             teeth=",".join(meta.teeth),
-            status="ready",
-            media_type=processed.media_type,
-            content_type=processed.original_content_type,
+            status="ready" if views is not None else "processing",
+            media_type=checked.media_type,
+            content_type=checked.original_content_type,
             original_key=original.key,
-            display_key=display.key,
-            thumbnail_key=thumbnail.key,
-            received_sha256=processed.received_sha256,
-            received_size=processed.received_size,
+            display_key=derived["display"].key if derived else None,
+            thumbnail_key=derived["thumbnail"].key if derived else None,
+            received_sha256=checked.received_sha256,
+            received_size=checked.received_size,
             original_sha256=original.sha256,
             original_size=original.size,
-            display_sha256=display.sha256,
-            width=processed.width,
-            height=processed.height,
-            captured_at=processed.captured_at,
-            provenance=_provenance(processed, meta, puts),
+            display_sha256=derived["display"].sha256 if derived else None,
+            width=checked.width,
+            height=checked.height,
+            captured_at=checked.captured_at,
+            provenance=provenance_of(checked, meta, puts),
             uploaded_by_id=actor.user_id,
         )
         db.add(attachment)
@@ -221,18 +248,14 @@ async def add_attachment(
             subject_type="attachment",
             subject_id=attachment.id,
             details={"case_id": str(case.id), "kind": meta.kind, "view": meta.view,
-                     "media_type": processed.media_type, "removed": list(processed.removed)},
+                     "media_type": checked.media_type, "removed": list(checked.removed)},
         )
     except BaseException:
-        with anyio.CancelScope(shield=True):
-            for key in written:
-                try:
-                    await blobs.delete(key)
-                except Exception:  # the sweep removes it later
-                    log.warning("could not delete blob %s after a failed upload", key)
+        await delete_blobs(blobs, written)
         raise
     finally:
-        processed.original_path.unlink(missing_ok=True)
+        with anyio.CancelScope(shield=True):
+            await anyio.Path(checked.original_path).unlink(missing_ok=True)
     return attachment
 
 
@@ -301,7 +324,10 @@ async def open_attachment_file(
     else:
         key = attachment.display_key if variant == "display" else attachment.thumbnail_key
         content_type, size = "image/jpeg", None
-    if key is None or (variant != "original" and attachment.status != "ready"):
-        return AttachmentFile(attachment, variant, content_type, size, None)
+    if variant != "original" and attachment.status != "ready":
+        return AttachmentFile(attachment, variant, content_type, size, None)  # being made
+    if key is None:  # ready, but its views could not be made (see reviewer.intake.derivation)
+        raise NotFound("This file has no preview; download the original instead.",
+                       code="no_preview")
     reader = await blobs.open(key)
     return AttachmentFile(attachment, variant, content_type, size, reader)

@@ -132,8 +132,62 @@ def clean_dicom(src: Path, dst: Path, limits: MediaLimits) -> tuple[Cleaned, Dic
             "We couldn't remove the patient's details from this DICOM file. Please export it "
             "anonymised (or as a JPEG or PNG) and upload it again.",
         )
+    image = DicomImage(ds, width, height, bits_stored)
+    _check_displayable(dst, image)
     cleaned = Cleaned(removed=dedupe(removed), captured_at=captured_at)
-    return cleaned, DicomImage(ds, width, height, bits_stored)
+    return cleaned, image
+
+
+def read_cleaned(path: Path) -> DicomImage:
+    """The facts about a DICOM file ``clean_dicom`` wrote (pixel data left in the file)."""
+    with decoding("DICOM header"):
+        ds = pydicom.dcmread(path, defer_size="1 MB")
+        width, height = int(ds.Columns), int(ds.Rows)
+        bits_stored = int(ds.get("BitsStored") or ds.BitsAllocated)
+    return DicomImage(ds, width, height, bits_stored)
+
+
+def _check_displayable(path: Path, image: DicomImage) -> None:
+    """Prove, as cheaply as possible, that ``display_picture`` will work on ``path``.
+
+    Uncompressed pixel data: its length must hold every frame (Rows x Columns x samples x
+    frames x BitsAllocated / 8); nothing is decoded. Compressed (a decodable transfer syntax):
+    the first frame is decoded. The photometric interpretation and the modality/VOI LUT tags
+    are tried on a tiny array, so a malformed LUT is refused now, not when the views are made.
+    """
+    ds = image.dataset
+    with decoding("DICOM pixel description"):
+        samples = int(ds.get("SamplesPerPixel") or 1)
+        frames = int(ds.get("NumberOfFrames") or 1)
+        bits_allocated = int(ds.BitsAllocated)
+        signed = int(ds.get("PixelRepresentation") or 0) == 1
+        encapsulated = bool(ds.file_meta.TransferSyntaxUID.is_encapsulated)
+    if samples not in (1, 3) or frames < 1 or bits_allocated not in (1, 8, 16, 32):
+        raise unsupported(f"DICOM pixel layout {samples} samples, {bits_allocated} bits")
+    if encapsulated:
+        with decoding("DICOM pixel data"):
+            pixel_array(path, index=0)
+    else:
+        with decoding("DICOM pixel data length"):
+            length = len(ds.PixelData)
+        count = image.width * image.height * samples * frames
+        expected = (count + 7) // 8 if bits_allocated == 1 else count * (bits_allocated // 8)
+        if length < expected:
+            raise damaged(
+                f"DICOM pixel data holds {length} bytes, {expected} expected",
+                "This DICOM file is incomplete (the file was cut off), so it can't be opened. "
+                "Please upload it again.",
+            )
+    if samples == 3:
+        return
+    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper()
+    if photometric not in ("MONOCHROME1", "MONOCHROME2"):
+        raise unsupported(f"DICOM photometric interpretation {photometric}")
+    dtype = {8: np.int8, 16: np.int16, 32: np.int32}.get(bits_allocated, np.int8)
+    if not signed:
+        dtype = {np.int8: np.uint8, np.int16: np.uint16, np.int32: np.uint32}[dtype]
+    with decoding("DICOM LUT"):  # malformed LUT or window tags
+        _windowed(np.zeros((2, 2), dtype=dtype), ds)
 
 
 def display_picture(path: Path, image: DicomImage) -> Image.Image:

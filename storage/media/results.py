@@ -29,6 +29,28 @@ class Views:
 
 
 @dataclass(frozen=True, slots=True)
+class Validated:
+    """A received file proven acceptable, with its cleaned original written (no views yet)."""
+
+    media_type: MediaType
+    original_path: Path  # the cleaned original, written in the work folder
+    original_content_type: str
+    original_extension: str  # with the dot: ".jpg"
+    original_size: int
+    original_sha256: str | None  # None when the caller asked not to hash it here
+    received_sha256: str  # hex digest of the bytes as received
+    received_size: int
+    width: int  # of the upright original
+    height: int
+    captured_at: datetime | None  # device wall clock, naive
+    removed: tuple[str, ...]  # human labels of what was stripped from the original
+    derived: tuple[str, ...]  # what derive_views will make: ("display", "thumbnail")
+    orientation: int  # EXIF orientation the views apply (kept in the cleaned original too)
+    is_radiograph_like: bool  # a hint only: DICOM, or high-bit-depth grayscale
+    bits_per_sample: int
+
+
+@dataclass(frozen=True, slots=True)
 class ProcessedMedia:
     media_type: MediaType
     original_path: Path  # the cleaned original, written in the work folder

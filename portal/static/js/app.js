@@ -614,6 +614,22 @@
     xhr.send(data);
   };
 
+  // The server answers 201 before the thumbnail exists (it is made in the background) and
+  // the thumbnail URL says 202 until then: ask again each second, for a while.
+  function showWhenReady(img, url, triesLeft) {
+    fetch(url, { credentials: "same-origin", cache: "no-store" }).then(function (answer) {
+      if (answer.status === 200) {
+        img.src = url;
+      } else if (answer.status === 202 && triesLeft > 0) {
+        window.setTimeout(function () { showWhenReady(img, url, triesLeft - 1); }, 1000);
+      }
+    }).catch(function () {
+      if (triesLeft > 0) {
+        window.setTimeout(function () { showWhenReady(img, url, triesLeft - 1); }, 2000);
+      }
+    });
+  }
+
   Widget.prototype.succeed = function (item, response) {
     item.deleteUrl = response && typeof response.delete_url === "string" ? response.delete_url : null;
     this.setState(item, "done");
@@ -629,7 +645,7 @@
         img.alt = "";
         stand.replaceWith(img);
       }
-      if (img) img.src = response.thumbnail_url;
+      if (img) showWhenReady(img, response.thumbnail_url, 30);
     }
     this.announce((item.file.name || "File") + ": uploaded.");
     this.emit("upload-done", { file: item.file, response: response });

@@ -29,6 +29,7 @@ from tests.integration.intake.conftest import (
     blob_store,
     stored_keys,
     upload,
+    wait_ready,
 )
 
 register_heif_opener()
@@ -113,7 +114,9 @@ async def test_fixture_good_files_are_accepted_and_cleaned(
         body = response.json()
         assert body["kind"] == kind and body["teeth"] == ["8", "9"]
         answered[body["id"]] = path.name
+        assert body["status"] == "processing"  # views are made by the background worker
 
+    await wait_ready(patient, draft, answered, timeout=60)
     rows = {str(row.id): row for row in await attachments(db, draft)}
     assert set(rows) == set(answered)
     for attachment_id, name in answered.items():

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Case, Consent, Evaluation, User
-from tests.integration.intake.conftest import PATIENT, Client, headers, upload
+from tests.integration.intake.conftest import PATIENT, Client, headers, upload, wait_ready
 from tests.integration.intake.test_uploads import SMALL
 from tests.support.portal import csrf_token, form_token, sign_in
 
@@ -131,6 +131,7 @@ async def test_photos_submit_waiting_and_then_the_advice(client: Client, db: Asy
     uploaded = await upload(client, f"/patient/cases/{case_id}/attachments", SMALL, "x.jpg",
                             view="anterior")
     assert uploaded.status_code == 201
+    await wait_ready(client, case_id, [uploaded.json()["id"]])
     listed = await client.get(location)
     assert f"/api/v1/cases/{case_id}/attachments/{uploaded.json()['id']}/thumbnail" in listed.text
 

@@ -24,6 +24,7 @@ from tests.integration.intake.conftest import (
     headers,
     stored_keys,
     upload,
+    wait_ready,
 )
 from tests.support.portal import make_settings, sign_in
 
@@ -71,6 +72,7 @@ async def test_a_repeated_upload_key_stores_nothing_twice(
     assert (first.status_code, again.status_code) == (201, 200)
     assert first.json()["id"] == again.json()["id"]
     assert len(await attachments(db, draft)) == 1
+    await wait_ready(patient, draft, [first.json()["id"]])
     assert len(await stored_keys(app)) == 3
 
 
@@ -119,6 +121,7 @@ async def test_files_are_streamed_back_audited_each_time(
 ):
     created = (await upload(patient, _api(draft), SMALL, "a.jpg")).json()
     base = f"{_api(draft)}/{created['id']}"
+    await wait_ready(patient, draft, [created["id"]])
     for variant, content_type in (("original", "image/jpeg"), ("display", "image/jpeg"),
                                   ("thumbnail", "image/jpeg")):
         response = await patient.get(f"{base}/{variant}")
@@ -139,15 +142,19 @@ async def test_a_derivative_not_made_yet_answers_202(
     patient: Client, draft: uuid.UUID, db: AsyncSession
 ):
     created = (await upload(patient, _api(draft), SMALL, "a.jpg")).json()
+    await wait_ready(patient, draft, [created["id"]])  # then the worker leaves the row alone
     await db.execute(
         update(Attachment).where(Attachment.id == uuid.UUID(created["id"]))
         .values(status="processing", display_key=None)
     )
     await db.commit()
-    response = await patient.get(f"{_api(draft)}/{created['id']}/display")
-    assert response.status_code == 202
-    assert response.headers["retry-after"]
-    assert response.json()["code"] == "not_ready"
+    for variant in ("display", "thumbnail"):
+        response = await patient.get(f"{_api(draft)}/{created['id']}/{variant}")
+        assert response.status_code == 202
+        assert response.headers["retry-after"] == "1"
+        assert response.json()["code"] == "not_ready"
+    original = await patient.get(f"{_api(draft)}/{created['id']}/original")  # served at once
+    assert original.status_code == 200 and original.content[:2] == b"\xff\xd8"
 
 
 async def test_uploads_stop_once_the_case_is_submitted(patient: Client, draft: uuid.UUID):
@@ -162,6 +169,7 @@ async def test_removing_a_file_leaves_its_blobs_to_the_sweep(
 ):
     keep = (await upload(patient, _api(draft), SMALL, "keep.jpg")).json()
     gone = (await upload(patient, _api(draft), SMALL, "gone.jpg")).json()
+    await wait_ready(patient, draft, [keep["id"], gone["id"]])
     response = await patient.delete(f"{_api(draft)}/{gone['id']}", headers=await headers(patient))
     assert response.status_code == 204
     rows = await attachments(db, draft)

@@ -101,7 +101,9 @@ async def test_blob_store_gone_mid_upload_leaves_no_row_and_recovers(
         bucket = S3Server.new_bucket_name("midupload")
         blob_url = s3_server.url(bucket).replace(s3_server.endpoint, f"127.0.0.1:{proxy.port}")
         blob_url += "&connect_timeout=1&read_timeout=5&retries=0"
-        settings = make_settings(monkeypatch, sqlite_url, tmp_path, BLOB_URL=blob_url)
+        # Views made in the request: the three blob writes this test cuts between.
+        settings = make_settings(monkeypatch, sqlite_url, tmp_path, BLOB_URL=blob_url,
+                                 DERIVE_INLINE="true")
         app = create_app(settings)
         async with AsyncTestClient(app=app) as client:
             await sign_in(client, "patient@demo.test")

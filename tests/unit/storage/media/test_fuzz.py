@@ -11,7 +11,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from storage.media import MediaLimits, MediaRefused, process_upload
+from storage.media import (
+    MediaLimits,
+    MediaRefused,
+    derive_views,
+    process_upload,
+    validate_and_clean,
+)
 
 from .conftest import GOOD, fixture_names
 
@@ -51,6 +57,20 @@ def run(data: bytes) -> None:
         else:
             assert media.display_jpeg[:2] == b"\xff\xd8"
             assert list(workdir.iterdir()) == [media.original_path]
+        split_run(src, workdir)
+
+
+def split_run(src: Path, workdir: Path) -> None:
+    """What validation accepts, the later derivation must always manage (it cannot refuse)."""
+    for left in workdir.iterdir():
+        left.unlink()
+    try:
+        checked = validate_and_clean(src, MediaLimits(max_pixels=20_000_000), workdir)
+    except MediaRefused:
+        assert list(workdir.iterdir()) == []
+    else:
+        views = derive_views(checked.original_path, checked.media_type)
+        assert views.thumbnail_jpeg[:2] == b"\xff\xd8"
 
 
 @FUZZ
