@@ -112,6 +112,9 @@ class UploadSettings:
     derive_inline: bool = False
     """Make the display and thumbnail inside the upload request (the row is ready at once)
     instead of in the background derivation worker."""
+    chunk_timeout_s: int = 30
+    """A client that sends nothing of its upload body for this long gets 408 (uvicorn has
+    no body-read timeout of its own)."""
 
     @classmethod
     def from_env(cls) -> UploadSettings:
@@ -120,6 +123,7 @@ class UploadSettings:
             max_image_pixels=_env_int("MAX_IMAGE_PIXELS", cls.max_image_pixels),
             max_files_per_case=_env_int("MAX_FILES_PER_CASE", cls.max_files_per_case),
             derive_inline=_env_bool("DERIVE_INLINE", cls.derive_inline),
+            chunk_timeout_s=_env_int("UPLOAD_CHUNK_TIMEOUT_S", cls.chunk_timeout_s),
         )
 
 
@@ -257,6 +261,7 @@ KNOWN_VARIABLES = frozenset(
         "DEMO_PASSWORD",
         "ADMIN_PASSWORD",
         "PDF_FONT",
+        "UPLOAD_CHUNK_TIMEOUT_S",
     )
 )
 """Every variable the portal reads; a test checks compose.yaml sets only these."""

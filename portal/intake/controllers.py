@@ -120,6 +120,7 @@ async def receive_attachment(
             request.headers.get("content-type"),
             workdir,
             max_file_bytes=limits.max_upload_bytes,
+            chunk_timeout=float(limits.chunk_timeout_s),
         )
         assert upload.file is not None
         meta = attachment_meta(

@@ -4,6 +4,7 @@ bodies, and nonsense in paths and enums, all answered with a clean 4xx (JSON und
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,6 @@ from typing import Any
 import pytest
 
 from portal.app import create_app
-from portal.intake import upload as upload_module
 from portal.settings import Settings
 from tests.integration.hostile.conftest import Client, headers
 from tests.integration.intake.conftest import draft, new_case, patient
@@ -168,11 +168,11 @@ async def test_a_stalled_upload_gets_408_quickly(
     settings: Settings, patient: Client, draft: uuid.UUID, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A client that sends the start of a body and then nothing: the upload route bounds
-    each chunk read. There is no setting for that bound (30 s); the test shortens the reader's
-    default so the stall costs a fraction of a second. The raw ASGI call goes to an app of its
-    own (the test client's app runs on another event loop)."""
-    assert upload_module.read_multipart.__kwdefaults__ is not None
-    monkeypatch.setitem(upload_module.read_multipart.__kwdefaults__, "chunk_timeout", 0.3)
+    each chunk read (TOOTHLINE_UPLOAD_CHUNK_TIMEOUT_S, 1 s here). The raw ASGI call goes to
+    an app of its own (the test client's app runs on another event loop)."""
+    settings = dataclasses.replace(
+        settings, uploads=dataclasses.replace(settings.uploads, chunk_timeout_s=1)
+    )
     token = (await patient.post("/api/v1/tokens", json={
         "email": "patient@demo.test", "password": DEMO_PASSWORD, "name": "stall"})).json()["token"]
     path = f"/api/v1/cases/{draft}/attachments"
