@@ -118,7 +118,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--photos", type=int, default=24)
     parser.add_argument("--dicoms", type=int, default=40)
+    parser.add_argument(
+        "--database-url",
+        help="run the portal on this (migrated, demo-seeded) PostgreSQL database instead of "
+        "its embedded SQLite file",
+    )
     args = parser.parse_args()
+    env = {}
+    if args.database_url:
+        env = {"TOOTHLINE_DATABASE_URL": args.database_url,
+               "TOOTHLINE_SECRET_KEY": "bench-secret-" + "k" * 40}
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="toothline-bench-") as tmp:
         work = Path(tmp)
@@ -126,7 +135,7 @@ def main() -> None:
         dicoms = [make_dicom(work / f"xray{i}.dcm", i) for i in range(args.dicoms)]
         photo_bytes = sum(p.stat().st_size for p in photos)
         dicom_bytes = sum(p.stat().st_size for p in dicoms)
-        with portal(work, workers=2) as server:
+        with portal(work, workers=2, env=env) as server:
             for clients in (1, 8):
                 seconds = asyncio.run(portal_upload(server, photos, clients, "photo"))
                 figures.append(Figure("portal", "photo", clients, len(photos), seconds))
