@@ -79,35 +79,17 @@ def invitation_json(request: Request[Any, Any, Any], invitation: Invitation) -> 
     }
 
 
-@dataclass
-class PatientBody:
-    first_name: str
-    last_name: str
-    date_of_birth: date
-    state: str
-    organization_id: uuid.UUID | None = None
-    guardian_name: str | None = None
-    guardian_phone: str | None = None
-    guardian_email: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    address_line: str = ""
-    city: str = ""
-    postal_code: str = ""
-    payer_name: str | None = None
-    member_id: str | None = None
-    student_id: str | None = None
-    school: str | None = None
-    grade: str | None = None
-    medical_alerts: str = ""
+@dataclass(frozen=True)
+class PatientBody(PatientInput):
+    """The registration body: the patient's details, and whether to invite a login."""
+
     invite: bool = False
     """Also create a patient-role login and return its invitation link."""
     invite_guardian: bool = False
     """The login is for the guardian (guardian_email), not the patient."""
 
     def to_input(self) -> PatientInput:
-        names = {f.name for f in fields(PatientInput)}
-        return PatientInput(**{k: v for k, v in vars(self).items() if k in names})
+        return PatientInput(**{f.name: getattr(self, f.name) for f in fields(PatientInput)})
 
 
 @dataclass
