@@ -552,22 +552,30 @@ def _delivered(
     return (ServiceDelivered(ASSESSMENT_CODE, None, on_site.provider, on_site.date), *services)
 
 
-def context_for_async(
-    facts: AsyncReviewFacts,
-    profile: PayerProfile = DEFAULT_PROFILE,
-    patient_age_years: int | None = None,
+def _context(
+    facts: AsyncReviewFacts | LiveSessionFacts,
+    dentist_date: dt.date,
+    profile: PayerProfile,
+    patient_age_years: int | None,
 ) -> ValidationContext:
-    services = _delivered(facts.case_kind, facts.on_site, facts.services)
     return ValidationContext(
         profile=profile,
         patient_age_years=patient_age_years,
         case_kind=facts.case_kind,
         problem=facts.problem,
         originating_site=facts.originating_site,
-        dentist_date=facts.signed_on,
-        services=services,
+        dentist_date=dentist_date,
+        services=_delivered(facts.case_kind, facts.on_site, facts.services),
         recommended=facts.recommended,
     )
+
+
+def context_for_async(
+    facts: AsyncReviewFacts,
+    profile: PayerProfile = DEFAULT_PROFILE,
+    patient_age_years: int | None = None,
+) -> ValidationContext:
+    return _context(facts, facts.signed_on, profile, patient_age_years)
 
 
 def context_for_live(
@@ -575,17 +583,7 @@ def context_for_live(
     profile: PayerProfile = DEFAULT_PROFILE,
     patient_age_years: int | None = None,
 ) -> ValidationContext:
-    services = _delivered(facts.case_kind, facts.on_site, facts.services)
-    return ValidationContext(
-        profile=profile,
-        patient_age_years=patient_age_years,
-        case_kind=facts.case_kind,
-        problem=facts.problem,
-        originating_site=facts.originating_site,
-        dentist_date=facts.session_date,
-        services=services,
-        recommended=facts.recommended,
-    )
+    return _context(facts, facts.session_date, profile, patient_age_years)
 
 
 def _v(
