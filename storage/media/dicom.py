@@ -3,8 +3,8 @@
 The stored file keeps its pixel data and the technical tags a viewer needs. Removed: the
 patient's identity, people's and institutions' names, device identifiers, free text, every
 person-name (PN) element, private tags, and the 128-byte preamble's content. As a last check
-the written file is searched for the patient's name and ID; if they are still there the file
-is refused rather than stored.
+the written file (all but its uncompressed pixel samples) is searched for the patient's name and
+ID; if they are still there the file is refused rather than stored.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, BinaryIO, Final
 
 import numpy as np
 import numpy.typing as npt
 import pydicom
 from PIL import Image
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.pixels import apply_modality_lut, apply_voi_lut, get_decoder, pixel_array
 
@@ -88,6 +88,8 @@ REMOVED_KEYWORDS: Final[dict[str, str]] = {
 }
 _MIN_NEEDLE: Final = 6  # shorter strings would match pixel data by chance
 _CHUNK: Final = 1 << 20
+_PIXEL_DATA: Final = 0x7FE00010
+_UNDEFINED_LENGTH: Final = 0xFFFFFFFF
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,14 +315,37 @@ def _identity_needles(ds: Dataset) -> list[bytes]:
 
 
 def _contains_any(path: Path, needles: list[bytes]) -> bool:
+    """Whether any needle is in the file outside its pixel data's value.
+
+    Uncompressed pixel data is image samples copied unchanged, not text: searching megabytes
+    of it costs more than the rest of the cleaning and could only find a name by chance. So
+    the bytes before and after that value are searched; encapsulated (compressed) pixel data
+    has no known length and the whole file is searched.
+    """
     if not needles:
         return False
+    size = path.stat().st_size
+    skip_from, skip_to = size, size
+    with decoding("DICOM written"):
+        written = pydicom.dcmread(path, defer_size=1024)
+        pixels = written.get_item(_PIXEL_DATA, keep_deferred=True)
+    if isinstance(pixels, RawDataElement) and pixels.length != _UNDEFINED_LENGTH:
+        skip_from, skip_to = pixels.value_tell, pixels.value_tell + pixels.length
+    with path.open("rb") as f:
+        if _find_any(f, needles, skip_from):
+            return True
+        f.seek(skip_to)
+        return _find_any(f, needles, size - skip_to)
+
+
+def _find_any(f: BinaryIO, needles: list[bytes], length: int) -> bool:
+    """Whether any needle is in the next ``length`` bytes of ``f``."""
     overlap = max(len(n) for n in needles) - 1
     tail = b""
-    with path.open("rb") as f:
-        while chunk := f.read(_CHUNK):
-            window = tail + chunk
-            if any(n in window for n in needles):
-                return True
-            tail = window[-overlap:] if overlap else b""
+    while length > 0 and (chunk := f.read(min(_CHUNK, length))):
+        length -= len(chunk)
+        window = tail + chunk
+        if any(n in window for n in needles):
+            return True
+        tail = window[-overlap:] if overlap else b""
     return False

@@ -9,6 +9,7 @@ The frame header's dimensions are checked against the pixel limit before anythin
 
 from __future__ import annotations
 
+import re
 import struct
 from datetime import datetime
 from pathlib import Path
@@ -41,6 +42,10 @@ _SOF_DECODABLE: Final = frozenset({0xC0, 0xC1, 0xC2})  # baseline, extended, pro
 _SOF_OTHER: Final = frozenset({0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 
 _CHUNK: Final = 1 << 20
+_SCAN_END: Final = re.compile(rb"\xff[^\x00\xd0-\xd7]")
+"""0xFF followed by anything but a stuffed zero or a restart marker: a marker (or a fill byte
+before one) ends the entropy-coded data. Found by the regex engine, not a Python loop over
+every 0xFF (a 12 MP photo has tens of thousands of stuffed bytes)."""
 _MAX_KEPT_HEADER: Final = 8 << 20  # kept segments before the first scan (ICC, tables)
 
 LABEL_XMP: Final = "XMP metadata"
@@ -91,23 +96,23 @@ class _Stream:
         """Copy entropy-coded data to ``out``; return the marker that ends it (consumed)."""
         search = self._pos
         while True:
-            i = self._buf.find(b"\xff", search)
-            if i < 0 or i + 1 >= len(self._buf):
-                stop = len(self._buf) if i < 0 else i
+            found = _SCAN_END.search(self._buf, search)
+            if found is None:
+                stop = len(self._buf)
+                if stop > self._pos and self._buf[stop - 1] == 0xFF:
+                    stop -= 1  # kept: the next chunk says whether it starts a marker
                 out.write(self._buf[self._pos : stop])
                 self._pos = stop
                 if not self._fill():
                     raise damaged("JPEG ends inside scan data (no end-of-image)", _INCOMPLETE)
                 search = 0
                 continue
+            i = found.start()
+            out.write(self._buf[self._pos : i])
             following = self._buf[i + 1]
-            if following == 0x00 or 0xD0 <= following <= 0xD7:  # stuffed byte, restart marker
-                search = i + 2
-            elif following == 0xFF:  # fill byte before a marker: drop it
-                out.write(self._buf[self._pos : i])
+            if following == 0xFF:  # fill byte before a marker: drop it
                 self._pos = search = i + 1
             else:
-                out.write(self._buf[self._pos : i])
                 self._pos = i + 2
                 return following
 

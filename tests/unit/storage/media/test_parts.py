@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pydicom
@@ -147,3 +149,31 @@ def test_windowed_gray_on_big_endian_16_bit() -> None:
     gray = np.asarray(windowed_gray(im, 2048))
     assert gray.shape == (500, 3000)  # integer reduction only (factor 1 here); fit() follows
     assert gray[:, :20].mean() < 5 and gray[:, -20:].mean() > 250
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 64, 1 << 20])
+def test_jpeg_scan_copy_does_not_depend_on_where_reads_end(
+    chunk: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stuffed bytes, restart markers and fill bytes split across two reads are copied the
+    same as whole ones."""
+    from storage.media import jpeg
+
+    rng = np.random.default_rng(7)
+    noise = Image.fromarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8))
+    source = tmp_path / "noise.jpg"
+    noise.save(source, "JPEG", quality=95, restart_marker_blocks=1)
+    data = source.read_bytes()
+    scan = data.index(b"\xff\xda")
+    # A fill byte before the end-of-image marker: legal, and dropped by the copy.
+    source.write_bytes(data[:-2] + b"\xff" + data[-2:])
+    assert b"\xff\x00" in data[scan:] and b"\xff\xd0" in data[scan:]
+    limits = MediaLimits(max_bytes=1 << 20, max_pixels=1 << 20)
+
+    monkeypatch.setattr(jpeg, "_CHUNK", chunk)
+    jpeg.clean_jpeg(source, tmp_path / f"out-{chunk}.jpg", limits)
+
+    out = (tmp_path / f"out-{chunk}.jpg").read_bytes()
+    assert out[out.index(b"\xff\xda"):] == data[scan:]
+    assert np.array_equal(np.asarray(Image.open(tmp_path / f"out-{chunk}.jpg")),
+                          np.asarray(Image.open(io.BytesIO(data))))

@@ -10,7 +10,7 @@ import pydicom
 import pytest
 from PIL import Image
 
-from storage.media import ProcessedMedia
+from storage.media import MediaRefused, ProcessedMedia
 
 from .conftest import (
     GOOD,
@@ -209,3 +209,44 @@ def test_heic_is_reencoded_without_exif(processed: Processed) -> None:
     source = np.asarray(Image.open(GOOD / "phone_postop.heic").convert("RGB"), dtype=np.int16)
     again = np.asarray(cleaned.convert("RGB"), dtype=np.int16)
     assert np.abs(source - again).mean() < 3  # quality 95: visually the same
+
+
+def _xray_of(patient: str, tmp_path: Path, **tags: str) -> pydicom.Dataset:
+    ds = pydicom.dcmread(GOOD / "xray_intraoral.dcm")
+    ds.PatientName = patient
+    for keyword, value in tags.items():
+        setattr(ds, keyword, value)
+    return ds
+
+
+def test_dicom_name_left_in_an_unscrubbed_tag_refuses_the_file(
+    process: Process, tmp_path: Path
+) -> None:
+    ds = _xray_of("Doeberg^Janeway", tmp_path, ContrastBolusAgent="for Janeway Doeberg")
+    path = tmp_path / "leaky.dcm"
+    ds.save_as(path, enforce_file_format=True)
+
+    with pytest.raises(MediaRefused) as refused:
+        process(path)
+
+    assert refused.value.code == "unsupported_type"
+    assert "anonymised" in refused.value.message
+
+
+def test_dicom_pixel_samples_that_spell_the_name_are_not_mistaken_for_it(
+    process: Process, tmp_path: Path
+) -> None:
+    """The last check reads the header, not the image samples: a 16-bit sample pair that
+    happens to spell the family name is not patient identity."""
+    ds = _xray_of("Doeberg^Janeway", tmp_path)
+    pixels = bytearray(ds.PixelData)
+    pixels[1000:1007] = b"Doeberg"
+    ds.PixelData = bytes(pixels)
+    path = tmp_path / "unlucky.dcm"
+    ds.save_as(path, enforce_file_format=True)
+
+    media = process(path)
+
+    cleaned = pydicom.dcmread(media.original_path)
+    assert "PatientName" not in cleaned
+    assert cleaned.PixelData == ds.PixelData
