@@ -15,7 +15,7 @@ from litestar.exceptions import PermissionDeniedException
 from litestar.middleware.csrf import CSRFMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from portal.accounts.middleware import bearer_token
+from portal.accounts.bearer import bearer_token
 
 log = logging.getLogger("toothline.request")
 

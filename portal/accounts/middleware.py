@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy import select
 
+from portal.accounts.bearer import bearer_token
 from portal.accounts.current_user import CurrentUser, OrgRef
 from portal.accounts.sessions import EPOCH_KEY, SEEN_KEY, USER_KEY, session_is_fresh
 from storage.models import User
@@ -17,16 +18,6 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
 AUTH_SCOPE_KEY = "toothline_auth"
-
-
-def bearer_token(scope: Scope) -> str | None:
-    for name, value in scope.get("headers", []):
-        if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer" and token.strip():
-                return token.strip()
-            return None
-    return None
 
 
 def snapshot(user: User, *, auth_method: str, patient_ids: frozenset[uuid.UUID]) -> CurrentUser:

@@ -12,6 +12,9 @@ from litestar.middleware.session.server_side import (
     ServerSideSessionConfig,
 )
 from litestar.stores.base import Store
+from litestar.types import Empty, Message, ScopeSession
+
+from portal.accounts.bearer import bearer_token
 
 ROTATE_SCOPE_KEY = "_toothline_new_session_id"
 USER_KEY = "uid"
@@ -22,7 +25,35 @@ SEEN_KEY = "seen"
 
 class RotatingSessionBackend(ServerSideSessionBackend):
     """litestar keeps a session's id for its whole life; we give it a new one on sign-in and
-    on every change of privilege, so an id planted before sign-in is worthless after it."""
+    on every change of privilege, so an id planted before sign-in is worthless after it.
+
+    litestar would also store an empty session (and set its cookie) for every request that
+    came without one, so each anonymous request left an entry in the store. Here an empty
+    session is stored only as "nothing": no entry, and a cookie that came in is cleared. A
+    request with a bearer token neither reads nor writes a session: the token alone says who
+    is calling.
+    """
+
+    async def load_from_connection(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> dict[str, Any]:
+        if bearer_token(connection.scope) is not None:
+            return {}
+        return await super().load_from_connection(connection)
+
+    async def store_in_message(
+        self,
+        scope_session: ScopeSession,
+        message: Message,
+        connection: ASGIConnection[Any, Any, Any, Any],
+    ) -> None:
+        if bearer_token(connection.scope) is not None:
+            return
+        if not scope_session or scope_session is Empty:
+            if self.config.key not in connection.cookies:
+                return
+            scope_session = Empty
+        await super().store_in_message(scope_session, message, connection)
 
     def get_session_id(self, connection: ASGIConnection[Any, Any, Any, Any]) -> str:
         new_id = connection.scope.get(ROTATE_SCOPE_KEY)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 from litestar import Litestar
+from litestar.stores.file import FileStore
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -153,3 +155,44 @@ async def test_password_reset_ends_old_sessions_and_tokens(
     assert response.status_code == 303 and response.headers["location"] == "/login"
     assert await _me(client) == 401
     assert (await client.get("/api/v1/me", headers=bearer)).status_code == 401
+
+
+def _session_cookies(response: Any) -> list[str]:
+    return [v for k, v in response.headers.multi_items()
+            if k == "set-cookie" and v.startswith("session=")]
+
+
+def _stored_sessions(app: Litestar) -> list[bytes]:
+    store = app.stores.get("sessions")
+    assert isinstance(store, FileStore)
+    folder = Path(store.path)
+    return sorted(p.read_bytes() for p in folder.iterdir()) if folder.exists() else []
+
+
+async def test_requests_without_a_session_store_nothing_and_set_no_cookie(
+    client: Client, app: Litestar
+) -> None:
+    """Every anonymous request used to leave an empty session in the store."""
+    for path in ("/login", "/", "/api/v1/me"):
+        assert _session_cookies(await client.get(path)) == []
+    issued = await client.post("/api/v1/tokens", json={
+        "email": "dentist@demo.test", "password": DEMO_PASSWORD, "name": "script"})
+    assert issued.status_code == 201
+    assert _session_cookies(issued) == []
+    assert _stored_sessions(app) == []
+
+
+async def test_a_bearer_request_neither_reads_nor_refreshes_a_session(
+    client: Client, app: Litestar
+) -> None:
+    await sign_in(client, "dentist@demo.test")
+    secret = (await client.post("/api/v1/tokens", json={
+        "email": "dentist@demo.test", "password": DEMO_PASSWORD, "name": "script"})).json()
+    before = _stored_sessions(app)
+    assert len(before) == 1
+    response = await client.get(
+        "/api/v1/me", headers={"Authorization": f"Bearer {secret['token']}"}
+    )
+    assert response.status_code == 200
+    assert _session_cookies(response) == []
+    assert _stored_sessions(app) == before  # last-seen time not moved by the token's request
