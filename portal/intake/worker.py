@@ -3,7 +3,7 @@
 One asyncio task per portal process drains a queue of attachment ids (the upload route adds
 one after its transaction committed) and, every minute and at start, also picks up rows left
 ``processing`` for over a minute (a process that died mid-derivation). The pixel work runs in
-a one-process pool started with ``os.nice(10)``, so a busy portal serves requests first and
+a one-process pool started with ``os.nice(19)``, so a busy portal serves requests first and
 derives when the CPU is free. The pool is started on the first job, not with the app.
 """
 
@@ -40,7 +40,7 @@ from storage.media import MediaType, Views, derive_views
 log = logging.getLogger("toothline.intake.worker")
 
 SWEEP_EVERY_S: Final = 60.0
-NICENESS: Final = 10
+NICENESS: Final = 19
 _PR_SET_PDEATHSIG: Final = 1
 
 
