@@ -7,6 +7,7 @@ temporary file (``portal.intake.upload``) instead of letting litestar parse it.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import shutil
 import tempfile
@@ -37,6 +38,7 @@ from portal.requests import actor, audit_context
 from portal.settings import Settings
 from reviewer.consent_forms import current_form
 from reviewer.intake.attachments import (
+    UploadTarget,
     add_attachment,
     attachment_meta,
     open_attachment_file,
@@ -110,35 +112,12 @@ async def receive_attachment(
     if target.existing is not None:
         return _attachment_answer(case_id, target.existing, 200, delete_url)
     workdir = _workdir(settings)
+    worker: DerivationWorker | None = getattr(request.app.state, "derivation", None)
     try:
-        check_announced_length(
-            request.content_length, limits.max_upload_bytes + MULTIPART_OVERHEAD,
-            limits.max_upload_bytes,
-        )
-        upload = await read_multipart(
-            request.stream(),
-            request.headers.get("content-type"),
-            workdir,
-            max_file_bytes=limits.max_upload_bytes,
-            chunk_timeout=float(limits.chunk_timeout_s),
-        )
-        assert upload.file is not None
-        meta = attachment_meta(
-            upload.fields.get("kind"), upload.fields.get("view"), upload.fields.get("teeth"),
-            upload_key,
-        )
-        attachment = await add_attachment(
-            db, _blobs(request), who, audit_context(request), target, upload.file, meta,
-            limits=MediaLimits(
-                max_bytes=limits.max_upload_bytes, max_pixels=limits.max_image_pixels
-            ),
-            max_files=limits.max_files_per_case,
-            workdir=workdir,
-            derive_inline=limits.derive_inline,
-        )
+        with worker.receiving() if worker is not None else contextlib.nullcontext():
+            attachment = await _check_and_store(request, db, target, workdir, upload_key)
         if attachment.status == "processing":
             await db.commit()  # the worker reads the row in its own session
-            worker: DerivationWorker | None = getattr(request.app.state, "derivation", None)
             if worker is not None:
                 worker.submit(attachment.id)
     except UploadRefused as exc:
@@ -148,6 +127,37 @@ async def receive_attachment(
     finally:
         await anyio.to_thread.run_sync(lambda: shutil.rmtree(workdir, ignore_errors=True))
     return _attachment_answer(case_id, attachment, 201, delete_url)
+
+
+async def _check_and_store(
+    request: Request[Any, Any, Any], db: AsyncSession, target: UploadTarget, workdir: Path,
+    upload_key: str | None,
+) -> Attachment:
+    """Read the body to a file in ``workdir``, check it, store its blobs, add the row."""
+    limits = _settings(request).uploads
+    check_announced_length(
+        request.content_length, limits.max_upload_bytes + MULTIPART_OVERHEAD,
+        limits.max_upload_bytes,
+    )
+    upload = await read_multipart(
+        request.stream(),
+        request.headers.get("content-type"),
+        workdir,
+        max_file_bytes=limits.max_upload_bytes,
+        chunk_timeout=float(limits.chunk_timeout_s),
+    )
+    assert upload.file is not None
+    meta = attachment_meta(
+        upload.fields.get("kind"), upload.fields.get("view"), upload.fields.get("teeth"),
+        upload_key,
+    )
+    return await add_attachment(
+        db, _blobs(request), actor(request), audit_context(request), target, upload.file, meta,
+        limits=MediaLimits(max_bytes=limits.max_upload_bytes, max_pixels=limits.max_image_pixels),
+        max_files=limits.max_files_per_case,
+        workdir=workdir,
+        derive_inline=limits.derive_inline,
+    )
 
 
 async def _finish_views(

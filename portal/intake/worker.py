@@ -5,6 +5,12 @@ one after its transaction committed) and, every minute and at start, also picks 
 ``processing`` for over a minute (a process that died mid-derivation). The pixel work runs in
 a one-process pool started with ``os.nice(19)``, so a busy portal serves requests first and
 derives when the CPU is free. The pool is started on the first job, not with the app.
+
+Niceness alone does not keep the derivations out of an upload burst's way: the two CPUs of a
+small machine may be one core's two hyperthreads, where a low-priority process still slows its
+sibling. So the worker also waits until this process has received no upload for
+``QUIET_S`` before it starts a derivation, but never holds one back for longer than
+``MAX_DEFER_S`` (a steady stream of uploads still gets its views).
 """
 
 from __future__ import annotations
@@ -17,8 +23,9 @@ import multiprocessing
 import os
 import signal
 import sys
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -40,6 +47,8 @@ from storage.media import MediaType, Views, derive_views
 log = logging.getLogger("toothline.intake.worker")
 
 SWEEP_EVERY_S: Final = 60.0
+QUIET_S: Final = 0.5
+MAX_DEFER_S: Final = 20.0
 NICENESS: Final = 19
 _PR_SET_PDEATHSIG: Final = 1
 
@@ -67,18 +76,53 @@ class DerivationWorker:
         workdir: Path,
         *,
         sweep_every_s: float = SWEEP_EVERY_S,
+        quiet_s: float = QUIET_S,
+        max_defer_s: float = MAX_DEFER_S,
     ) -> None:
         self._sessions = sessions
         self._blobs = blobs
         self._workdir = workdir
         self._sweep_every_s = sweep_every_s
-        self._queue: asyncio.Queue[uuid.UUID] = asyncio.Queue()
+        self._quiet_s = quiet_s
+        self._max_defer_s = max_defer_s
+        self._receiving = 0
+        self._last_received = 0.0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._queue: asyncio.Queue[tuple[uuid.UUID, float]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._pool: Executor | None = None
 
     def submit(self, attachment_id: uuid.UUID) -> None:
         """Queue an attachment whose row (status ``processing``) is committed."""
-        self._queue.put_nowait(attachment_id)
+        self._queue.put_nowait((attachment_id, time.monotonic()))
+
+    @contextlib.contextmanager
+    def receiving(self) -> Iterator[None]:
+        """Around the reading and checking of one upload: derivations wait meanwhile."""
+        self._receiving += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._receiving -= 1
+            self._last_received = time.monotonic()
+            if not self._receiving:
+                self._idle.set()
+
+    async def _quiet(self, queued_at: float) -> None:
+        """Until no upload is being received or was for ``quiet_s``, or the job has waited
+        ``max_defer_s``."""
+        deadline = queued_at + self._max_defer_s
+        while (left := deadline - time.monotonic()) > 0:
+            if self._receiving:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._idle.wait(), left)
+                continue
+            calm_in = self._last_received + self._quiet_s - time.monotonic()
+            if calm_in <= 0:
+                return
+            await asyncio.sleep(min(calm_in, left))
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="toothline-derivation")
@@ -127,11 +171,12 @@ class DerivationWorker:
                     next_sweep = loop.time() + self._sweep_every_s
                     await self._sweep()
                 try:
-                    attachment_id = await asyncio.wait_for(
+                    attachment_id, queued_at = await asyncio.wait_for(
                         self._queue.get(), timeout=max(0.0, next_sweep - loop.time())
                     )
                 except TimeoutError:
                     continue
+                await self._quiet(queued_at)
                 await derive_attachment(
                     self._sessions, self._blobs, attachment_id, self._workdir, self.run
                 )

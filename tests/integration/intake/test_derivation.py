@@ -223,3 +223,28 @@ async def test_submitting_finishes_the_views_first(
     assert [a["status"] for a in sent.json()["attachments"]] == ["ready"]
     row = await _row(db, attachment_id)
     assert row is not None and row.status == "ready" and row.thumbnail_key
+
+
+async def test_the_worker_waits_while_uploads_are_received_but_not_for_ever(
+    patient: Client, draft: uuid.UUID, db: AsyncSession, tmp_path: Path,
+    sessions: async_sessionmaker[AsyncSession], store: BlobStore,
+):
+    """An upload burst is answered first; its views follow once the process is quiet, and a
+    steady stream of uploads holds them back no longer than ``max_defer_s``."""
+    first = await _processing(patient, draft, db)
+    second = await _processing(patient, draft, db)
+    worker = DerivationWorker(sessions, store, tmp_path / "work", quiet_s=0.3, max_defer_s=3)
+    await worker.start()
+    try:
+        with worker.receiving():
+            worker.submit(first)
+            await anyio.sleep(1.0)
+            row = await _row(db, first)
+            assert row is not None and row.status == "processing"  # held while receiving
+        await wait_ready(patient, draft, [str(first)], timeout=30)  # made once quiet
+
+        with worker.receiving():  # an upload that never ends
+            worker.submit(second)
+            await wait_ready(patient, draft, [str(first), str(second)], timeout=30)
+    finally:
+        await worker.stop()
