@@ -29,7 +29,7 @@ from reviewer.coding.teeth import normalize_tooth
 from reviewer.errors import Conflict, Invalid, NotFound
 from reviewer.intake.cases import get_submittable_case
 from storage.audit import AuditContext, record_event
-from storage.blobs import BlobReader, BlobStore, PutResult, new_blob_key
+from storage.blobs import BlobReader, BlobStore, PutResult, new_blob_key, store_file
 from storage.media import MediaLimits, Validated, Views, derive_views, validate_and_clean
 from storage.models import Attachment, Case
 
@@ -200,11 +200,10 @@ async def add_attachment(
             views = await anyio.to_thread.run_sync(
                 derive_views, checked.original_path, checked.media_type
             )
-        with checked.original_path.open("rb") as source:
-            original = await blobs.put(
-                new_blob_key(f"{BLOB_PREFIX}/original"), source,
-                content_type=checked.original_content_type,
-            )
+        original = await store_file(
+            blobs, new_blob_key(f"{BLOB_PREFIX}/original"), checked.original_path,
+            content_type=checked.original_content_type,
+        )
         written.append(original.key)
         puts: dict[str, Any] = {"original": {"sha256": original.sha256, "size": original.size}}
         derived: dict[str, PutResult] = {}

@@ -31,6 +31,7 @@ from storage.blobs.file import FileBlobStore
 from storage.blobs.keys import MAX_KEY_LENGTH, new_blob_key, validate_key, validate_prefix
 from storage.blobs.memory import MemoryBlobStore
 from storage.blobs.s3 import S3BlobStore
+from storage.blobs.store_file import store_file
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -49,6 +50,7 @@ __all__ = [
     "S3BlobStore",
     "new_blob_key",
     "open_blob_store",
+    "store_file",
     "validate_key",
     "validate_prefix",
 ]

@@ -98,6 +98,13 @@ class FileBlobStore:
             raise
         return PutResult(key=key, size=measure.size, sha256=measure.hexdigest())
 
+    async def adopt(self, key: str, path: Path) -> PutResult | None:
+        """Make the finished file ``path`` the blob ``key`` by moving it in: hashed, fsynced
+        and renamed into place, so its bytes are never copied. Only for a file on the store's
+        file system; otherwise ``None``, and the file is left as it was."""
+        validate_key(key)
+        return await self._worker.run(self._adopt, key, Path(path))
+
     async def open(self, key: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> BlobReader:
         check_chunk_size(chunk_size)
         validate_key(key)
@@ -186,6 +193,30 @@ class FileBlobStore:
             raise BlobError(f"cannot store {target.name!r}: other blobs live under it") from exc
         except OSError as exc:
             raise BlobError(f"cannot store a blob: {exc.strerror}") from exc
+
+    def _adopt(self, key: str, path: Path) -> PutResult | None:
+        target = self._path(key)
+        try:
+            self._make_dirs(target.parent)
+            if path.stat().st_dev != target.parent.stat().st_dev:
+                return None
+            measure = Measure()
+            with path.open("rb") as source:
+                while chunk := source.read(WRITE_SIZE):
+                    measure.update(chunk)
+                if self._fsync:
+                    os.fsync(source.fileno())
+            path.chmod(0o600)  # as private as the temporaries put() writes
+            os.replace(path, target)
+            if self._fsync:
+                _fsync_dir(target.parent)
+        except (FileExistsError, NotADirectoryError) as exc:
+            raise BlobError(f"cannot store {key!r}: a part of it is an existing blob") from exc
+        except IsADirectoryError as exc:
+            raise BlobError(f"cannot store {key!r}: other blobs live under it") from exc
+        except OSError as exc:
+            raise BlobError(f"cannot store {key!r}: {exc.strerror}") from exc
+        return PutResult(key=key, size=measure.size, sha256=measure.hexdigest())
 
     def _open_for_read(self, key: str) -> BinaryIO:
         path = self._path(key)

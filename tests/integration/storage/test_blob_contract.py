@@ -28,6 +28,7 @@ from storage.blobs import (
     S3BlobStore,
     new_blob_key,
     open_blob_store,
+    store_file,
 )
 from tests.support.s3server import S3Server, free_port
 
@@ -143,6 +144,23 @@ async def test_put_sync_binary_file_objects(backend: Backend, tmp_path: Path) ->
     for result in (from_memory, from_file):
         assert (result.size, result.sha256) == (len(data), sha256(data))
         assert await backend.store.read(result.key) == data
+
+
+async def test_store_file_stores_a_finished_file(backend: Backend, tmp_path: Path) -> None:
+    data = bytes(random.Random(8).randbytes(2 * MiB + 5))
+    on_disk = tmp_path / "cleaned.bin"
+    on_disk.write_bytes(data)
+
+    result = await store_file(backend.store, "case/cleaned", on_disk, content_type="image/jpeg")
+
+    assert (result.key, result.size, result.sha256) == ("case/cleaned", len(data), sha256(data))
+    assert await backend.store.read("case/cleaned") == data
+
+    another = tmp_path / "another.bin"
+    another.write_bytes(data)
+    with pytest.raises(InvalidBlobKey):
+        await store_file(backend.store, "../../etc/passwd", another)
+    assert another.read_bytes() == data  # refused before anything was moved
 
 
 async def test_put_rejects_text_sources(backend: Backend) -> None:
@@ -463,6 +481,40 @@ async def test_file_store_stays_inside_its_root(tmp_path: Path) -> None:
     with pytest.raises(InvalidBlobKey):
         await store.stat("link/escape")
     assert list(outside.iterdir()) == []
+
+
+async def test_file_store_moves_a_file_from_its_own_file_system_in(tmp_path: Path) -> None:
+    store = FileBlobStore(tmp_path / "blobs")
+    work = tmp_path / "work"
+    work.mkdir()
+    cleaned = work / "cleaned.jpg"
+    cleaned.write_bytes(b"\xff\xd8 cleaned bytes \xff\xd9")
+    inode = cleaned.stat().st_ino
+
+    result = await store_file(store, "attachments/original/x1", cleaned)
+
+    stored = tmp_path / "blobs" / "attachments" / "original" / "x1"
+    assert not cleaned.exists()  # moved, not copied
+    assert stored.stat().st_ino == inode
+    assert stored.stat().st_mode & 0o777 == 0o600
+    assert result.sha256 == sha256(stored.read_bytes())
+    assert list(work.iterdir()) == []
+
+
+async def test_file_store_copies_a_file_from_another_file_system(tmp_path: Path) -> None:
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("needs /dev/shm on a file system of its own")
+    store = FileBlobStore(tmp_path / "blobs")
+    elsewhere = shm / f"toothline-test-{random.Random().randrange(1 << 60):x}"
+    elsewhere.write_bytes(b"bytes on another file system")
+    try:
+        assert await store.adopt("attachments/original/x2", elsewhere) is None
+        assert elsewhere.exists()  # left as it was
+        result = await store_file(store, "attachments/original/x2", elsewhere)
+        assert await store.read(result.key) == b"bytes on another file system"
+    finally:
+        elsewhere.unlink(missing_ok=True)
 
 
 # -- URLs, keys, descriptions -------------------------------------------------------------
