@@ -60,7 +60,8 @@ class AuthMiddleware:
                 from portal.accounts.tokens import user_for_token
 
                 found = await user_for_token(db, token)
-                await db.commit()
+                if db.dirty:  # last_used_at moved (at most once a minute)
+                    await db.commit()
                 if found is None:
                     return None
                 token_user, patient_ids = found

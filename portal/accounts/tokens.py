@@ -56,11 +56,17 @@ async def user_for_token(
     (unknown, revoked, or the account is deactivated)."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    row = await db.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
-    if row is None or row.revoked_at is not None:
+    found = (
+        await db.execute(
+            select(ApiToken, User)
+            .join(User, User.id == ApiToken.user_id)
+            .where(ApiToken.token_hash == hash_token(token))
+        )
+    ).first()
+    if found is None:
         return None
-    user = await db.scalar(select(User).where(User.id == row.user_id))
-    if user is None or not user.is_active:
+    row, user = found
+    if row.revoked_at is not None or not user.is_active:
         return None
     now = datetime.now(UTC)
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_GRANULARITY:
