@@ -36,6 +36,7 @@ from portal.intake.upload import (
 from portal.intake.worker import DerivationWorker, finish_case_views
 from portal.requests import actor, audit_context
 from portal.settings import Settings
+from reviewer.actor import Actor
 from reviewer.consent_forms import current_form
 from reviewer.intake.attachments import (
     UploadTarget,
@@ -115,7 +116,7 @@ async def receive_attachment(
     worker: DerivationWorker | None = getattr(request.app.state, "derivation", None)
     try:
         with worker.receiving() if worker is not None else contextlib.nullcontext():
-            attachment = await _check_and_store(request, db, target, workdir, upload_key)
+            attachment = await _check_and_store(request, db, who, target, workdir, upload_key)
         if attachment.status == "processing":
             await db.commit()  # the worker reads the row in its own session
             if worker is not None:
@@ -130,8 +131,8 @@ async def receive_attachment(
 
 
 async def _check_and_store(
-    request: Request[Any, Any, Any], db: AsyncSession, target: UploadTarget, workdir: Path,
-    upload_key: str | None,
+    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, target: UploadTarget,
+    workdir: Path, upload_key: str | None,
 ) -> Attachment:
     """Read the body to a file in ``workdir``, check it, store its blobs, add the row."""
     limits = _settings(request).uploads
@@ -152,7 +153,7 @@ async def _check_and_store(
         upload_key,
     )
     return await add_attachment(
-        db, _blobs(request), actor(request), audit_context(request), target, upload.file, meta,
+        db, _blobs(request), who, audit_context(request), target, upload.file, meta,
         limits=MediaLimits(max_bytes=limits.max_upload_bytes, max_pixels=limits.max_image_pixels),
         max_files=limits.max_files_per_case,
         workdir=workdir,
