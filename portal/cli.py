@@ -54,13 +54,15 @@ def run(host: str, port: int, workers: int) -> None:
     """Serve the portal. On the embedded default it migrates and seeds the demo first."""
     import uvicorn
 
+    from portal.serving import serve
+
     settings = _settings()
     if settings.is_embedded:
         settings.var_dir.mkdir(parents=True, exist_ok=True)
         upgrade_database(settings.database.url)
         _seed_if_empty(settings)
     click.echo(f"Toothline on http://{host}:{port}  (database: {_safe_db(settings)})")
-    uvicorn.run(
+    config = uvicorn.Config(
         "portal.app:create_app",
         factory=True,
         host=host,
@@ -71,6 +73,7 @@ def run(host: str, port: int, workers: int) -> None:
         access_log=False,
         timeout_keep_alive=5,
     )
+    sys.exit(serve(config, workers))
 
 
 def _safe_db(settings: Settings) -> str:

@@ -30,6 +30,8 @@ class LiveServer:
     password: str
     var_dir: Path
     stderr_path: Path
+    pid: int = 0
+    """The ``portal.cli run`` process (with several workers: their supervisor)."""
 
     def stderr(self) -> str:
         return self.stderr_path.read_text(errors="replace")
@@ -110,6 +112,9 @@ def running_portal(
                     f"{stdout_path.read_text(errors='replace') or '(empty)'}"
                 )
             time.sleep(0.2)
-        yield LiveServer(url=url, password=DEMO_PASSWORD, var_dir=var_dir, stderr_path=stderr_path)
+        yield LiveServer(
+            url=url, password=DEMO_PASSWORD, var_dir=var_dir, stderr_path=stderr_path,
+            pid=process.pid,
+        )
     finally:
         _stop(process)
