@@ -35,7 +35,8 @@ MULTIPART_OVERHEAD: Final = 64 * 1024
 MAX_FIELD_BYTES: Final = 4096
 MAX_PARTS: Final = 16
 CHUNK_TIMEOUT_S: Final = 30.0
-"""The longest wait for the next chunk of a body before answering 408."""
+"""The longest wait for the next chunk of a body before answering 408 (at least 7/8 of it,
+or this less one second: the deadline moves on at most once a second)."""
 FILE_FIELD: Final = "file"
 
 
@@ -81,7 +82,7 @@ def _create(path: Path) -> BinaryIO:
     return path.open("xb")
 
 
-def _hash_and_write(out: BinaryIO, sha: Any, data: bytes) -> None:
+def _hash_and_write(out: BinaryIO, sha: Any, data: bytes | bytearray) -> None:
     sha.update(data)  # hashlib releases the GIL on big buffers
     out.write(data)
 
@@ -101,17 +102,11 @@ def check_announced_length(content_length: int | None, max_body_bytes: int,
         raise too_large(max_file_bytes)
 
 
-async def _next_chunk(chunks: AsyncIterator[bytes], seconds: float) -> bytes | None:
-    try:
-        with anyio.fail_after(seconds):
-            return await chunks.__anext__()
-    except StopAsyncIteration:
-        return None
-    except TimeoutError:
-        raise UploadRefused(
-            408, "request_timeout",
-            "The upload stalled. Check the connection and send the file again.",
-        ) from None
+def _stalled() -> UploadRefused:
+    return UploadRefused(
+        408, "request_timeout",
+        "The upload stalled. Check the connection and send the file again.",
+    )
 
 
 async def read_multipart(
@@ -140,56 +135,66 @@ async def read_multipart(
     pending = bytearray()
 
     async def flush() -> None:
+        nonlocal pending
         if out is not None and pending:
-            await anyio.to_thread.run_sync(_hash_and_write, out, sha, bytes(pending))
-            pending.clear()
+            full, pending = pending, bytearray()  # handed over whole: no copy
+            await anyio.to_thread.run_sync(_hash_and_write, out, sha, full)
 
     try:
         parser = PushMultipartParser(
             boundary, max_segment_count=MAX_PARTS, max_header_count=8, strict=False
         )
-        while True:
-            chunk = await _next_chunk(chunks, chunk_timeout)
-            if chunk is None:
-                break
-            total += len(chunk)
-            if total > max_body_bytes:
-                raise too_large(max_file_bytes)
-            if not chunk:
-                continue
-            for event in parser.parse(chunk):
-                if isinstance(event, MultipartSegment):
-                    segment = event
-                    field_value.clear()
-                    if event.filename is not None or event.name == FILE_FIELD:
-                        if out is not None or result.file is not None:
-                            raise malformed("send one file per request")
-                        if event.name != FILE_FIELD:
-                            raise malformed(f"the file goes in the '{FILE_FIELD}' field")
-                        out = await anyio.to_thread.run_sync(_create, path)
-                elif event is None:  # end of the current part
-                    if segment is not None and out is not None:
-                        await flush()
-                        await anyio.to_thread.run_sync(out.close)
-                        out = None
-                        result.file = ReceivedFile(path=path, size=size, sha256=sha.hexdigest())
-                    elif segment is not None and segment.name:
-                        try:
-                            result.fields[segment.name] = field_value.decode("utf-8")
-                        except UnicodeDecodeError:
-                            raise malformed("a text field is not UTF-8") from None
-                    segment = None
-                elif out is not None:
-                    size += len(event)
-                    if size > max_file_bytes:
-                        raise too_large(max_file_bytes)
-                    pending += event
-                    if len(pending) >= WRITE_SIZE:
-                        await flush()
-                else:
-                    field_value.extend(event)
-                    if len(field_value) > MAX_FIELD_BYTES:
-                        raise malformed("a text field is too long")
+        # One cancel scope for the whole body, its deadline moved on as chunks arrive, at most
+        # once a second (a scope per chunk, or a new timer per chunk, cost more than parsing).
+        with anyio.CancelScope() as stall:
+            moved, step = -chunk_timeout, min(1.0, chunk_timeout / 8)
+            while True:
+                now = anyio.current_time()
+                if now - moved >= step:
+                    stall.deadline, moved = now + chunk_timeout, now
+                chunk = await anext(chunks, None)
+                if chunk is None:
+                    break
+                total += len(chunk)
+                if total > max_body_bytes:
+                    raise too_large(max_file_bytes)
+                if not chunk:
+                    continue
+                for event in parser.parse(chunk):
+                    if isinstance(event, MultipartSegment):
+                        segment = event
+                        field_value.clear()
+                        if event.filename is not None or event.name == FILE_FIELD:
+                            if out is not None or result.file is not None:
+                                raise malformed("send one file per request")
+                            if event.name != FILE_FIELD:
+                                raise malformed(f"the file goes in the '{FILE_FIELD}' field")
+                            out = await anyio.to_thread.run_sync(_create, path)
+                    elif event is None:  # end of the current part
+                        if segment is not None and out is not None:
+                            await flush()
+                            await anyio.to_thread.run_sync(out.close)
+                            out = None
+                            result.file = ReceivedFile(path=path, size=size, sha256=sha.hexdigest())
+                        elif segment is not None and segment.name:
+                            try:
+                                result.fields[segment.name] = field_value.decode("utf-8")
+                            except UnicodeDecodeError:
+                                raise malformed("a text field is not UTF-8") from None
+                        segment = None
+                    elif out is not None:
+                        size += len(event)
+                        if size > max_file_bytes:
+                            raise too_large(max_file_bytes)
+                        pending += event
+                        if len(pending) >= WRITE_SIZE:
+                            await flush()
+                    else:
+                        field_value.extend(event)
+                        if len(field_value) > MAX_FIELD_BYTES:
+                            raise malformed("a text field is too long")
+        if stall.cancelled_caught:
+            raise _stalled()
         parser.close()  # raises on a truncated body
         if result.file is None:
             raise UploadRefused(400, "file_required", "Choose a file to upload.")

@@ -92,6 +92,20 @@ async def test_not_multipart_is_refused(tmp_path: Path):
     assert refused.value.code == "malformed_upload"
 
 
+async def test_a_slow_but_steady_body_is_read_past_the_chunk_timeout(tmp_path: Path):
+    data = body({"kind": "photo"}, [("file", b"x" * 200)])
+
+    async def slow() -> AsyncIterator[bytes]:
+        for start in range(0, len(data), 40):  # 10 chunks, one every half chunk_timeout
+            await asyncio.sleep(0.1)
+            yield data[start:start + 40]
+
+    result = await read_multipart(slow(), CONTENT_TYPE, tmp_path, max_file_bytes=1000,
+                                  chunk_timeout=0.2)
+    assert result.file is not None
+    assert result.file.path.read_bytes() == b"x" * 200
+
+
 async def test_a_stalled_body_answers_408(tmp_path: Path):
     never = asyncio.Event()
 
