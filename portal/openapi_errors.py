@@ -5,7 +5,8 @@ makes it; a validation error adds ``errors``), but litestar documents only the 4
 validation error, with litestar's body. One post-processing step adds the shared body to
 every operation under ``/api/`` for the statuses it can answer: 400, 401, 403, 404, 422 and
 503 everywhere (guards, scoped lookups, domain rules, outages), 409, 413 and 415 where a
-request has a body, 408 on the streaming uploads, 429 on the throttled token sign-in.
+request has a body, 408 on the streaming uploads, 429 on the throttled token sign-in and
+on signing (whose password check counts as a sign-in attempt).
 """
 
 from __future__ import annotations
@@ -50,7 +51,11 @@ ALWAYS: Final = (400, 401, 403, 404, 422, 503)
 WITH_BODY: Final = (409, 413, 415)
 UNSAFE_METHODS: Final = frozenset({"post", "put", "patch", "delete"})
 STREAMING_UPLOADS: Final = ("/attachments", "/documents", "/roster")
-THROTTLED: Final = frozenset({("post", "/api/v1/tokens")})
+THROTTLED: Final = frozenset({
+    ("post", "/api/v1/tokens"),
+    ("post", "/api/v1/cases/{case_id}/evaluation/sign"),
+    ("post", "/api/v1/cases/{case_id}/evaluation/addenda"),
+})
 
 
 def statuses_for(method: str, path: str) -> list[int]:

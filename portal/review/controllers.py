@@ -33,6 +33,7 @@ from portal.review.schemas import (
     evaluation_json,
     info_request_json,
 )
+from portal.review.signing import SigningLocked, password_checked
 from reviewer.cases.state import CaseKind, Urgency
 from reviewer.errors import Invalid
 from reviewer.evaluation.casefile import load_case_file
@@ -162,11 +163,11 @@ class ReviewApiController(Controller):
         case_id: FromPath[uuid.UUID], data: JSONBody[SignIn],
     ) -> dict[str, Any]:
         """Sign: password re-checked (403 ``bad_password``), ``attest`` must be true."""
-        evaluation = await sign_evaluation(
+        evaluation = await password_checked(request, db_session, case_id, lambda: sign_evaluation(
             db_session, actor(request), audit_context(request), case_id,
             password=data.password, attest=data.attest, check_password=verify_password,
             now=_now(),
-        )
+        ))
         return evaluation_json(evaluation)
 
     @post("/{case_id:uuid}/evaluation/addenda", status_code=201)
@@ -175,10 +176,10 @@ class ReviewApiController(Controller):
         case_id: FromPath[uuid.UUID], data: JSONBody[AddendumIn],
     ) -> dict[str, Any]:
         """Add a signed addendum to a signed evaluation (password re-checked)."""
-        added = await add_addendum(
+        added = await password_checked(request, db_session, case_id, lambda: add_addendum(
             db_session, actor(request), audit_context(request), case_id, text=data.text,
             password=data.password, check_password=verify_password, now=_now(),
-        )
+        ))
         return addendum_json(added)
 
     @post("/{case_id:uuid}/info-requests", status_code=201)
@@ -309,16 +310,22 @@ class ReviewPagesController(Controller):
         form = await request.form()
         draft = draft_from_form(form) if "advice" in form else None
         try:
-            await sign_evaluation(
+            await password_checked(request, db_session, case_id, lambda: sign_evaluation(
                 db_session, actor(request), audit_context(request), case_id,
                 password=str(form.get("password") or ""),
                 attest=str(form.get("attest") or "") in {"yes", "true", "on", "1"},
                 check_password=verify_password, now=_now(), draft=draft,
-            )
+            ))
         except (BadPassword, AttestationRequired, EvaluationIncomplete) as exc:
             return page(request, "review/_sign-form.html",
                         {**views.helpers(), "case_id": case_id, "sign_error": exc.message},
                         status_code=422)
+        except SigningLocked as exc:  # 422 so htmx swaps the form in with the message
+            locked = page(request, "review/_sign-form.html",
+                          {**views.helpers(), "case_id": case_id, "sign_error": exc.detail},
+                          status_code=422)
+            locked.headers["Retry-After"] = str(exc.retry_after)
+            return locked
         flash(request, "Signed. The submitter can now read your advice.", "success")
         return redirect(request, f"/review/cases/{case_id}")
 
@@ -328,11 +335,11 @@ class ReviewPagesController(Controller):
         case_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         form = await request.form()
-        await add_addendum(
+        await password_checked(request, db_session, case_id, lambda: add_addendum(
             db_session, actor(request), audit_context(request), case_id,
             text=str(form.get("text") or ""), password=str(form.get("password") or ""),
             check_password=verify_password, now=_now(),
-        )
+        ))
         flash(request, "Addendum signed.", "success")
         return redirect(request, f"/review/cases/{case_id}")
 

@@ -57,6 +57,10 @@ async def test_openapi_schema_at_default_path(client: Client) -> None:
     response = await client.get("/schema/openapi.json")
     assert response.status_code == 200
     assert response.json()["info"]["title"] == "Toothline API"
+    paths = response.json()["paths"]
+    for throttled in ("/api/v1/tokens", "/api/v1/cases/{case_id}/evaluation/sign",
+                      "/api/v1/cases/{case_id}/evaluation/addenda"):
+        assert "429" in paths[throttled]["post"]["responses"], throttled
 
 
 async def test_not_found_is_an_error_page_without_internals(client: Client) -> None:

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from reviewer.evaluation.services import signed_content_matches, submitter_view
-from storage.models import AuditEvent, Case, Evaluation, InfoRequest
+from storage.models import AuditEvent, Case, Evaluation, InfoRequest, LoginFailure
 from tests.integration.review.conftest import World, utcnow
 from tests.support.portal import DEMO_PASSWORD, csrf_token, sign_in
 
@@ -183,8 +183,37 @@ async def test_evaluation_life(client: Client, world: World) -> None:
                               headers=headers)).json()["code"] == "bad_password"
     assert await _audits(world, case) == [
         "case.claimed", "evaluation.saved", "evaluation.saved", "evaluation.saved",
-        "evaluation.signed", "evaluation.addendum_signed",
+        "evaluation.password_failed", "evaluation.signed", "evaluation.addendum_signed",
+        "evaluation.password_failed",
     ]
+
+
+async def test_wrong_signing_passwords_lock_signing_and_sign_in(
+    client: Client, world: World
+) -> None:
+    """The signing password is the sign-in password: wrong ones count as failed sign-ins."""
+    case = await world.add_case()
+    headers = await _as(client, "dentist@demo.test")
+    url = f"/api/v1/cases/{case.id}"
+    await client.post(f"{url}/claim", headers=headers)
+    await client.put(f"{url}/evaluation", json=DRAFT, headers=headers)
+    for _ in range(10):  # the default TOOTHLINE_LOGIN_MAX_FAILURES
+        bad = await client.post(f"{url}/evaluation/sign",
+                                json={"password": "wrong-password-123", "attest": True},
+                                headers=headers)
+        assert bad.status_code == 403 and bad.json()["code"] == "bad_password"
+    failures = await world.db.scalar(select(func.count()).select_from(LoginFailure))
+    assert failures == 10
+    locked = await client.post(f"{url}/evaluation/sign",
+                               json={"password": DEMO_PASSWORD, "attest": True}, headers=headers)
+    assert locked.status_code == 429 and locked.json()["code"] == "locked"
+    assert int(locked.headers["retry-after"]) > 0
+    evaluation = await world.db.scalar(select(Evaluation).where(Evaluation.case_id == case.id))
+    assert evaluation is not None and evaluation.status == "draft"
+    assert (await _audits(world, case)).count("evaluation.password_failed") == 10
+    token = await client.post("/api/v1/tokens", json={
+        "email": "dentist@demo.test", "password": DEMO_PASSWORD, "name": "after"})
+    assert token.status_code == 429
 
 
 async def test_info_request_releases_and_keeps_draft(client: Client, world: World) -> None:

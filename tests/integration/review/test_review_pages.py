@@ -7,7 +7,8 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
-from storage.models import AuditEvent, Case, Evaluation
+from portal.accounts.services import account_key
+from storage.models import AuditEvent, Case, Evaluation, LoginFailure
 from tests.integration.review.conftest import World
 from tests.support.portal import DEMO_PASSWORD, csrf_token, sign_in
 
@@ -95,6 +96,27 @@ async def test_autosave_and_sign_through_the_form(client: Client, world: World) 
     assert "All good, keep brushing gently." in page.text
     assert 'id="evaluation-form"' not in page.text
     assert 'id="addendum-form"' in page.text
+
+
+async def test_a_locked_account_gets_the_sign_form_back_with_the_wait(
+    client: Client, world: World
+) -> None:
+    case = await world.add_case()
+    headers = await _dentist(client)
+    await client.post(f"/review/cases/{case.id}/claim", headers=headers)
+    for _ in range(10):  # ten wrong passwords, at sign-in or signing, lock the account
+        world.db.add(LoginFailure(account_key=account_key("dentist@demo.test"),
+                                  client_address="203.0.113.9"))
+    await world.db.commit()
+    locked = await client.post(
+        f"/review/cases/{case.id}/sign",
+        data={"advice": "Fine.", "password": DEMO_PASSWORD, "attest": "yes"},
+        headers={**headers, **HTMX, "hx-target": "sign-form"},
+    )
+    assert locked.status_code == 422 and "Too many wrong passwords" in locked.text
+    assert 'id="sign-form"' in locked.text and int(locked.headers["retry-after"]) > 0
+    stored = await world.db.get(Case, case.id, populate_existing=True)
+    assert stored.status != "reviewed"
 
 
 async def test_release_and_info_request_pages(client: Client, world: World) -> None:
