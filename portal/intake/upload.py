@@ -35,8 +35,8 @@ MULTIPART_OVERHEAD: Final = 64 * 1024
 MAX_FIELD_BYTES: Final = 4096
 MAX_PARTS: Final = 16
 CHUNK_TIMEOUT_S: Final = 30.0
-"""The longest wait for the next chunk of a body before answering 408 (at least 7/8 of it,
-or this less one second: the deadline moves on at most once a second)."""
+"""The longest wait for the next chunk of a body before answering 408, less up to an eighth of
+it (at most a second): the deadline is moved on no more often than that."""
 FILE_FIELD: Final = "file"
 
 
