@@ -3,10 +3,10 @@
 uvicorn's own workers share one listening socket and each accepts whatever connections are
 waiting when it wakes. Keep-alive connections stay with the worker that accepted them, so a
 burst of them (several phones uploading at once, or a reverse proxy opening its pool) can land
-mostly on one worker while another idles: in the ingest benchmark, 8 clients' uploads cost one
-worker 52 ms of CPU per file and the other 3 ms. Here every worker binds its own socket to the
-same address with ``SO_REUSEPORT`` and the kernel spreads new connections over them (by a hash
-of the client's address and port); the same benchmark went from about 22 to 30 DICOMs/s.
+mostly on one worker while another idles: in one run of the ingest benchmark, 8 clients'
+uploads cost one worker 52 ms of CPU per file and the other 3 ms. Here every worker binds its
+own socket to the same address with ``SO_REUSEPORT`` and the kernel spreads new connections
+over them (by a hash of the client's address and port). Figures: docs/performance.md.
 
 The parent only supervises: it starts the workers, replaces one that dies, and on SIGINT or
 SIGTERM asks each to finish its requests (uvicorn's graceful shutdown) before it exits.

@@ -41,6 +41,7 @@ __all__ = [
     "normalize_email",
     "set_password_from_link",
     "sign_in",
+    "throttle_address",
 ]
 
 WRONG_CREDENTIALS = "The email or password is not right."
@@ -49,6 +50,11 @@ LOCKED = "Too many failed sign-ins. Please wait a few minutes and try again."
 
 def account_key(email: str) -> str:
     return hashlib.sha256(normalize_email(email).encode()).hexdigest()
+
+
+def throttle_address(context: AuditContext) -> str:
+    """The client address failures are counted under (as ``login_failure`` stores it)."""
+    return (context.client_address or "unknown")[:64]
 
 
 @dataclass(frozen=True)
@@ -142,7 +148,7 @@ async def sign_in(
     """Throttled, audited sign-in. A failure is committed here: the request answers 401 or
     429, and the request's own transaction is rolled back on any answer of 400 or more."""
     key = account_key(email)
-    address = (context.client_address or "unknown")[:64]
+    address = throttle_address(context)
     retry_after = await lock_remaining(db, key=key, address=address, limits=limits)
     if retry_after is not None:
         await record_event(db, "session.sign_in_locked", context,

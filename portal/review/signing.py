@@ -19,7 +19,12 @@ from litestar.exceptions import TooManyRequestsException
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.accounts.services import ThrottleLimits, account_key, lock_remaining
+from portal.accounts.services import (
+    ThrottleLimits,
+    account_key,
+    lock_remaining,
+    throttle_address,
+)
 from portal.requests import actor, audit_context
 from reviewer.errors import Forbidden
 from reviewer.evaluation.services import BadPassword
@@ -58,7 +63,7 @@ async def password_checked(
         raise Forbidden("Sign in again.")
     key = account_key(user.email)
     context = audit_context(request)
-    address = (context.client_address or "unknown")[:64]
+    address = throttle_address(context)
     limits = ThrottleLimits.from_settings(request.app.state.settings.session)
     retry_after = await lock_remaining(db, key=key, address=address, limits=limits)
     if retry_after is not None:

@@ -30,7 +30,7 @@ class LiveServer:
     password: str
     var_dir: Path
     stderr_path: Path
-    pid: int = 0
+    pid: int
     """The ``portal.cli run`` process (with several workers: their supervisor)."""
 
     def stderr(self) -> str:
