@@ -17,6 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.current_user import CurrentUser
 from portal.accounts.guards import signed_in
+from portal.accounts.invitations import (
+    MyLinksApiController,
+    MyLinksPageController,
+    invitation_page,
+    set_password_from_invitation,
+)
 from portal.accounts.services import (
     LOCKED,
     WRONG_CREDENTIALS,
@@ -108,7 +114,9 @@ class SignInController(Controller):
 
 class AccessLinkController(Controller):
     """Invitation and reset links: the holder sets a password. The token is the only
-    credential, so these pages are public; a used, expired or unknown link answers 404."""
+    credential, so these pages are public; a used, expired or unknown link answers 404. A
+    patient invitation's link sets a password only for the login it created; for any other
+    login it says "sign in to accept" (portal/accounts/invitations.py)."""
 
     path = "/access"
     include_in_schema = False
@@ -119,9 +127,9 @@ class AccessLinkController(Controller):
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
         token: FromPath[str],
     ) -> Response[Any]:
-        if not await link_is_valid(db_session, token):
-            return _link_invalid(request)
-        return page(request, "accounts/set_password.html", {"token": token})
+        if await link_is_valid(db_session, token):
+            return page(request, "accounts/set_password.html", {"token": token})
+        return await invitation_page(request, db_session, token) or _link_invalid(request)
 
     @post("/{token:str}", status_code=303)
     async def set_password(
@@ -134,7 +142,12 @@ class AccessLinkController(Controller):
                         {"token": token, "error": "The two passwords are not the same."},
                         status_code=422)
         try:
-            await set_password_from_link(db_session, token, password, audit_context(request))
+            if await link_is_valid(db_session, token):
+                await set_password_from_link(db_session, token, password,
+                                             audit_context(request))
+            else:
+                await set_password_from_invitation(db_session, token, password,
+                                                   audit_context(request))
         except DomainError as exc:
             if exc.code == "link_invalid":
                 return _link_invalid(request)
@@ -282,5 +295,6 @@ class MeApiController(Controller):
         return body
 
 
-PAGE_CONTROLLERS: list[type] = [SignInController, AccessLinkController, AccountPageController]
-API_CONTROLLERS: list[type] = [TokenApiController, MeApiController]
+PAGE_CONTROLLERS: list[type] = [SignInController, AccessLinkController, AccountPageController,
+                                MyLinksPageController]
+API_CONTROLLERS: list[type] = [TokenApiController, MeApiController, MyLinksApiController]

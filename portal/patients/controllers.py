@@ -18,12 +18,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal.accounts.guards import require_roles
 from portal.rendering import flash, page, redirect
 from portal.requests import actor
+from reviewer.accounts.invitations import (
+    IssuedInvitation,
+    invitations_for_patient,
+    invite,
+    withdraw,
+)
 from reviewer.accounts.links import IssuedLink
 from reviewer.accounts.registry import (
-    Invitation,
     PatientInput,
-    invite,
     issue_patient_reset,
+    login_within,
     patient_logins,
     read_patient,
     register_patient,
@@ -39,7 +44,7 @@ READERS = (*SEARCHERS, Role.PATIENT)
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
-def link_url(request: Request[Any, Any, Any], link: IssuedLink) -> str:
+def link_url(request: Request[Any, Any, Any], link: IssuedLink | IssuedInvitation) -> str:
     return f"{request.app.state.settings.server.public_url}/access/{link.token}"
 
 
@@ -68,14 +73,15 @@ def patient_json(patient: Patient) -> dict[str, Any]:
     }
 
 
-def invitation_json(request: Request[Any, Any, Any], invitation: Invitation) -> dict[str, Any]:
-    link = invitation.link
+def invitation_json(request: Request[Any, Any, Any], issued: IssuedInvitation) -> dict[str, Any]:
+    """The same fields whether the address is new, a patient login or a staff login: the
+    answer must not tell accounts apart (docs/access.md)."""
     return {
-        "user_id": str(invitation.user.id),
-        "email": invitation.user.email,
-        "new_login": invitation.created,
-        "url": link_url(request, link) if link else None,
-        "expires_at": link.expires_at.isoformat() if link else None,
+        "invitation_id": str(issued.invitation.id),
+        "email": issued.email,
+        "status": "pending",
+        "url": link_url(request, issued),
+        "expires_at": issued.expires_at.isoformat(),
     }
 
 
@@ -142,10 +148,23 @@ class PatientApiController(Controller):
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
         patient_id: FromPath[uuid.UUID], data: JSONBody[InvitationBody],
     ) -> dict[str, Any]:
-        """A login for the patient or their guardian, linked to this patient."""
+        """Invite the patient or their guardian to a login linked to this patient. The link
+        grants nothing until accepted: a new address sets its first password through it, an
+        address that already has a login is accepted by its owner after signing in. The
+        answer is the same in every case."""
         invitation = await invite(db_session, actor(request), patient_id, email=data.email,
                                   guardian=data.guardian)
         return invitation_json(request, invitation)
+
+    @post("/{patient_id:uuid}/invitations/{invitation_id:uuid}/withdraw",
+          guards=[require_roles(*REGISTRARS)], status_code=200)
+    async def withdraw_invitation(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        patient_id: FromPath[uuid.UUID], invitation_id: FromPath[uuid.UUID],
+    ) -> dict[str, Any]:
+        """Withdraw a pending invitation: its link stops working."""
+        invitation = await withdraw(db_session, actor(request), patient_id, invitation_id)
+        return {"invitation_id": str(invitation.id), "status": invitation.status}
 
     @post("/{patient_id:uuid}/logins/{user_id:uuid}/password-reset",
           guards=[require_roles(*REGISTRARS)], status_code=201)
@@ -153,7 +172,9 @@ class PatientApiController(Controller):
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
         patient_id: FromPath[uuid.UUID], user_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
-        """A password-reset link for one of the patient's logins; its sessions end now."""
+        """A password-reset link for one of the patient's logins; its sessions end now. Only
+        for a login wholly inside your organizations (else 403 ``reset_not_allowed``: its
+        owner resets it from the sign-in page)."""
         link = await issue_patient_reset(db_session, actor(request), patient_id, user_id)
         return {"user_id": str(user_id), "url": link_url(request, link),
                 "expires_at": link.expires_at.isoformat()}
@@ -234,9 +255,18 @@ class PatientPageController(Controller):
                 raise
             return await _detail(request, db_session, patient_id, invite_error=exc.message,
                                  status_code=422)
-        return await _detail(request, db_session, patient_id, invitation=invitation,
-                             new_link=link_url(request, invitation.link)
-                             if invitation.link else None)
+        return await _detail(request, db_session, patient_id, invited=invitation,
+                             new_link=link_url(request, invitation))
+
+    @post("/{patient_id:uuid}/invitations/{invitation_id:uuid}/withdraw",
+          guards=[require_roles(*REGISTRARS)], status_code=303)
+    async def withdraw_page(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        patient_id: FromPath[uuid.UUID], invitation_id: FromPath[uuid.UUID],
+    ) -> Response[Any]:
+        await withdraw(db_session, actor(request), patient_id, invitation_id)
+        flash(request, "The invitation is withdrawn; its link no longer works.", "success")
+        return redirect(request, f"/patients/{patient_id}")
 
     @post("/{patient_id:uuid}/logins/{user_id:uuid}/reset",
           guards=[require_roles(*REGISTRARS)], status_code=200)
@@ -255,9 +285,15 @@ async def _detail(
 ) -> Template:
     who = actor(request)
     patient = await read_patient(db, who, patient_id)
-    logins = await patient_logins(db, patient.id) if who.role in REGISTRARS else []
+    logins, invitations, resettable = [], [], set()
+    if who.role in REGISTRARS:
+        logins = await patient_logins(db, patient.id)
+        resettable = {u.id for u in logins
+                      if await login_within(db, u, who.organization_ids)}
+        invitations = await invitations_for_patient(db, who, patient.id)
     return page(request, "patients/detail.html",
-                {"patient": patient, "logins": logins, "may_invite": who.role in REGISTRARS,
+                {"patient": patient, "logins": logins, "resettable": resettable,
+                 "invitations": invitations, "may_invite": who.role in REGISTRARS,
                  "today": date.today(), **extra},
                 status_code=status_code)
 

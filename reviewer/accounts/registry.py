@@ -1,5 +1,6 @@
-"""The patient registry: staff register patients, find them, and give them (or a guardian)
-a patient-role login through an invitation link.
+"""The patient registry: staff register patients, find them, read them, and reset the
+password of a patient login that lies wholly inside their organizations (invitations are in
+``reviewer.accounts.invitations``).
 
 Who may register and invite: hygienists, front desk and coordinators, for their own
 organizations. Who may search and read: the same plus dentists (organizations served); a
@@ -12,16 +13,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reviewer.access import get_patient, patient_visibility
-from reviewer.accounts.links import INVITE, RESET, IssuedLink, issue_link
+from reviewer.accounts.links import RESET, IssuedLink, issue_link
 from reviewer.accounts.validation import check_email, check_state, clean
 from reviewer.actor import Actor
 from reviewer.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable
 from storage.audit import AuditContext, record_event
-from storage.models import Organization, Patient, Role, User, patient_login
+from storage.models import Patient, Role, User, patient_login
 
 REGISTRAR_ROLES = frozenset({Role.HYGIENIST, Role.FRONT_DESK, Role.COORDINATOR})
 SEARCH_LIMIT = 50
@@ -183,60 +184,22 @@ async def patient_logins(db: AsyncSession, patient_id: uuid.UUID) -> list[User]:
     return list(rows.all())
 
 
-@dataclass(frozen=True)
-class Invitation:
-    user: User
-    link: IssuedLink | None
-    """None when the login already has a password: it is only linked to the patient."""
-    created: bool
-
-
-async def invite(
-    db: AsyncSession,
-    actor: Actor,
-    patient_id: uuid.UUID,
-    *,
-    email: str | None = None,
-    guardian: bool = False,
-) -> Invitation:
-    """Give the patient — or, with ``guardian``, their parent or guardian — a patient-role
-    login linked to this patient. An existing patient login with that address is linked (a
-    guardian with a second child); a login that has no password yet gets a fresh link."""
-    patient = await _registrar_patient(db, actor, patient_id)
-    default = patient.guardian_email if guardian else patient.email
-    address = check_email(email or default, required=True)
-    assert address is not None
-    organization = await db.get(Organization, patient.organization_id)
-    assert organization is not None
-    user = await db.scalar(select(User).where(User.email == address))
-    created = user is None
-    if user is None:
-        name = (patient.guardian_name if guardian else None) or patient.full_name
-        user = User(email=address, role=Role.PATIENT, display_name=name[:200],
-                    organizations=[organization])
-        db.add(user)
-        await db.flush()
-    elif user.role != Role.PATIENT:
-        raise Conflict("That email address belongs to a staff account.", code="email_in_use")
-    elif organization.id not in user.organization_ids:
-        user.organizations = [*user.organizations, organization]
-    linked = await db.scalar(
-        select(func.count()).select_from(patient_login).where(
-            patient_login.c.user_id == user.id, patient_login.c.patient_id == patient.id
-        )
+async def login_within(
+    db: AsyncSession, user: User, organization_ids: frozenset[uuid.UUID]
+) -> bool:
+    """Whether every organization of the login, and the organization of every patient it is
+    linked to, is one of ``organization_ids``: only then may staff of those organizations
+    reset its password. A login shared with another organization is reset by its owner."""
+    if user.role != Role.PATIENT or not user.organization_ids <= organization_ids:
+        return False
+    outside = await db.scalar(
+        select(func.count())
+        .select_from(patient_login)
+        .join(Patient, Patient.id == patient_login.c.patient_id)
+        .where(patient_login.c.user_id == user.id,
+               Patient.organization_id.not_in(organization_ids))
     )
-    if not linked:
-        await db.execute(insert(patient_login).values(user_id=user.id, patient_id=patient.id))
-    link = None
-    if user.password_hash is None:
-        link = await issue_link(db, user.id, INVITE, created_by_id=actor.user_id)
-    await record_event(
-        db, "patient.invited", _context(actor), organization_id=patient.organization_id,
-        subject_type="patient", subject_id=patient.id,
-        details={"user_id": str(user.id), "guardian": guardian, "new_login": created,
-                 "link_issued": link is not None},
-    )
-    return Invitation(user=user, link=link, created=created)
+    return not outside
 
 
 async def issue_patient_reset(
@@ -247,6 +210,12 @@ async def issue_patient_reset(
     user = next((u for u in await patient_logins(db, patient.id) if u.id == user_id), None)
     if user is None:
         raise NotFound("No such login for this patient.")
+    if not await login_within(db, user, actor.organization_ids):
+        raise Forbidden(
+            "This login is also used with another organization, so only its owner can reset "
+            "its password (\"Forgot your password?\" on the sign-in page).",
+            code="reset_not_allowed",
+        )
     user.session_epoch += 1
     link = await issue_link(db, user.id, RESET, created_by_id=actor.user_id)
     await record_event(

@@ -1,6 +1,6 @@
 """SQLAlchemy models, one per module; importing this package registers them all."""
 
-from storage.models.access import AccessLink, ApiToken, License, LoginFailure
+from storage.models.access import AccessLink, ApiToken, License, LoginFailure, PatientInvitation
 from storage.models.attachment import Attachment
 from storage.models.audit_event import AuditEvent
 from storage.models.base import Base, metadata
@@ -48,6 +48,7 @@ __all__ = [
     "Organization",
     "OrganizationKind",
     "Patient",
+    "PatientInvitation",
     "PayerProfileRecord",
     "RecordsDocument",
     "RecordsRequest",

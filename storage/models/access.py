@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base
@@ -71,3 +71,34 @@ class License(Base):
     state: Mapped[str] = mapped_column(String(2))
     number: Mapped[str] = mapped_column(String(32))
     expires_on: Mapped[date] = mapped_column(Date)
+
+
+class PatientInvitation(Base):
+    """Staff of one organization invite an email to a patient-role login linked to one of
+    their patients. The invitation grants nothing until its owner accepts it: after signing
+    in (an existing login), or by setting the first password through the invitation's link
+    (only the invitation that created the login may do that). Only the token's hash is kept.
+    """
+
+    __tablename__ = "patient_invitation"
+    __table_args__ = (Index("ix_patient_invitation_user_status", "user_id", "status"),)
+
+    patient_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("patient.id", ondelete="CASCADE"), index=True
+    )
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organization.id", ondelete="CASCADE")
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    """The login invited (found or created by its email address)."""
+    guardian: Mapped[bool] = mapped_column(Boolean, default=False)
+    sets_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    """This invitation created the login, so its link may set the login's first password."""
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTimeUTC)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    """pending | accepted | declined | withdrawn | replaced"""
+    decided_at: Mapped[datetime | None] = mapped_column(DateTimeUTC, default=None)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), default=None
+    )

@@ -88,21 +88,23 @@ ACCESS: list[Rule] = [
     Rule("GET", "/schema*", PUBLIC),
     Rule("POST", "/api/v1/tokens", PUBLIC, expect=frozenset({400, 401})),
     # --- accounts: every signed-in user, for themselves
+    Rule("*", "/account/links*", frozenset({PATIENT})),  # invitations waiting for a login
     Rule("*", "/account*", EVERYONE),
     Rule("GET", "/api/v1/tokens", EVERYONE),
     Rule("DELETE", "/api/v1/tokens/*", EVERYONE),
     Rule("GET", "/api/v1/me", EVERYONE),
+    Rule("*", "/api/v1/me/links*", frozenset({PATIENT})),
     # --- patient registry
     Rule("GET", "/patients", PATIENT_READERS),
     Rule("GET", "/patients/new", REGISTRARS),
     Rule("POST", "/patients", REGISTRARS),
     Rule("GET", "/patients/{patient_id:uuid}", PATIENT_READERS, scoped=True),
-    Rule("POST", "/patients/{patient_id:uuid}/invitations", REGISTRARS),
+    Rule("POST", "/patients/{patient_id:uuid}/invitations*", REGISTRARS),
     Rule("POST", "/patients/{patient_id:uuid}/logins/{user_id:uuid}/reset", REGISTRARS),
     Rule("POST", "/api/v1/patients", REGISTRARS),
     Rule("GET", "/api/v1/patients", PATIENT_READERS),
     Rule("GET", "/api/v1/patients/{patient_id:uuid}", PATIENT_READERS | {PATIENT}, scoped=True),
-    Rule("POST", "/api/v1/patients/{patient_id:uuid}/invitations", REGISTRARS),
+    Rule("POST", "/api/v1/patients/{patient_id:uuid}/invitations*", REGISTRARS),
     Rule("POST", "/api/v1/patients/{patient_id:uuid}/logins/{user_id:uuid}/password-reset",
          REGISTRARS),
     # --- administration
@@ -323,3 +325,79 @@ async def test_access_matrix(settings: Settings, database_url: str, identity: Id
                 )
     assert walked > 30
     assert not failures, "access matrix violations:\n  " + "\n  ".join(failures)
+
+
+# Pending links and cross-organization resets (issue 15): staff of one organization invite
+# the email of another organization's patient login to a patient of their own, then try to
+# reset that login's password through either patient. Nothing may work, and the login keeps
+# its organizations until its owner accepts.
+CROSS_ORG_ATTEMPTS = [
+    ("hygienist@demo.test", "school", "patient@demo.test", "patient"),
+    (OTHER_DESK, "other", "patient@demo.test", "patient"),
+    ("billing@demo.test", "clinic", OTHER_PATIENT, "other_patient"),
+    ("coordinator@demo.test", "clinic", OTHER_PATIENT, "other_patient"),
+]
+
+
+@pytest.mark.parametrize(("staff", "org", "victim", "victim_patient"), CROSS_ORG_ATTEMPTS,
+                         ids=[f"{a[0]}->{a[2]}" for a in CROSS_ORG_ATTEMPTS])
+async def test_pending_links_and_cross_organization_resets(
+    settings: Settings, database_url: str, staff: str, org: str, victim: str,
+    victim_patient: str,
+) -> None:
+    from datetime import date
+
+    from sqlalchemy import select
+
+    from storage.database import create_engine, create_session_maker
+    from storage.models import User, patient_login
+
+    await seed(database_url)
+    other = await add_other_organization(database_url)
+    ids = await demo_ids(database_url)
+    orgs = {"school": ids["school"], "clinic": ids["clinic"], "other": other["organization"]}
+    patients = {"patient": ids["patient"], "other_patient": other["patient"]}
+
+    async def login_state() -> tuple[set[uuid.UUID], set[uuid.UUID], str | None]:
+        engine = create_engine(database_url)
+        try:
+            async with create_session_maker(engine)() as db:
+                user = await db.scalar(select(User).where(User.email == victim))
+                assert user is not None
+                links = set((await db.scalars(select(patient_login.c.patient_id).where(
+                    patient_login.c.user_id == user.id))).all())
+                return user.organization_ids, links, user.password_hash
+        finally:
+            await engine.dispose()
+
+    before = await login_state()
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        token = (await client.post("/api/v1/tokens", json={
+            "email": staff, "password": "demo-password-123", "name": "t"})).json()["token"]
+        auth = {"authorization": f"Bearer {token}"}
+        decoy = (await client.post("/api/v1/patients", headers=auth, json={
+            "organization_id": str(orgs[org]), "first_name": "Decoy", "last_name": "Kid",
+            "date_of_birth": date(2015, 1, 1).isoformat(), "guardian_name": "Decoy Parent",
+            "state": "CA"})).json()["id"]
+        invited = await client.post(f"/api/v1/patients/{decoy}/invitations", headers=auth,
+                                    json={"email": victim})
+        assert invited.status_code == 201
+        assert set(invited.json()) == {"invitation_id", "email", "status", "url", "expires_at"}
+        victim_id = (await client.post("/api/v1/tokens", json={
+            "email": victim, "password": "demo-password-123", "name": "v"})).json()
+        assert "token" in victim_id
+        engine = create_engine(database_url)
+        try:
+            async with create_session_maker(engine)() as db:
+                victim_user = await db.scalar(select(User.id).where(User.email == victim))
+        finally:
+            await engine.dispose()
+        for patient_id in (decoy, patients[victim_patient]):
+            reset = await client.post(
+                f"/api/v1/patients/{patient_id}/logins/{victim_user}/password-reset",
+                headers=auth)
+            assert reset.status_code == 404, f"{staff} reset {victim} via {patient_id}"
+        link = invited.json()["url"].rsplit("/", 1)[1]
+        page = await client.get(f"/access/{link}")
+        assert 'id="set-password"' not in page.text
+    assert await login_state() == before

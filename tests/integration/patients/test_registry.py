@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import AccessLink, AuditEvent, Patient, User, patient_login
+from storage.models import AuditEvent, Patient, User, patient_login
 from tests.integration.accounts.helpers import Client, demo_ids, new_token, post_form
 from tests.support.portal import sign_in
 
@@ -94,25 +94,35 @@ async def test_guardian_is_linked_to_two_children_and_sees_only_them(
         str(ids["school"]), invite=True, invite_guardian=True))).json()
     second = (await client.post("/api/v1/patients", headers=hyg, json=child(
         str(ids["school"]), first_name="Leo", student_id="S-43"))).json()
-    linked = await client.post(f"/api/v1/patients/{second['id']}/invitations", headers=hyg,
-                               json={"guardian": True})
-    assert linked.status_code == 201
-    assert linked.json()["user_id"] == first["invitation"]["user_id"]
-    assert linked.json()["new_login"] is False
-    links = await db.scalar(select(func.count()).select_from(patient_login).where(
-        patient_login.c.user_id == linked.json()["user_id"]))
-    assert links == 2
-    # the login has no password yet: a fresh link replaced the first one
-    assert await db.scalar(select(func.count()).select_from(AccessLink)) == 1
+    invited = await client.post(f"/api/v1/patients/{second['id']}/invitations", headers=hyg,
+                                json={"guardian": True})
+    assert invited.status_code == 201
+    assert set(invited.json()) == {"invitation_id", "email", "status", "url", "expires_at"}
+    # nothing is linked before the invitation is accepted
+    assert await db.scalar(select(func.count()).select_from(patient_login).where(
+        patient_login.c.patient_id.in_([first["id"], second["id"]]))) == 0
+    # the newest link sets the first password; the earlier one now only asks to sign in
     stale = first["invitation"]["url"].rsplit("/", 1)[1]
-    assert (await client.get(f"/access/{stale}")).status_code == 404
-    token = linked.json()["url"].rsplit("/", 1)[1]
+    assert 'id="accept-invitation"' in (await client.get(f"/access/{stale}")).text
+    refused = await post_form(client, f"/access/{stale}", {
+        "password": "guardian passphrase", "password_confirm": "guardian passphrase"})
+    assert refused.status_code == 404
+    token = invited.json()["url"].rsplit("/", 1)[1]
+    assert 'id="set-password"' in (await client.get(f"/access/{token}")).text
     done = await post_form(client, f"/access/{token}", {
         "password": "guardian passphrase", "password_confirm": "guardian passphrase"})
     assert done.status_code == 303
     guardian = bearer(await new_token(client, "rosa@example.test", "guardian passphrase"))
     me = (await client.get("/api/v1/me", headers=guardian)).json()
-    assert me["role"] == "patient" and set(me["patient_ids"]) == {first["id"], second["id"]}
+    assert me["role"] == "patient" and me["patient_ids"] == [second["id"]]
+    pending = (await client.get("/api/v1/me/links", headers=guardian)).json()["invitations"]
+    assert [p["patient"] for p in pending] == ["Mia L."]
+    accepted = await client.post(f"/api/v1/me/links/{pending[0]['id']}/accept",
+                                 headers=guardian)
+    assert accepted.status_code == 200 and accepted.json()["status"] == "accepted"
+    guardian = bearer(await new_token(client, "rosa@example.test", "guardian passphrase"))
+    me = (await client.get("/api/v1/me", headers=guardian)).json()
+    assert set(me["patient_ids"]) == {first["id"], second["id"]}
     for own in (first["id"], second["id"]):
         assert (await client.get(f"/api/v1/patients/{own}", headers=guardian)).status_code == 200
     assert (await client.get(f"/api/v1/patients/{ids['patient']}",
@@ -120,13 +130,22 @@ async def test_guardian_is_linked_to_two_children_and_sees_only_them(
     assert (await client.get("/api/v1/patients", headers=guardian)).status_code == 403
 
 
-async def test_staff_email_cannot_be_invited_as_a_patient(client: Client,
-                                                          database_url: str) -> None:
+async def test_staff_email_is_invited_like_any_other_and_can_never_accept(
+    client: Client, database_url: str, db: AsyncSession
+) -> None:
     ids = await demo_ids(database_url)
     desk = bearer(await new_token(client, "billing@demo.test"))
     response = await client.post(f"/api/v1/patients/{ids['patient']}/invitations", headers=desk,
                                  json={"email": "dentist@demo.test"})
-    assert response.status_code == 409 and response.json()["code"] == "email_in_use"
+    assert response.status_code == 201
+    assert set(response.json()) == {"invitation_id", "email", "status", "url", "expires_at"}
+    token = response.json()["url"].rsplit("/", 1)[1]
+    assert 'id="accept-invitation"' in (await client.get(f"/access/{token}")).text
+    dentist = bearer(await new_token(client, "dentist@demo.test"))
+    assert (await client.post(f"/api/v1/me/links/{response.json()['invitation_id']}/accept",
+                              headers=dentist)).status_code == 403
+    assert await db.scalar(select(func.count()).select_from(patient_login).where(
+        patient_login.c.user_id == ids["dentist@demo.test"])) == 0
 
 
 async def test_staff_reset_link_ends_the_patients_sessions(
