@@ -205,6 +205,32 @@ class ServerSettings:
 
 
 @dataclass(frozen=True)
+class MailSettings:
+    smtp_url: str | None = None
+    """``smtp://user:pass@host:587`` (STARTTLS, required when a password is given unless
+    ``?starttls=0``) or ``smtps://user:pass@host:465`` (TLS from the start); unset: messages
+    are written to ``var/outbox/`` as .eml files (development only)."""
+    mail_from: str = "Toothline <no-reply@localhost>"
+
+    @classmethod
+    def from_env(cls) -> MailSettings:
+        smtp_url = _env("SMTP_URL", "") or None
+        if smtp_url:
+            parts = urlsplit(smtp_url)
+            if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
+                raise SettingsError("SMTP_URL", "expected smtp://user:pass@host:port or smtps://…")
+            try:
+                parts.port  # noqa: B018 - raises on a port that is not a number
+            except ValueError:
+                raise SettingsError("SMTP_URL", "the port is not a number") from None
+        mail_from = _env("MAIL_FROM", cls.mail_from)
+        if "@" not in mail_from or "\n" in mail_from or "\r" in mail_from:
+            raise SettingsError("MAIL_FROM", "expected an address such as "
+                                             "'Clinic <no-reply@clinic.example>'")
+        return cls(smtp_url=smtp_url, mail_from=mail_from)
+
+
+@dataclass(frozen=True)
 class Settings:
     var_dir: Path
     database: DatabaseSettings
@@ -212,6 +238,7 @@ class Settings:
     uploads: UploadSettings
     session: SessionSettings
     server: ServerSettings
+    mail: MailSettings = field(default_factory=MailSettings)
     demo_password: str | None = field(default=None, repr=False)
 
     @property
@@ -232,6 +259,7 @@ class Settings:
             uploads=UploadSettings.from_env(),
             session=SessionSettings.from_env(var_dir, embedded=embedded),
             server=server,
+            mail=MailSettings.from_env(),
             demo_password=os.environ.get(PREFIX + "DEMO_PASSWORD") or None,
         )
 
@@ -262,6 +290,8 @@ KNOWN_VARIABLES = frozenset(
         "ADMIN_PASSWORD",
         "PDF_FONT",
         "UPLOAD_CHUNK_TIMEOUT_S",
+        "SMTP_URL",
+        "MAIL_FROM",
     )
 )
 """Every variable the portal reads; a test checks compose.yaml sets only these."""

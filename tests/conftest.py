@@ -19,7 +19,10 @@ os.environ.setdefault("TOOTHLINE_VAR_DIR", str(_VAR))
 os.environ.setdefault("TOOTHLINE_DEMO_PASSWORD", "demo-password-123")
 os.environ.setdefault("TOOTHLINE_ADMIN_PASSWORD", "admin-password-123")
 
-pytest_plugins = ["tests.support.s3server", "tests.support.database", "tests.support.portal"]
+pytest_plugins = [
+    "tests.support.s3server", "tests.support.database", "tests.support.portal",
+    "tests.support.smtp",
+]
 
 
 

@@ -16,6 +16,7 @@ from litestar.stores.base import Store
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.current_user import CurrentUser
+from portal.accounts.forgot_password import ForgotPasswordController
 from portal.accounts.guards import signed_in
 from portal.accounts.invitations import (
     MyLinksApiController,
@@ -296,5 +297,5 @@ class MeApiController(Controller):
 
 
 PAGE_CONTROLLERS: list[type] = [SignInController, AccessLinkController, AccountPageController,
-                                MyLinksPageController]
+                                MyLinksPageController, ForgotPasswordController]
 API_CONTROLLERS: list[type] = [TokenApiController, MeApiController, MyLinksApiController]

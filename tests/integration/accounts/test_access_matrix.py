@@ -84,6 +84,7 @@ ACCESS: list[Rule] = [
     Rule("POST", "/login", PUBLIC, expect=frozenset({400, 401})),
     Rule("POST", "/logout", PUBLIC),
     Rule("GET,POST", "/access/{token:str}", PUBLIC, expect=frozenset({404})),
+    Rule("GET,POST", "/forgot-password", PUBLIC, expect=frozenset({200})),
     Rule("GET", "/static/*", PUBLIC, expect=frozenset({404})),
     Rule("GET", "/schema*", PUBLIC),
     Rule("POST", "/api/v1/tokens", PUBLIC, expect=frozenset({400, 401})),
