@@ -109,6 +109,7 @@ async def test_read_token_reads_but_cannot_change_anything(
     assert refused.json()["code"] == "insufficient_scope"
     assert refused.json()["scopes"] == ["read"]
     assert "insufficient_scope" in refused.headers["www-authenticate"]
+    assert refused.headers["x-content-type-options"] == "nosniff"  # the app's headers too
     assert len((await db.scalars(select(Patient.id))).all()) == patients_before
     # every unsafe method, on a guarded route and on a public one, before any handler runs
     token_id = created.json()["id"]
