@@ -37,7 +37,7 @@ ERROR_SCHEMA: Final[dict[str, Any]] = {
 DESCRIPTIONS: Final = {
     400: "The request was not understood (malformed JSON, wrong types, bad parameters).",
     401: "Not signed in, or the bearer token is not valid.",
-    403: "Signed in, but this role may not do this.",
+    403: "Signed in, but this role may not do this (or the bearer token may only read).",
     404: "Nothing with this id within the caller's reach.",
     408: "The request body stalled.",
     409: "The request conflicts with the current state.",

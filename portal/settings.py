@@ -34,7 +34,7 @@ def _env(name: str, default: str) -> str:
     return value or default
 
 
-def _env_int(name: str, default: int, *, minimum: int = 1) -> int:
+def _env_int(name: str, default: int, *, minimum: int = 1, maximum: int | None = None) -> int:
     raw = _env(name, str(default))
     try:
         value = int(raw.replace("_", ""))
@@ -42,6 +42,8 @@ def _env_int(name: str, default: int, *, minimum: int = 1) -> int:
         raise SettingsError(name, f"expected a whole number, got {raw!r}") from None
     if value < minimum:
         raise SettingsError(name, f"must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise SettingsError(name, f"must be at most {maximum}, got {value}")
     return value
 
 
@@ -52,6 +54,10 @@ def _env_bool(name: str, default: bool) -> bool:
     if raw in {"0", "false", "no", "off"}:
         return False
     raise SettingsError(name, f"expected true or false, got {raw!r}")
+
+
+MAX_API_TOKEN_DAYS = 3650
+"""Ten years: a lifetime beyond that is a typo, not a policy."""
 
 
 def _var_dir() -> Path:
@@ -137,6 +143,8 @@ class SessionSettings:
     login_max_failures_per_address: int = 50
     login_lock_minutes: int = 15
     secret_key_was_generated: bool = False
+    api_token_days: int = 90
+    """How long a new API token works; it then answers 401 like an unknown one."""
 
     @classmethod
     def from_env(cls, var_dir: Path, *, embedded: bool) -> SessionSettings:
@@ -165,6 +173,7 @@ class SessionSettings:
             login_max_failures_per_address=_env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 50),
             login_lock_minutes=_env_int("LOGIN_LOCK_MINUTES", 15),
             secret_key_was_generated=generated,
+            api_token_days=_env_int("API_TOKEN_DAYS", 90, maximum=MAX_API_TOKEN_DAYS),
         )
 
 
@@ -292,6 +301,7 @@ KNOWN_VARIABLES = frozenset(
         "UPLOAD_CHUNK_TIMEOUT_S",
         "SMTP_URL",
         "MAIL_FROM",
+        "API_TOKEN_DAYS",
     )
 )
 """Every variable the portal reads; a test checks compose.yaml sets only these."""

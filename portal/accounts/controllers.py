@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, post
@@ -34,13 +35,19 @@ from portal.accounts.services import (
     sign_in,
 )
 from portal.accounts.sessions import end_session, start_session
-from portal.accounts.tokens import issue_token, list_tokens, revoke_token
+from portal.accounts.tokens import (
+    ListedToken,
+    issue_token,
+    list_tokens,
+    normalize_scopes,
+    revoke_token,
+)
 from portal.errors import error_response
 from portal.rendering import flash, page, redirect
 from portal.requests import audit_context, current_user
 from reviewer.errors import DomainError
 from storage.audit import record_event
-from storage.models import ApiToken, User
+from storage.models import User
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
@@ -163,15 +170,29 @@ def _link_invalid(request: Request[Any, Any, Any]) -> Response[Any]:
                           "This link is not valid any more. Ask for a new one.")
 
 
-def _token_row(token: ApiToken) -> dict[str, Any]:
+def _token_row(listed: ListedToken) -> dict[str, Any]:
+    token = listed.token
     return {
         "id": str(token.id),
         "name": token.name,
         "prefix": token.prefix,
+        "scopes": list(listed.scopes),
+        "status": listed.status,
         "created_at": token.created_at.isoformat(),
+        "expires_at": token.expires_at.isoformat(),
         "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
         "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None,
     }
+
+
+def _token_lifetime(request: Request[Any, Any, Any]) -> timedelta:
+    return timedelta(days=request.app.state.settings.session.api_token_days)
+
+
+async def _owner(request: Request[Any, Any, Any], db: AsyncSession) -> User:
+    user = await db.get(User, current_user(request).id)
+    assert user is not None  # the auth middleware found it a moment ago
+    return user
 
 
 class AccountPageController(Controller):
@@ -190,9 +211,8 @@ class AccountPageController(Controller):
     async def _render(
         self, request: Request[Any, Any, Any], db: AsyncSession, **extra: Any
     ) -> Template:
-        user = current_user(request)
         status_code = extra.pop("status_code", 200)
-        tokens = await list_tokens(db, user.id)
+        tokens = await list_tokens(db, await _owner(request, db))
         return page(request, "accounts/account.html", {"tokens": tokens, **extra},
                     fragments={"api-tokens": "accounts/_api-tokens.html"},
                     status_code=status_code)
@@ -202,14 +222,17 @@ class AccountPageController(Controller):
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
         data: Form,
     ) -> Template:
-        user = await db_session.get(User, current_user(request).id)
-        assert user is not None
+        user = await _owner(request, db_session)
         try:
-            _, secret = await issue_token(db_session, user, data.get("name", ""),
-                                          audit_context(request))
+            _, secret = await issue_token(
+                db_session, user, data.get("name", ""), audit_context(request),
+                lifetime=_token_lifetime(request),
+                scopes=data.get("scopes", "read write").replace(",", " ").split(),
+            )
         except DomainError as exc:
-            return await self._render(request, db_session, token_error=exc.message,
-                                      status_code=422)
+            key = "scope_error" if exc.code == "invalid_scope" else "token_error"
+            return await self._render(request, db_session, status_code=422,
+                                      **{key: exc.message})
         return await self._render(request, db_session, new_token=secret)
 
     @post("/tokens/{token_id:uuid}/revoke", status_code=303)
@@ -231,6 +254,8 @@ class TokenRequest:
     email: str
     password: str
     name: str
+    scopes: list[str] | None = None
+    """``read`` and/or ``write`` (``write`` includes ``read``); omitted: both."""
 
 
 class TokenApiController(Controller):
@@ -243,7 +268,12 @@ class TokenApiController(Controller):
         data: JSONBody[TokenRequest],
     ) -> Response[Any]:
         """Exchange email and password for a bearer token, shown this once. Throttled like
-        the sign-in page: 401 for wrong credentials, 429 with Retry-After when locked."""
+        the sign-in page: 401 for wrong credentials, 429 with Retry-After when locked.
+        ``scopes``: ``["read"]`` or ``["read", "write"]`` (the default); an unknown scope or
+        an empty list answers 422 ``invalid_scope``. The token works until ``expires_at``
+        (``TOOTHLINE_API_TOKEN_DAYS``) and ends early when the account's role,
+        organizations or password change or it is deactivated."""
+        normalize_scopes(data.scopes)  # a malformed request is refused before any sign-in
         result = await _sign_in(request, db_session, data.email[:254], data.password)
         if result.user is None:
             if result.retry_after is not None:
@@ -254,15 +284,20 @@ class TokenApiController(Controller):
         context = type(context)(actor_id=result.user.id, actor_role=result.user.role,
                                 client_address=context.client_address,
                                 user_agent=context.user_agent)
-        token, secret = await issue_token(db_session, result.user, data.name, context)
-        return Response({"token": secret, **_token_row(token)}, status_code=201)
+        token, secret = await issue_token(db_session, result.user, data.name, context,
+                                          lifetime=_token_lifetime(request),
+                                          scopes=data.scopes)
+        listed = ListedToken(token, "active")
+        return Response({"token": secret, **_token_row(listed)}, status_code=201)
 
     @get("/", guards=[signed_in])
     async def list(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
     ) -> dict[str, Any]:
-        """The caller's tokens (never their secrets)."""
-        tokens = await list_tokens(db_session, current_user(request).id)
+        """The caller's tokens (never their secrets), each with its scopes, ``expires_at``
+        and ``status``: ``active``, ``expired``, ``revoked`` or ``invalidated`` (the
+        account's role, organizations or password changed since it was issued)."""
+        tokens = await list_tokens(db_session, await _owner(request, db_session))
         return {"tokens": [_token_row(t) for t in tokens]}
 
     @delete("/{token_id:uuid}", guards=[signed_in], status_code=204)

@@ -23,6 +23,8 @@ class CurrentUser:
     organizations: tuple[OrgRef, ...]
     patient_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
     auth_method: str = "session"  # or "token"
+    scopes: frozenset[str] = frozenset({"read", "write"})
+    """What the request may do: a session everything, a token what it was issued for."""
 
     @property
     def current_org(self) -> OrgRef | None:

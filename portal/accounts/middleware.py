@@ -1,11 +1,17 @@
-"""Who is calling: a bearer token (API clients) or the server-side session (browsers)."""
+"""Who is calling: a bearer token (API clients) or the server-side session (browsers).
+
+The one refusal made here: a token without the ``write`` scope may not use a non-safe
+method on any route (public ones included), answered 403 ``insufficient_scope`` before
+routing reaches a handler."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from litestar.response.base import ASGIResponse
 from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy import select
 
@@ -18,9 +24,14 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
 AUTH_SCOPE_KEY = "toothline_auth"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+FULL_SCOPES = frozenset({"read", "write"})
 
 
-def snapshot(user: User, *, auth_method: str, patient_ids: frozenset[uuid.UUID]) -> CurrentUser:
+def snapshot(
+    user: User, *, auth_method: str, patient_ids: frozenset[uuid.UUID],
+    scopes: frozenset[str] = FULL_SCOPES,
+) -> CurrentUser:
     return CurrentUser(
         id=user.id,
         email=user.email,
@@ -29,6 +40,26 @@ def snapshot(user: User, *, auth_method: str, patient_ids: frozenset[uuid.UUID])
         organizations=tuple(OrgRef(org.id, org.name) for org in user.organizations),
         patient_ids=patient_ids,
         auth_method=auth_method,
+        scopes=scopes,
+    )
+
+
+def insufficient_scope(user: CurrentUser) -> ASGIResponse:
+    """403 for a write attempt with a token that may only read; lists the token's scopes
+    (also in ``WWW-Authenticate``, as RFC 6750 has it)."""
+    scopes = sorted(user.scopes)
+    body = {
+        "code": "insufficient_scope",
+        "message": "This API token may only read; changing anything needs a token with the "
+                   "write scope.",
+        "scopes": scopes,
+        "required_scope": "write",
+    }
+    return ASGIResponse(
+        body=json.dumps(body).encode(),
+        status_code=403,
+        media_type="application/json",
+        headers={"www-authenticate": 'Bearer error="insufficient_scope", scope="write"'},
     )
 
 
@@ -48,7 +79,16 @@ class AuthMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            scope["user"] = await self._resolve(scope)
+            user = await self._resolve(scope)
+            scope["user"] = user
+            if (
+                user is not None
+                and user.auth_method == "token"
+                and "write" not in user.scopes
+                and scope.get("method", "GET") not in SAFE_METHODS
+            ):
+                await insufficient_scope(user)(scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
     async def _resolve(self, scope: Scope) -> CurrentUser | None:
@@ -64,8 +104,8 @@ class AuthMiddleware:
                     await db.commit()
                 if found is None:
                     return None
-                token_user, patient_ids = found
-                return snapshot(token_user, auth_method="token", patient_ids=patient_ids)
+                return snapshot(found.user, auth_method="token", patient_ids=found.patient_ids,
+                                scopes=found.scopes)
             stored = scope.get("session")
             session: dict[str, Any] = stored if isinstance(stored, dict) else {}
             raw_id = session.get(USER_KEY)

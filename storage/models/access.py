@@ -31,7 +31,9 @@ class AccessLink(Base):
 
 
 class ApiToken(Base):
-    """A bearer token for the JSON API; only its sha256 is stored."""
+    """A bearer token for the JSON API; only its sha256 is stored. It works until
+    ``expires_at``, for what ``scopes`` allow, and only while the owner's grant still
+    hashes to ``grant_fingerprint`` (see ``portal/accounts/tokens.py``)."""
 
     __tablename__ = "api_token"
 
@@ -43,6 +45,12 @@ class ApiToken(Base):
     prefix: Mapped[str] = mapped_column(String(12))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTimeUTC, default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTimeUTC, default=None)
+    expires_at: Mapped[datetime] = mapped_column(DateTimeUTC)
+    scopes: Mapped[str] = mapped_column(String(64))
+    """Space-separated, sorted: ``read`` or ``read write``."""
+    grant_fingerprint: Mapped[str] = mapped_column(String(64))
+    """sha256 of the owner's role, organizations and session epoch when the token was issued;
+    any change of them (from any code path) makes the token stop working."""
 
 
 class LoginFailure(Base):

@@ -48,7 +48,9 @@ class User(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(DateTimeUTC, default=None)
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC, default=None)
     session_epoch: Mapped[int] = mapped_column(default=0)
-    """Bumped when every session of the user must end (password reset, deactivation)."""
+    """Bumped when every session of the user must end (password reset, deactivation, a
+    change of role or organizations). It is part of every API token's grant fingerprint, so
+    a bump ends the user's API tokens too, for good: bump it only for that."""
 
     organizations: Mapped[list[Organization]] = relationship(
         secondary=user_organization, lazy="selectin", order_by=Organization.name

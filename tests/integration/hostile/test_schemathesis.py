@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -47,7 +48,8 @@ async def _tokens(database_url: str) -> dict[str, str]:
                 assert user is not None
                 ctx = AuditContext(actor_id=user.id, actor_role=user.role,
                                    client_address="127.0.0.1")
-                _, secrets[email] = await issue_token(db, user, "schemathesis", ctx)
+                _, secrets[email] = await issue_token(db, user, "schemathesis", ctx,
+                                                      lifetime=timedelta(days=1))
             await db.commit()
             return secrets
     finally:

@@ -53,3 +53,18 @@ def test_invalid_settings_name_the_variable(
         Settings.from_env()
     assert info.value.variable == variable
     assert str(info.value).startswith(variable + ":")
+
+
+def test_api_token_days_default_and_invalid_values(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TOOTHLINE_VAR_DIR", str(tmp_path))
+    monkeypatch.delenv("TOOTHLINE_API_TOKEN_DAYS", raising=False)
+    assert Settings.from_env().session.api_token_days == 90
+    monkeypatch.setenv("TOOTHLINE_API_TOKEN_DAYS", "30")
+    assert Settings.from_env().session.api_token_days == 30
+    for value in ("0", "-5", "ninety", "1.5", "100000"):
+        monkeypatch.setenv("TOOTHLINE_API_TOKEN_DAYS", value)
+        with pytest.raises(SettingsError) as info:
+            Settings.from_env()
+        assert info.value.variable == "TOOTHLINE_API_TOKEN_DAYS"
