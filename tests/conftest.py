@@ -13,11 +13,18 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher, Type
+
+from portal.accounts.passwords import use_hasher
 
 _VAR = Path(tempfile.mkdtemp(prefix="toothline-tests-"))
 os.environ.setdefault("TOOTHLINE_VAR_DIR", str(_VAR))
 os.environ.setdefault("TOOTHLINE_DEMO_PASSWORD", "demo-password-123")
 os.environ.setdefault("TOOTHLINE_ADMIN_PASSWORD", "admin-password-123")
+
+# A cheap argon2id for the suite, which signs in thousands of times (production parameters:
+# portal/accounts/passwords.py PRODUCTION_HASHER, checked in tests/unit/accounts/test_rules.py).
+use_hasher(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1, type=Type.ID))
 
 pytest_plugins = [
     "tests.support.s3server", "tests.support.database", "tests.support.portal",

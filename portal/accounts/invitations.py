@@ -20,7 +20,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.guards import require_roles
-from portal.accounts.passwords import WeakPassword, check_password_policy, hash_password
+from portal.accounts.passwords import WeakPassword, check_password_policy, hash_password_async
 from portal.rendering import flash, page, redirect
 from portal.requests import actor
 from reviewer.accounts.invitations import (
@@ -64,7 +64,7 @@ async def set_password_from_invitation(
     if getattr(won, "rowcount", 0) != 1 or user is None or user.password_hash is not None:
         raise NotFound(LINK_INVALID, code="link_invalid")
     now = datetime.now(UTC)
-    user.password_hash = hash_password(password)
+    user.password_hash = await hash_password_async(password)
     user.password_changed_at = now
     user.session_epoch += 1
     acting = replace(context, actor_id=user.id, actor_role=user.role)

@@ -1,14 +1,21 @@
-"""Password hashing (argon2id) and the password policy (NIST SP 800-63B: length, not rules)."""
+"""Password hashing (argon2id) and the password policy (NIST SP 800-63B: length, not rules).
+
+argon2 is deliberately slow (tens of milliseconds and 64 MiB per hash): request handlers use
+the ``*_async`` forms, which run it in a worker thread so the event loop keeps serving.
+"""
 
 from __future__ import annotations
 
 import contextlib
 
+from anyio import to_thread
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 # One place for the parameters: raising them makes old hashes upgrade at the next sign-in.
-HASHER = PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=2, type=Type.ID)
+PRODUCTION_HASHER = PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=2,
+                                   type=Type.ID)
+HASHER = PRODUCTION_HASHER
 
 MIN_LENGTH = 12
 MAX_LENGTH = 256
@@ -74,3 +81,19 @@ DUMMY_HASH = HASHER.hash("not-a-real-password-for-timing")
 def _burn(password: str) -> None:
     with contextlib.suppress(VerifyMismatchError, VerificationError, InvalidHashError):
         HASHER.verify(DUMMY_HASH, password)
+
+
+async def hash_password_async(password: str) -> str:
+    return await to_thread.run_sync(hash_password, password)
+
+
+async def verify_password_async(password_hash: str | None, password: str) -> bool:
+    return await to_thread.run_sync(verify_password, password_hash, password)
+
+
+def use_hasher(hasher: PasswordHasher) -> None:
+    """Replace the parameters process-wide. For the test suite only, which signs in thousands
+    of times and uses a cheap hasher (tests/conftest.py); production keeps ``HASHER``."""
+    global HASHER, DUMMY_HASH
+    HASHER = hasher
+    DUMMY_HASH = hasher.hash("not-a-real-password-for-timing")

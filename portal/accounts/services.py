@@ -22,9 +22,9 @@ from sqlalchemy.orm import InstrumentedAttribute
 from portal.accounts.passwords import (
     WeakPassword,
     check_password_policy,
-    hash_password,
+    hash_password_async,
     needs_rehash,
-    verify_password,
+    verify_password_async,
 )
 from reviewer.accounts.links import RESET, consume_link, find_valid_link
 from reviewer.accounts.validation import normalize_email
@@ -94,10 +94,10 @@ async def authenticate(db: AsyncSession, email: str, password: str) -> SignInRes
     same answer whether the email is unknown or the password wrong."""
     user = await db.scalar(select(User).where(User.email == normalize_email(email)))
     hash_ = user.password_hash if user is not None and user.is_active else None
-    if not verify_password(hash_, password) or user is None:
+    if not await verify_password_async(hash_, password) or user is None:
         return SignInResult(None)
     if hash_ and needs_rehash(hash_):
-        user.password_hash = hash_password(password)
+        user.password_hash = await hash_password_async(password)
     user.last_login_at = datetime.now(UTC)
     return SignInResult(user)
 
@@ -190,7 +190,7 @@ async def set_password_from_link(
     if not await consume_link(db, link):
         raise NotFound("This link is not valid any more. Ask for a new one.", code="link_invalid")
     now = datetime.now(UTC)
-    user.password_hash = hash_password(password)
+    user.password_hash = await hash_password_async(password)
     user.password_changed_at = now
     user.session_epoch += 1
     if link.purpose == RESET:

@@ -18,7 +18,7 @@ from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.guards import require_roles
-from portal.accounts.passwords import verify_password
+from portal.accounts.passwords import verify_password_async
 from portal.rendering import flash, page, redirect
 from portal.requests import actor, audit_context
 from portal.review import views
@@ -165,7 +165,7 @@ class ReviewApiController(Controller):
         """Sign: password re-checked (403 ``bad_password``), ``attest`` must be true."""
         evaluation = await password_checked(request, db_session, case_id, lambda: sign_evaluation(
             db_session, actor(request), audit_context(request), case_id,
-            password=data.password, attest=data.attest, check_password=verify_password,
+            password=data.password, attest=data.attest, check_password=verify_password_async,
             now=_now(),
         ))
         return evaluation_json(evaluation)
@@ -178,7 +178,7 @@ class ReviewApiController(Controller):
         """Add a signed addendum to a signed evaluation (password re-checked)."""
         added = await password_checked(request, db_session, case_id, lambda: add_addendum(
             db_session, actor(request), audit_context(request), case_id, text=data.text,
-            password=data.password, check_password=verify_password, now=_now(),
+            password=data.password, check_password=verify_password_async, now=_now(),
         ))
         return addendum_json(added)
 
@@ -314,7 +314,7 @@ class ReviewPagesController(Controller):
                 db_session, actor(request), audit_context(request), case_id,
                 password=str(form.get("password") or ""),
                 attest=str(form.get("attest") or "") in {"yes", "true", "on", "1"},
-                check_password=verify_password, now=_now(), draft=draft,
+                check_password=verify_password_async, now=_now(), draft=draft,
             ))
         except (BadPassword, AttestationRequired, EvaluationIncomplete) as exc:
             return page(request, "review/_sign-form.html",
@@ -338,7 +338,7 @@ class ReviewPagesController(Controller):
         await password_checked(request, db_session, case_id, lambda: add_addendum(
             db_session, actor(request), audit_context(request), case_id,
             text=str(form.get("text") or ""), password=str(form.get("password") or ""),
-            check_password=verify_password, now=_now(),
+            check_password=verify_password_async, now=_now(),
         ))
         flash(request, "Addendum signed.", "success")
         return redirect(request, f"/review/cases/{case_id}")

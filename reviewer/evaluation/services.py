@@ -8,7 +8,7 @@ never changes: its content hash (``content_sha256``) is computed once, at signin
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -41,7 +41,8 @@ from reviewer.queue.scope import review_scope
 from storage.audit import AuditContext, record_event
 from storage.models import Addendum, Case, Evaluation, InfoRequest, Patient, Role, User
 
-PasswordCheck = Callable[[str | None, str], bool]
+PasswordCheck = Callable[[str | None, str], Awaitable[bool]]
+"""Checks the signer's password (argon2, off the event loop: the portal passes an async check)."""
 """``(stored_hash, password) -> ok``: the portal passes its password verifier in."""
 
 
@@ -162,8 +163,9 @@ async def sign_evaluation(
     if not attest:
         raise AttestationRequired(f"Confirm the attestation: {ATTESTATION}")
     user = await db.get(User, actor.user_id)
-    if user is None or not check_password(user.password_hash if user.is_active else None,
-                                          password):
+    if user is None or not await check_password(
+        user.password_hash if user.is_active else None, password
+    ):
         raise BadPassword("That password is not right.")
     evaluation = await evaluation_of(db, case.id)
     if evaluation is None:
@@ -269,8 +271,9 @@ async def add_addendum(
         raise_signed(case)
     assert evaluation is not None
     user = await db.get(User, actor.user_id)
-    if user is None or not check_password(user.password_hash if user.is_active else None,
-                                          password):
+    if user is None or not await check_password(
+        user.password_hash if user.is_active else None, password
+    ):
         raise BadPassword("That password is not right.")
     addendum = Addendum(evaluation_id=evaluation.id, author_id=actor.user_id, text=body,
                         signed_at=now)

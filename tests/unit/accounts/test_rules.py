@@ -70,3 +70,35 @@ def test_csv_cells_cannot_be_formulas(value: object, cell: str) -> None:
 def test_age() -> None:
     assert age_on(date(2010, 6, 1), date(2028, 5, 31)) == 17
     assert age_on(date(2010, 6, 1), date(2028, 6, 1)) == 18
+
+
+def test_production_parameters_stay_strong() -> None:
+    """The suite hashes with a cheap hasher (tests/conftest.py); production must not."""
+    from argon2 import Type
+
+    from portal.accounts.passwords import PRODUCTION_HASHER
+
+    assert PRODUCTION_HASHER.type is Type.ID
+    assert PRODUCTION_HASHER.time_cost >= 3 and PRODUCTION_HASHER.memory_cost >= 64 * 1024
+    assert PRODUCTION_HASHER.hash("correct horse battery").startswith("$argon2id$v=19$m=65536,t=3")
+
+
+async def test_async_forms_run_in_a_worker_thread() -> None:
+    import threading
+
+    from portal.accounts import passwords
+
+    seen: list[str] = []
+    real = passwords.verify_password
+
+    def spy(password_hash: str | None, password: str) -> bool:
+        seen.append(threading.current_thread().name)
+        return real(password_hash, password)
+
+    passwords.verify_password = spy  # type: ignore[assignment]
+    try:
+        hashed = await passwords.hash_password_async("correct horse battery")
+        assert await passwords.verify_password_async(hashed, "correct horse battery")
+    finally:
+        passwords.verify_password = real  # type: ignore[assignment]
+    assert seen and seen[0] != threading.main_thread().name
