@@ -26,6 +26,7 @@ from litestar.template.config import TemplateConfig
 
 from portal.accounts.middleware import AuthMiddleware
 from portal.accounts.sessions import RotatingSessionConfig
+from portal.audit_checkpoints import audit_checkpoint_lifespan
 from portal.errors import EXCEPTION_HANDLERS
 from portal.http_middleware import (
     BearerAwareCSRFMiddleware,
@@ -37,6 +38,7 @@ from portal.intake.worker import derivation_lifespan
 from portal.openapi_errors import JsonSchemaWithErrors
 from portal.routes import API_CONTROLLERS, PAGE_CONTROLLERS
 from portal.settings import Settings, get_settings
+from storage.audit import configure_audit_key
 from storage.blobs import open_blob_store
 from storage.database import create_engine, create_session_maker
 
@@ -53,6 +55,7 @@ def _session_store(settings: Settings) -> Store:
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build a fresh app (and a fresh engine): never share one app between test clients."""
     settings = settings or get_settings()
+    audit_key = configure_audit_key(settings.audit.key)  # record_event's key, process-wide
     engine = create_engine(
         settings.database.url, echo=settings.database.echo, pool_size=settings.database.pool_size
     )
@@ -115,11 +118,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             render_plugins=[JsonSchemaWithErrors()],
         ),
         exception_handlers=EXCEPTION_HANDLERS,
-        lifespan=[lifespan, derivation_lifespan],  # blobs first, then the worker
+        # blobs first, then the workers (stopped in reverse order)
+        lifespan=[lifespan, derivation_lifespan, audit_checkpoint_lifespan],
         request_max_body_size=1_000_000,
         debug=False,
     )
     app.state.settings = settings
+    app.state.audit_key = audit_key
     app.state.db_sessionmaker = session_maker
     _configure_logging()
     return app

@@ -1,5 +1,5 @@
 """The ``toothline`` command: run, db upgrade, demo, users create-admin, blobs sweep, media
-derive-pending, audit verify."""
+derive-pending, audit verify / checkpoint / rekey."""
 
 from __future__ import annotations
 
@@ -8,23 +8,32 @@ import getpass
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
+if TYPE_CHECKING:
+    from storage.audit_checkpoint import Checkpoint
+
 from portal.settings import Settings, SettingsError, get_settings
+from storage.audit import AuditKey, BrokenLink, configure_audit_key
+from storage.blobs import BlobError, BlobStore, open_blob_store
 from storage.database import create_engine, create_session_maker, upgrade_database
 
 T = TypeVar("T")
 
 
 def _settings() -> Settings:
+    """The settings; also gives ``storage.audit`` its key, for every command that records."""
     try:
-        return get_settings()
+        settings = get_settings()
     except SettingsError as exc:
         click.echo(f"toothline: invalid setting {exc}", err=True)
         sys.exit(2)
+    configure_audit_key(settings.audit.key)
+    return settings
 
 
 def _with_db(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -255,25 +264,150 @@ def audit() -> None:
     """The audit trail."""
 
 
-@audit.command("verify")
-def audit_verify() -> None:
-    """Walk every hash chain of the audit trail; name the first broken link (exit 1)."""
-    from storage.audit import BrokenLink, verify_chains
+@dataclass
+class _Verdict:
+    checked: int = 0
+    broken: list[BrokenLink] = field(default_factory=list)
+    checkpoint: str | None = None
+    checkpoint_problem: str | None = None
 
-    settings = _settings()
-    checked, broken = _with_db(settings, verify_chains)
-    if not broken:
-        click.echo(f"Audit trail intact: {checked} events checked.")
+
+def _first_per_chain(links: list[BrokenLink]) -> list[BrokenLink]:
+    first: dict[str, BrokenLink] = {}
+    for link in links:
+        if link.chain not in first or link.seq < first[link.chain].seq:
+            first[link.chain] = link
+    return [first[chain] for chain in sorted(first)]
+
+
+async def _check_checkpoint(db: AsyncSession, store: BlobStore, key: AuditKey,
+                            verdict: _Verdict) -> None:
+    """Compare the database with the latest checkpoint; fill ``verdict`` in."""
+    from storage.audit_checkpoint import (
+        CheckpointInvalid,
+        compare_with_checkpoint,
+        latest_checkpoint,
+    )
+
+    try:
+        checkpoint = await latest_checkpoint(store, key)
+    except CheckpointInvalid as exc:
+        verdict.checkpoint_problem = str(exc)
         return
-    link: BrokenLink
-    for link in broken:
+    except BlobError as exc:
+        verdict.checkpoint_problem = f"the checkpoints cannot be read: {exc}"
+        return
+    if checkpoint is not None:
+        verdict.checkpoint = f"{checkpoint.key} (written {checkpoint.written_at})"
+        verdict.broken = _first_per_chain(
+            [*verdict.broken, *await compare_with_checkpoint(db, checkpoint)])
+
+
+def _report_broken(verdict: _Verdict) -> None:
+    for link in verdict.broken:
         click.echo(
             f"BROKEN chain {link.chain} at seq {link.seq} (event {link.event_id}): {link.reason}",
             err=True,
         )
-    click.echo(f"Audit trail broken in {len(broken)} chain(s); {checked} events checked.",
-               err=True)
+    if verdict.checkpoint_problem:
+        click.echo(f"BROKEN {verdict.checkpoint_problem}", err=True)
+
+
+def _audit_run(settings: Settings, work: Callable[[AsyncSession, BlobStore], Awaitable[T]]) -> T:
+    async def with_store(db: AsyncSession) -> T:
+        store = open_blob_store(settings.blobs.url)
+        try:
+            return await work(db, store)
+        finally:
+            await store.aclose()
+
+    return _with_db(settings, with_store)
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Check every chain's MACs and that it reaches the latest checkpoint; name the first
+    broken event of each chain (exit 1)."""
+    from storage.audit import verify_chains
+
+    settings = _settings()
+    key = AuditKey.from_secret(settings.audit.key)
+
+    async def work(db: AsyncSession, store: BlobStore) -> _Verdict:
+        checked, broken = await verify_chains(db, key)
+        verdict = _Verdict(checked=checked, broken=broken)
+        await _check_checkpoint(db, store, key, verdict)
+        return verdict
+
+    verdict = _audit_run(settings, work)
+    if not verdict.broken and not verdict.checkpoint_problem:
+        anchored = (f"reaches checkpoint {verdict.checkpoint}" if verdict.checkpoint else
+                    "no checkpoint yet, so events cut off the end cannot be detected "
+                    "(run toothline audit checkpoint)")
+        click.echo(f"Audit trail intact: {verdict.checked} events checked; {anchored}.")
+        return
+    _report_broken(verdict)
+    click.echo(f"Audit trail broken in {len(verdict.broken)} chain(s)"
+               f"{' and its checkpoint' if verdict.checkpoint_problem else ''}; "
+               f"{verdict.checked} events checked.", err=True)
     sys.exit(1)
+
+
+@audit.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Write the head of every chain, signed, to the blob store, and print the heads."""
+    from storage.audit_checkpoint import write_checkpoint
+
+    settings = _settings()
+    key = AuditKey.from_secret(settings.audit.key)
+
+    async def work(db: AsyncSession, store: BlobStore) -> Checkpoint:
+        return await write_checkpoint(db, store, key)
+
+    _print_checkpoint(_audit_run(settings, work))
+
+
+def _print_checkpoint(checkpoint: Checkpoint) -> None:
+    click.echo(f"Checkpoint {checkpoint.key}: {len(checkpoint.heads)} chain(s).")
+    for head in checkpoint.heads:
+        click.echo(f"  {head.chain}  seq {head.seq}  mac {head.mac}  event {head.event_id}  "
+                   f"{head.occurred_at}")
+
+
+@audit.command("rekey")
+def audit_rekey() -> None:
+    """Once, after upgrading from a release without TOOTHLINE_AUDIT_KEY: check the old
+    SHA-256 links, give every link a MAC under the key and write a checkpoint."""
+    from storage.audit import RekeyResult, rekey_chains
+    from storage.audit_checkpoint import write_checkpoint
+
+    settings = _settings()
+    key = AuditKey.from_secret(settings.audit.key)
+
+    async def work(db: AsyncSession, store: BlobStore) -> tuple[_Verdict, RekeyResult | None,
+                                                                 Checkpoint | None]:
+        verdict = _Verdict()
+        # No downgrade: a trail that no longer passes through its latest checkpoint (e.g.
+        # rewritten to plain SHA-256 after it was keyed) is refused, not keyed anew.
+        await _check_checkpoint(db, store, key, verdict)
+        if verdict.broken or verdict.checkpoint_problem:
+            return verdict, None, None
+        result = await rekey_chains(db, key)
+        if result.broken:
+            verdict.broken = result.broken
+            return verdict, result, None
+        await db.commit()
+        return verdict, result, await write_checkpoint(db, store, key)
+
+    verdict, result, checkpoint = _audit_run(settings, work)
+    if result is None or checkpoint is None:
+        _report_broken(verdict)
+        click.echo("Nothing was changed: the trail is not intact (see docs/access.md, "
+                   "\"When verify fails\").", err=True)
+        sys.exit(1)
+    click.echo(f"Rekeyed {result.rekeyed} plain SHA-256 link(s); {result.events} events in "
+               f"{result.chains} chain(s) now carry MACs under TOOTHLINE_AUDIT_KEY.")
+    _print_checkpoint(checkpoint)
 
 
 if __name__ == "__main__":

@@ -190,6 +190,37 @@ def _load_or_create_secret(path: Path) -> str:
 
 
 @dataclass(frozen=True)
+class AuditSettings:
+    key: str = field(repr=False)
+    """``TOOTHLINE_AUDIT_KEY``: the HMAC key of the audit trail's links and checkpoints. Never
+    stored in the database, so that writing the database is not enough to rewrite the trail."""
+    checkpoint_minutes: int = 60
+    """How often each portal process writes a signed checkpoint of the chain heads."""
+    key_was_generated: bool = False
+
+    @classmethod
+    def from_env(cls, var_dir: Path, *, embedded: bool) -> AuditSettings:
+        key = os.environ.get(PREFIX + "AUDIT_KEY", "").strip()
+        generated = False
+        if not key:
+            if not embedded:
+                raise SettingsError(
+                    "AUDIT_KEY",
+                    "required with PostgreSQL or an https public URL "
+                    "(generate one: python3 -c 'import secrets; print(secrets.token_urlsafe(48))')",
+                )
+            key = _load_or_create_secret(var_dir / "audit_key")
+            generated = True
+        elif len(key) < 32:
+            raise SettingsError("AUDIT_KEY", "must be at least 32 characters")
+        return cls(
+            key=key,
+            checkpoint_minutes=_env_int("AUDIT_CHECKPOINT_MINUTES", cls.checkpoint_minutes),
+            key_was_generated=generated,
+        )
+
+
+@dataclass(frozen=True)
 class ServerSettings:
     public_url: str = "http://127.0.0.1:8000"
     time_zone: str = "America/Los_Angeles"
@@ -247,6 +278,7 @@ class Settings:
     uploads: UploadSettings
     session: SessionSettings
     server: ServerSettings
+    audit: AuditSettings
     mail: MailSettings = field(default_factory=MailSettings)
     demo_password: str | None = field(default=None, repr=False)
 
@@ -268,6 +300,7 @@ class Settings:
             uploads=UploadSettings.from_env(),
             session=SessionSettings.from_env(var_dir, embedded=embedded),
             server=server,
+            audit=AuditSettings.from_env(var_dir, embedded=embedded),
             mail=MailSettings.from_env(),
             demo_password=os.environ.get(PREFIX + "DEMO_PASSWORD") or None,
         )
@@ -299,6 +332,8 @@ KNOWN_VARIABLES = frozenset(
         "ADMIN_PASSWORD",
         "PDF_FONT",
         "UPLOAD_CHUNK_TIMEOUT_S",
+        "AUDIT_KEY",
+        "AUDIT_CHECKPOINT_MINUTES",
         "SMTP_URL",
         "MAIL_FROM",
         "API_TOKEN_DAYS",

@@ -1,7 +1,16 @@
-"""The audit trail: append-only, hash-chained events (one chain per organization).
+"""The audit trail: append-only events, chained per organization with keyed MACs.
 
-Each event's hash covers its content and the previous event's hash, so editing or deleting
-a row breaks the chain from there on; :func:`verify_chains` finds the first broken link.
+Each event's link is an HMAC-SHA-256 over its content and the previous event's link, keyed
+with ``TOOTHLINE_AUDIT_KEY`` (kept out of the database). Whoever can write the database but
+lacks the key cannot delete or edit an event and recompute the following links: a plain
+SHA-256 rehash, or a MAC under another key, is named by :func:`verify_chains`. Dropping the
+last events of a chain leaves no broken link; the signed checkpoints of
+:mod:`storage.audit_checkpoint` catch that.
+
+The key reaches this module through :func:`configure_audit_key` (``create_app`` and the
+``toothline`` command call it with the setting; tests with a test key), because ``storage``
+must not import ``portal``. Functions that verify or rewrite take the key explicitly.
+
 Writers to one chain are serialized (a transaction-scoped advisory lock on PostgreSQL; the
 database's single write lock on SQLite), writers to different chains do not wait on each
 other on PostgreSQL.
@@ -10,10 +19,11 @@ other on PostgreSQL.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +34,55 @@ from storage.models import AuditEvent
 
 GENESIS = "0" * 64
 GLOBAL_CHAIN = "global"
+MIN_KEY_LENGTH = 32
+
+
+class AuditKeyMissing(RuntimeError):
+    """An event was to be recorded before any audit key was configured."""
+
+
+@dataclass(frozen=True)
+class AuditKey:
+    """The audit key, split into one derived key per purpose (links, checkpoints), so a MAC
+    made for one purpose never verifies as the other."""
+
+    link: bytes = field(repr=False)
+    checkpoint: bytes = field(repr=False)
+
+    @classmethod
+    def from_secret(cls, secret: str | bytes) -> AuditKey:
+        raw = secret.encode() if isinstance(secret, str) else secret
+        if len(raw) < MIN_KEY_LENGTH:
+            raise ValueError(f"the audit key must be at least {MIN_KEY_LENGTH} characters")
+        return cls(
+            link=hmac.digest(raw, b"toothline audit link v1", "sha256"),
+            checkpoint=hmac.digest(raw, b"toothline audit checkpoint v1", "sha256"),
+        )
+
+    def mac(self, message: bytes) -> str:
+        return hmac.digest(self.link, message, "sha256").hex()
+
+    def sign(self, message: bytes) -> str:
+        return hmac.digest(self.checkpoint, message, "sha256").hex()
+
+
+_configured: AuditKey | None = None
+
+
+def configure_audit_key(secret: str | bytes | AuditKey) -> AuditKey:
+    """Set the key :func:`record_event` uses in this process (the last call wins)."""
+    global _configured
+    _configured = secret if isinstance(secret, AuditKey) else AuditKey.from_secret(secret)
+    return _configured
+
+
+def current_audit_key() -> AuditKey:
+    if _configured is None:
+        raise AuditKeyMissing(
+            "no audit key configured: call storage.audit.configure_audit_key "
+            "(create_app and the toothline command do it from TOOTHLINE_AUDIT_KEY)"
+        )
+    return _configured
 
 
 @dataclass(frozen=True)
@@ -36,7 +95,7 @@ class AuditContext:
     user_agent: str | None = None
 
 
-def _event_hash(event: AuditEvent) -> str:
+def _canonical(event: AuditEvent) -> bytes:
     payload = {
         "chain": event.chain,
         "seq": event.seq,
@@ -52,8 +111,18 @@ def _event_hash(event: AuditEvent) -> str:
         "occurred_at": _utc(event.occurred_at).isoformat(timespec="microseconds"),
         "prev_hash": event.prev_hash,
     }
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def event_mac(event: AuditEvent, key: AuditKey) -> str:
+    """The keyed link of an event (kept in ``AuditEvent.hash``)."""
+    return key.mac(_canonical(event))
+
+
+def legacy_event_hash(event: AuditEvent) -> str:
+    """The unkeyed SHA-256 link of releases before the audit key: only read, to recognize
+    old rows (``toothline audit rekey``) and rehashes by someone without the key."""
+    return hashlib.sha256(_canonical(event)).hexdigest()
 
 
 def _utc(moment: datetime) -> datetime:
@@ -79,7 +148,10 @@ async def record_event(
     subject_id: uuid.UUID | str | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event (in the caller's transaction). ``details`` must hold no PHI."""
+    """Append one event (in the caller's transaction). ``details`` must hold no PHI.
+
+    Raises :class:`AuditKeyMissing` when no audit key is configured (nothing is written)."""
+    key = current_audit_key()
     chain = str(organization_id) if organization_id else GLOBAL_CHAIN
     await _lock_chain(db, chain)
     last = (
@@ -105,7 +177,7 @@ async def record_event(
         occurred_at=datetime.now(UTC),
         prev_hash=last.hash if last else GENESIS,
     )
-    event.hash = _event_hash(event)
+    event.hash = event_mac(event, key)
     db.add(event)
     await db.flush()
     return event
@@ -127,27 +199,105 @@ async def _chain_events(db: AsyncSession, chain: str) -> AsyncIterator[AuditEven
         yield event
 
 
-async def verify_chains(db: AsyncSession) -> tuple[int, list[BrokenLink]]:
-    """Walk every chain; return how many events were checked and the first break per chain."""
-    chains = (await db.scalars(select(AuditEvent.chain).distinct())).all()
+async def chain_names(db: AsyncSession) -> list[str]:
+    return sorted((await db.scalars(select(AuditEvent.chain).distinct())).all())
+
+
+def _bad_mac_reason(event: AuditEvent) -> str:
+    if hmac.compare_digest(legacy_event_hash(event), event.hash):
+        return ("plain SHA-256 link, not a keyed MAC (rewritten without the audit key, "
+                "or written before `toothline audit rekey`)")
+    return "content does not match its MAC (row edited, or written with another audit key)"
+
+
+async def verify_chains(db: AsyncSession, key: AuditKey) -> tuple[int, list[BrokenLink]]:
+    """Walk every chain; return how many events were checked and the first break per chain.
+
+    Only keyed links pass: a plain SHA-256 link is a break (no downgrade)."""
     checked = 0
     broken: list[BrokenLink] = []
-    for chain in sorted(chains):
+    for chain in await chain_names(db):
         expected_prev, expected_seq = GENESIS, 1
         async for event in _chain_events(db, chain):
             checked += 1
             reason = None
             if event.seq != expected_seq:
                 reason = f"sequence jumps from {expected_seq - 1} to {event.seq} (row removed?)"
-            elif event.prev_hash != expected_prev:
-                reason = "previous-hash link does not match"
-            elif _event_hash(event) != event.hash:
-                reason = "content does not match its hash (row edited)"
+            elif not hmac.compare_digest(event.prev_hash, expected_prev):
+                reason = "previous link does not match (an event before it removed or rewritten)"
+            elif not hmac.compare_digest(event_mac(event, key), event.hash):
+                reason = _bad_mac_reason(event)
             if reason:
                 broken.append(BrokenLink(chain, event.seq, event.id, reason))
                 break
             expected_prev, expected_seq = event.hash, event.seq + 1
     return checked, broken
+
+
+@dataclass(frozen=True)
+class RekeyResult:
+    chains: int
+    events: int
+    rekeyed: int
+    """Links that were plain SHA-256 and now carry a MAC."""
+    broken: list[BrokenLink]
+    """Non-empty: nothing was changed (the transaction was rolled back)."""
+
+
+REKEY_BATCH = 1000
+
+
+async def rekey_chains(db: AsyncSession, key: AuditKey) -> RekeyResult:
+    """Give every link a MAC under ``key``, once, after upgrading from unkeyed releases.
+
+    A chain is accepted only as it can have grown: an intact plain SHA-256 prefix (the old
+    release) followed by intact keyed links (events recorded after the upgrade). A break, or
+    a plain link after a keyed one (a rehash by someone without the key), rolls everything
+    back and is returned. Links are then rewritten from the first event on, since each MAC
+    covers the previous link. Chains are locked as record_event locks them; the caller
+    commits, then writes a checkpoint (and first checks the latest one: see the CLI)."""
+    events = rekeyed = 0
+    broken: list[BrokenLink] = []
+    chains = await chain_names(db)
+    for chain in chains:
+        await _lock_chain(db, chain)
+        old_prev = new_prev = GENESIS
+        expected_seq, seen_keyed = 1, False
+        while True:
+            batch = (await db.scalars(
+                select(AuditEvent).where(AuditEvent.chain == chain,
+                                         AuditEvent.seq >= expected_seq)
+                .order_by(AuditEvent.seq).limit(REKEY_BATCH)
+            )).all()
+            for event in batch:
+                events += 1
+                reason = None
+                if event.seq != expected_seq:
+                    reason = f"sequence jumps from {expected_seq - 1} to {event.seq}"
+                elif not hmac.compare_digest(event.prev_hash, old_prev):
+                    reason = "previous link does not match"
+                elif hmac.compare_digest(event_mac(event, key), event.hash):
+                    seen_keyed = True
+                elif hmac.compare_digest(legacy_event_hash(event), event.hash):
+                    if seen_keyed:
+                        reason = "plain SHA-256 link after keyed links (rewritten without the key)"
+                    rekeyed += 1
+                else:
+                    reason = _bad_mac_reason(event)
+                if reason:
+                    broken.append(BrokenLink(chain, event.seq, event.id, reason))
+                    await db.rollback()
+                    return RekeyResult(len(chains), events, 0, broken)
+                old_prev = event.hash
+                event.prev_hash = new_prev
+                event.hash = new_prev = event_mac(event, key)
+                expected_seq += 1
+            await db.flush()
+            for event in batch:
+                db.expunge(event)
+            if len(batch) < REKEY_BATCH:
+                break
+    return RekeyResult(len(chains), events, rekeyed, broken)
 
 
 async def count_events(db: AsyncSession) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,14 @@ _VAR = Path(tempfile.mkdtemp(prefix="toothline-tests-"))
 os.environ.setdefault("TOOTHLINE_VAR_DIR", str(_VAR))
 os.environ.setdefault("TOOTHLINE_DEMO_PASSWORD", "demo-password-123")
 os.environ.setdefault("TOOTHLINE_ADMIN_PASSWORD", "admin-password-123")
+# One audit key for the whole run: record_event in services and the CLI and apps built from
+# the environment then agree. A test that starts an app with another key gets this one back.
+os.environ.setdefault("TOOTHLINE_AUDIT_KEY", "test-audit-key-" + "a" * 40)
+TEST_AUDIT_KEY = os.environ["TOOTHLINE_AUDIT_KEY"]
+
+from storage.audit import configure_audit_key  # noqa: E402  (after the environment is set)
+
+configure_audit_key(TEST_AUDIT_KEY)
 
 # A cheap argon2id for the suite, which signs in thousands of times (production parameters:
 # portal/accounts/passwords.py PRODUCTION_HASHER, checked in tests/unit/accounts/test_rules.py).
@@ -31,6 +40,11 @@ pytest_plugins = [
     "tests.support.smtp",
 ]
 
+
+@pytest.fixture(autouse=True)
+def _test_audit_key() -> Iterator[None]:
+    yield
+    configure_audit_key(TEST_AUDIT_KEY)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

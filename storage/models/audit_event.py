@@ -12,7 +12,8 @@ from storage.models.base import Base
 
 
 class AuditEvent(Base):
-    """Append-only: who did what to which record, hash-chained per organization ("chain")."""
+    """Append-only: who did what to which record, chained per organization ("chain") with
+    HMAC-SHA-256 links keyed outside the database (see storage/audit.py)."""
 
     __tablename__ = "audit_event"
     __table_args__ = (
@@ -39,4 +40,7 @@ class AuditEvent(Base):
     """Never PHI: ids, codes and counts only."""
     occurred_at: Mapped[datetime] = mapped_column(DateTimeUTC)
     prev_hash: Mapped[str] = mapped_column(String(64))
+    """The previous event's ``hash`` (64 zeros for the first)."""
     hash: Mapped[str] = mapped_column(String(64))
+    """The event's link: hex HMAC-SHA-256 under the audit key (plain SHA-256 on rows written
+    before ``toothline audit rekey``)."""

@@ -153,7 +153,8 @@ def main() -> None:
     env = {}
     if args.database_url:
         env = {"TOOTHLINE_DATABASE_URL": args.database_url,
-               "TOOTHLINE_SECRET_KEY": "bench-secret-" + "k" * 40}
+               "TOOTHLINE_SECRET_KEY": "bench-secret-" + "k" * 40,
+               "TOOTHLINE_AUDIT_KEY": "bench-audit-key-" + "k" * 40}
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="toothline-bench-") as tmp:
         work = Path(tmp)

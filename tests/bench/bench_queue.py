@@ -32,7 +32,7 @@ from reviewer.actor import Actor
 from reviewer.queue.claims import claim_next
 from reviewer.queue.listing import QueueFilters, list_queue
 from reviewer.queue.scope import QUEUE_RANK
-from storage.audit import AuditContext
+from storage.audit import AuditContext, configure_audit_key
 from storage.database import create_engine, create_session_maker, upgrade_database
 from storage.models import Case, Organization, Patient, User
 
@@ -183,6 +183,7 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
+    configure_audit_key("bench-audit-key-" + "k" * 40)  # claims record audit events
     name = f"toothline_bench_{secrets.token_hex(4)}"
     await _admin(f'CREATE DATABASE "{name}"')
     url = f"{ADMIN_URL.rpartition('/')[0]}/{name}"

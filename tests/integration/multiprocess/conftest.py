@@ -46,6 +46,7 @@ def two_portals(
         "TOOTHLINE_BLOB_URL": s3_server.url("twoportals"),
         "TOOTHLINE_REDIS_URL": REDIS_URL,
         "TOOTHLINE_SECRET_KEY": "two-process-secret-" + "k" * 40,
+        "TOOTHLINE_AUDIT_KEY": os.environ["TOOTHLINE_AUDIT_KEY"],  # the test key
     }
     try:
         tmp_path = tmp_path_factory.mktemp("two-portals")

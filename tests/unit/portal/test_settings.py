@@ -8,7 +8,8 @@ from portal.settings import Settings, SettingsError
 
 
 def test_embedded_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("DATABASE_URL", "BLOB_URL", "SECRET_KEY", "PUBLIC_URL", "REDIS_URL"):
+    for name in ("DATABASE_URL", "BLOB_URL", "SECRET_KEY", "PUBLIC_URL", "REDIS_URL",
+                 "AUDIT_KEY"):
         monkeypatch.delenv(f"TOOTHLINE_{name}", raising=False)
     monkeypatch.setenv("TOOTHLINE_VAR_DIR", str(tmp_path))
     settings = Settings.from_env()
@@ -19,11 +20,17 @@ def test_embedded_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     # the generated secret is kept, so sessions survive a restart
     assert Settings.from_env().session.secret_key == settings.session.secret_key
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+    # the audit key likewise, generated apart from the secret key
+    assert settings.audit.key_was_generated
+    assert Settings.from_env().audit.key == settings.audit.key != settings.session.secret_key
+    assert (tmp_path / "audit_key").stat().st_mode & 0o777 == 0o600
+    assert settings.audit.key not in repr(settings)
 
 
 def test_postgres_url_gets_async_driver(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TOOTHLINE_DATABASE_URL", "postgresql://app@db:5432/toothline")
     monkeypatch.setenv("TOOTHLINE_SECRET_KEY", "k" * 40)
+    monkeypatch.setenv("TOOTHLINE_AUDIT_KEY", "a" * 40)
     settings = Settings.from_env()
     assert settings.database.async_url == "postgresql+asyncpg://app@db:5432/toothline"
     assert not settings.is_embedded
@@ -40,6 +47,12 @@ def test_postgres_url_gets_async_driver(monkeypatch: pytest.MonkeyPatch) -> None
         ({"TIME_ZONE": "Mars/Olympus"}, "TOOTHLINE_TIME_ZONE"),
         ({"BLOB_URL": "ftp://x"}, "TOOTHLINE_BLOB_URL"),
         ({"SECRET_KEY": "short"}, "TOOTHLINE_SECRET_KEY"),
+        ({"DATABASE_URL": "postgresql://app@db/x", "SECRET_KEY": "k" * 40},
+         "TOOTHLINE_AUDIT_KEY"),
+        ({"PUBLIC_URL": "https://portal.example", "SECRET_KEY": "k" * 40},
+         "TOOTHLINE_AUDIT_KEY"),
+        ({"AUDIT_KEY": "short"}, "TOOTHLINE_AUDIT_KEY"),
+        ({"AUDIT_CHECKPOINT_MINUTES": "0"}, "TOOTHLINE_AUDIT_CHECKPOINT_MINUTES"),
     ],
 )
 def test_invalid_settings_name_the_variable(
@@ -47,6 +60,7 @@ def test_invalid_settings_name_the_variable(
 ) -> None:
     monkeypatch.setenv("TOOTHLINE_VAR_DIR", str(tmp_path))
     monkeypatch.delenv("TOOTHLINE_SECRET_KEY", raising=False)
+    monkeypatch.delenv("TOOTHLINE_AUDIT_KEY", raising=False)
     for name, value in env.items():
         monkeypatch.setenv(f"TOOTHLINE_{name}", value)
     with pytest.raises(SettingsError) as info:
