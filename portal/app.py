@@ -24,12 +24,14 @@ from litestar.stores.file import FileStore
 from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
 
+from portal.accounts.csrf import token_for_template
 from portal.accounts.middleware import AuthMiddleware
 from portal.accounts.sessions import RotatingSessionConfig
 from portal.errors import EXCEPTION_HANDLERS
 from portal.http_middleware import (
     BearerAwareCSRFMiddleware,
     RequestLogMiddleware,
+    TrustedProxyMiddleware,
     json_log_formatter,
     security_headers_hook,
 )
@@ -39,6 +41,7 @@ from portal.routes import API_CONTROLLERS, PAGE_CONTROLLERS
 from portal.settings import Settings, get_settings
 from storage.blobs import open_blob_store
 from storage.database import create_engine, create_session_maker
+from storage.private import private_dir
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -47,7 +50,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 def _session_store(settings: Settings) -> Store:
     if settings.session.redis_url:
         return RedisStore.with_client(url=settings.session.redis_url, namespace="toothline-session")
-    return FileStore(settings.var_dir / "sessions")
+    return FileStore(private_dir(settings.var_dir / "sessions"))
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -100,6 +103,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         plugins=[SQLAlchemyPlugin(config=db_config), HTMXPlugin()],
         middleware=[
+            DefineMiddleware(TrustedProxyMiddleware, trusted=settings.server.trusted_proxies),
             DefineMiddleware(RequestLogMiddleware),
             session_config.middleware,
             DefineMiddleware(BearerAwareCSRFMiddleware, config=csrf_config),
@@ -107,7 +111,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         before_send=[security_headers_hook(hsts=settings.server.is_https)],
         stores={"sessions": _session_store(settings)},
-        template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine),
+        template_config=TemplateConfig(
+            directory=TEMPLATES_DIR, engine=JinjaTemplateEngine, engine_callback=_csrf_callable
+        ),
         openapi_config=OpenAPIConfig(
             title="Toothline API",
             version="1.0.0",
@@ -123,6 +129,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app.state.db_sessionmaker = session_maker
     _configure_logging()
     return app
+
+
+def _csrf_callable(engine: JinjaTemplateEngine) -> None:
+    """Templates' ``csrf_token()`` gives the token bound to the session at render time."""
+    engine.register_template_callable(key="csrf_token", template_callable=token_for_template)
 
 
 def _configure_logging() -> None:
