@@ -40,6 +40,8 @@ def test_postgres_url_gets_async_driver(monkeypatch: pytest.MonkeyPatch) -> None
         ({"TIME_ZONE": "Mars/Olympus"}, "TOOTHLINE_TIME_ZONE"),
         ({"BLOB_URL": "ftp://x"}, "TOOTHLINE_BLOB_URL"),
         ({"SECRET_KEY": "short"}, "TOOTHLINE_SECRET_KEY"),
+        ({"TRUSTED_PROXIES": "10.0.0.1,proxy.internal"}, "TOOTHLINE_TRUSTED_PROXIES"),
+        ({"TRUSTED_PROXIES": "*"}, "TOOTHLINE_TRUSTED_PROXIES"),
     ],
 )
 def test_invalid_settings_name_the_variable(
@@ -53,3 +55,12 @@ def test_invalid_settings_name_the_variable(
         Settings.from_env()
     assert info.value.variable == variable
     assert str(info.value).startswith(variable + ":")
+
+
+def test_trusted_proxies_default_to_none(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TOOTHLINE_VAR_DIR", str(tmp_path))
+    monkeypatch.delenv("TOOTHLINE_TRUSTED_PROXIES", raising=False)
+    assert Settings.from_env().server.trusted_proxies == ()
+    monkeypatch.setenv("TOOTHLINE_TRUSTED_PROXIES", " 10.0.0.5 , 10.1.0.0/16,::1,192.0.2.9/32")
+    assert Settings.from_env().server.trusted_proxies == (
+        "10.0.0.5", "10.1.0.0/16", "::1", "192.0.2.9")
