@@ -24,6 +24,7 @@ from litestar.stores.file import FileStore
 from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
 
+from portal.accounts.csrf import token_for_template
 from portal.accounts.middleware import AuthMiddleware
 from portal.accounts.sessions import RotatingSessionConfig
 from portal.audit_checkpoints import audit_checkpoint_lifespan
@@ -31,6 +32,7 @@ from portal.errors import EXCEPTION_HANDLERS
 from portal.http_middleware import (
     BearerAwareCSRFMiddleware,
     RequestLogMiddleware,
+    TrustedProxyMiddleware,
     json_log_formatter,
     security_headers_hook,
 )
@@ -41,6 +43,7 @@ from portal.settings import Settings, get_settings
 from storage.audit import configure_audit_key
 from storage.blobs import open_blob_store
 from storage.database import create_engine, create_session_maker
+from storage.private import private_dir
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -49,7 +52,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 def _session_store(settings: Settings) -> Store:
     if settings.session.redis_url:
         return RedisStore.with_client(url=settings.session.redis_url, namespace="toothline-session")
-    return FileStore(settings.var_dir / "sessions")
+    return FileStore(private_dir(settings.var_dir / "sessions"))
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -103,6 +106,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         plugins=[SQLAlchemyPlugin(config=db_config), HTMXPlugin()],
         middleware=[
+            DefineMiddleware(TrustedProxyMiddleware, trusted=settings.server.trusted_proxies),
             DefineMiddleware(RequestLogMiddleware),
             session_config.middleware,
             DefineMiddleware(BearerAwareCSRFMiddleware, config=csrf_config),
@@ -110,7 +114,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         before_send=[security_headers_hook(hsts=settings.server.is_https)],
         stores={"sessions": _session_store(settings)},
-        template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine),
+        template_config=TemplateConfig(
+            directory=TEMPLATES_DIR, engine=JinjaTemplateEngine, engine_callback=_csrf_callable
+        ),
         openapi_config=OpenAPIConfig(
             title="Toothline API",
             version="1.0.0",
@@ -128,6 +134,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app.state.db_sessionmaker = session_maker
     _configure_logging()
     return app
+
+
+def _csrf_callable(engine: JinjaTemplateEngine) -> None:
+    """Templates' ``csrf_token()`` gives the token bound to the session at render time."""
+    engine.register_template_callable(key="csrf_token", template_callable=token_for_template)
 
 
 def _configure_logging() -> None:

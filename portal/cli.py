@@ -21,6 +21,7 @@ from portal.settings import Settings, SettingsError, get_settings
 from storage.audit import AuditKey, BrokenLink, configure_audit_key
 from storage.blobs import BlobError, BlobStore, open_blob_store
 from storage.database import create_engine, create_session_maker, upgrade_database
+from storage.private import private_dir
 
 T = TypeVar("T")
 
@@ -67,7 +68,7 @@ def run(host: str, port: int, workers: int) -> None:
 
     settings = _settings()
     if settings.is_embedded:
-        settings.var_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.var_dir)
         upgrade_database(settings.database.url)
         _seed_if_empty(settings)
     click.echo(f"Toothline on http://{host}:{port}  (database: {_safe_db(settings)})")
@@ -77,7 +78,10 @@ def run(host: str, port: int, workers: int) -> None:
         host=host,
         port=port,
         workers=workers,
-        proxy_headers=True,
+        # uvicorn would believe X-Forwarded-For from 127.0.0.1 (its default): anyone on the
+        # host could then choose their address. The app does it, for
+        # TOOTHLINE_TRUSTED_PROXIES only (portal.http_middleware.TrustedProxyMiddleware).
+        proxy_headers=False,
         log_level="warning",
         access_log=False,
         timeout_keep_alive=5,

@@ -15,10 +15,17 @@ from portal.accounts.current_user import CurrentUser
 
 
 def _csrf(request: Request[Any, Any, Any]) -> str:
+    """The token bound to the session as it is now (a sign-in or a timeout in this request
+    changes it); litestar's ``csrf_token()``/``csrf_input`` read the same value."""
     from litestar.utils.scope.state import ScopeState
 
-    token = ScopeState.from_scope(request.scope).csrf_token
-    return token if isinstance(token, str) else ""
+    from portal.accounts.csrf import current_token
+
+    if "litestar_app" not in request.scope:
+        return ""
+    token = current_token(request.scope)
+    ScopeState.from_scope(request.scope).csrf_token = token
+    return token
 
 
 def page(

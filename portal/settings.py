@@ -7,6 +7,7 @@ result; tests call :func:`get_settings.cache_clear` after changing the environme
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from storage.database import UnsupportedDatabaseURL, to_async_database_url
+from storage.private import private_dir
 
 PREFIX = "TOOTHLINE_"
 
@@ -181,7 +183,7 @@ def _load_or_create_secret(path: Path) -> str:
     """Keep one generated secret in ``./var/`` so sessions survive a restart."""
     if path.exists():
         return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     secret = secrets.token_urlsafe(48)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
@@ -226,6 +228,9 @@ class ServerSettings:
     time_zone: str = "America/Los_Angeles"
     """Default time zone for new organizations; each organization keeps its own."""
     debug: bool = False
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses or networks (``10.0.0.5``, ``10.0.0.0/8``) whose ``X-Forwarded-For`` and
+    ``X-Forwarded-Proto`` are believed; from anyone else those headers are ignored."""
 
     @property
     def is_https(self) -> bool:
@@ -241,7 +246,27 @@ class ServerSettings:
             ZoneInfo(time_zone)
         except (ZoneInfoNotFoundError, ValueError):
             raise SettingsError("TIME_ZONE", f"unknown time zone {time_zone!r}") from None
-        return cls(public_url=public_url, time_zone=time_zone, debug=_env_bool("DEBUG", False))
+        return cls(public_url=public_url, time_zone=time_zone, debug=_env_bool("DEBUG", False),
+                   trusted_proxies=_trusted_proxies())
+
+
+def _trusted_proxies() -> tuple[str, ...]:
+    """``TOOTHLINE_TRUSTED_PROXIES``: comma-separated IPs or CIDR networks; empty = none."""
+    found: list[str] = []
+    for item in _env("TRUSTED_PROXIES", "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        try:
+            network = ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise SettingsError(
+                "TRUSTED_PROXIES", f"{item!r} is not an IP address or network (10.0.0.0/8)"
+            ) from None
+        found.append(
+            str(network.network_address) if network.num_addresses == 1 else str(network)
+        )
+    return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -337,6 +362,7 @@ KNOWN_VARIABLES = frozenset(
         "SMTP_URL",
         "MAIL_FROM",
         "API_TOKEN_DAYS",
+        "TRUSTED_PROXIES",
     )
 )
 """Every variable the portal reads; a test checks compose.yaml sets only these."""

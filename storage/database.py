@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from storage.private import private_file
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -46,12 +48,18 @@ def _sqlite_pragmas(dbapi_connection: object, _record: ConnectionPoolEntry) -> N
     cursor.close()
 
 
+def _private_sqlite_file(async_url: str) -> None:
+    """Create the SQLite file 0600 in a 0700 folder before SQLite opens it (SQLite gives its
+    -wal and -shm files the same mode as the database file)."""
+    path = async_url.split(":///", 1)[1]
+    if path and path != ":memory:":
+        private_file(Path(path))
+
+
 def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
     async_url = to_async_database_url(url)
     if async_url.startswith("sqlite"):
-        path = async_url.split(":///", 1)[1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        _private_sqlite_file(async_url)
         engine = create_async_engine(async_url, echo=echo)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
@@ -77,6 +85,8 @@ def alembic_config(url: str) -> Config:
 
 def upgrade_database(url: str, revision: str = "head") -> None:
     """Apply migrations (blocking; call from a thread when inside an event loop)."""
+    if to_async_database_url(url).startswith("sqlite"):
+        _private_sqlite_file(to_async_database_url(url))
     command.upgrade(alembic_config(url), revision)
 
 

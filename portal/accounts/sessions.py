@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie, MutableScopeHeaders
 from litestar.middleware.session.server_side import (
     ServerSideSessionBackend,
     ServerSideSessionConfig,
@@ -52,8 +53,24 @@ class RotatingSessionBackend(ServerSideSessionBackend):
         if not scope_session or scope_session is Empty:
             if self.config.key not in connection.cookies:
                 return
-            scope_session = Empty
+            await self._forget(message, connection)
+            return
         await super().store_in_message(scope_session, message, connection)
+
+    async def _forget(
+        self, message: Message, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> None:
+        """Delete the stored session and the browser's cookie. litestar's own null cookie
+        repeats the configured ``Max-Age`` (12 hours), which browsers obey over ``Expires``:
+        here it is ``Max-Age=0``, so the cookie is gone at once."""
+        store = self.config.get_store_from_app(connection.scope["app"])
+        await self.delete(self.get_session_id(connection), store=store)
+        cookie = Cookie(
+            key=self.config.key, value="", max_age=0, expires=0, path=self.config.path,
+            domain=self.config.domain, secure=self.config.secure,
+            httponly=self.config.httponly, samesite=self.config.samesite,
+        )
+        MutableScopeHeaders.from_message(message).add("set-cookie", cookie.to_header(header=""))
 
     def get_session_id(self, connection: ASGIConnection[Any, Any, Any, Any]) -> str:
         new_id = connection.scope.get(ROTATE_SCOPE_KEY)

@@ -43,7 +43,10 @@ def _json(request: Request[Any, Any, Any], view: RequestView) -> dict[str, Any]:
 
 
 def _download_url(request: Request[Any, Any, Any], token: str) -> str:
-    return str(request.base_url).rstrip("/") + f"/records/download/{token}"
+    """Built from ``TOOTHLINE_PUBLIC_URL``, never from the request's Host: a forged Host
+    would otherwise send the patient's link (and its token) to another site."""
+    public_url: str = request.app.state.settings.server.public_url
+    return f"{public_url}/records/download/{token}"
 
 
 def _delivery_json(request: Request[Any, Any, Any], delivery: Delivery) -> dict[str, Any]:

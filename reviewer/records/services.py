@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import anyio
 from sqlalchemy import ColumnElement, false, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +28,7 @@ from reviewer.actor import Actor
 from reviewer.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from reviewer.records import lifecycle
 from reviewer.records.lifecycle import RecordsAction, RecordsStatus, transition
+from reviewer.records.pdf_check import check_pdf
 from reviewer.records.policy import (
     THIRD_PARTIES,
     Format,
@@ -645,6 +647,8 @@ async def add_document(
             f"A document is at most {MAX_DOCUMENT_BYTES // (1024 * 1024)} MB.", code="too_large"
         )
     content_type = sniff_document(data)
+    if content_type == "application/pdf":
+        await anyio.to_thread.run_sync(check_pdf, data)
     key = new_blob_key("records/documents")
     await blobs.put(key, data, content_type=content_type)
     # Blob first, then the row: a crash in between leaves an unreferenced blob (swept).

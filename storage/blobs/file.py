@@ -42,6 +42,7 @@ from storage.blobs.base import (
     PutResult,
 )
 from storage.blobs.keys import is_valid_key, validate_key, validate_prefix
+from storage.private import DIR_MODE, private_dir
 
 TEMP_PREFIX = "~put-"
 WRITE_SIZE = 1 << 20
@@ -176,7 +177,7 @@ class FileBlobStore:
             folder = folder.parent
         for new in reversed(missing):
             with contextlib.suppress(FileExistsError):  # a concurrent put made it
-                new.mkdir()
+                new.mkdir(mode=DIR_MODE)  # the root among them: patient files, owner only
             if self._fsync:
                 _fsync_dir(new.parent)
 
@@ -298,7 +299,7 @@ class FileBlobStore:
 
     def _ping(self) -> None:
         try:
-            self._root.mkdir(parents=True, exist_ok=True)
+            private_dir(self._root)
         except OSError as exc:
             raise BlobStoreUnavailable(f"cannot create {self._root}: {exc.strerror}") from exc
         if not os.access(self._root, os.W_OK | os.X_OK):

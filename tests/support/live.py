@@ -85,6 +85,8 @@ def running_portal(
         TOOTHLINE_DATABASE_URL=f"sqlite:///{var_dir}/toothline.db",
         TOOTHLINE_BLOB_URL=f"file://{var_dir}/blobs",
         TOOTHLINE_DEMO_PASSWORD=DEMO_PASSWORD,
+        # Browsers send Origin on every POST; it must be the public URL's (CSRF Origin check).
+        TOOTHLINE_PUBLIC_URL=url,
         PYTHONUNBUFFERED="1",
     )
     child_env.update(env or {})

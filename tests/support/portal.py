@@ -60,7 +60,9 @@ async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
 
 
 async def csrf_token(client: AsyncTestClient[Litestar]) -> str:
-    """The double-submit token: GET any page to receive the cookie, then send it back."""
+    """The CSRF token current for ``client``: the server keeps the ``csrftoken`` cookie equal
+    to it (anonymous: the double-submit token; signed in: the one bound to the session, new
+    after every sign-in), so GET a page only when there is no cookie yet."""
     if "csrftoken" not in client.cookies:
         await client.get("/login")
     return str(client.cookies["csrftoken"])

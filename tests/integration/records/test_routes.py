@@ -24,9 +24,10 @@ from tests.integration.records.seeding import (
     other_org_patient,
     signed_case,
 )
+from tests.support.pdfs import hostile_pdfs, real_pdf
 from tests.support.portal import csrf_token, sign_in
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = real_pdf()
 
 
 @pytest.fixture
@@ -89,9 +90,14 @@ async def test_api_walk_and_public_link(client: AsyncTestClient[Litestar], app_d
         == "waived"
     assert (await client.post(f"{base}/prepare")).json()["status"] == "prepared"
     assert (await client.post(f"{base}/bogus")).status_code == 400
-    delivered = await client.post(f"{base}/deliver", json={})
+    # A forged Host must not reach the link: it is built from TOOTHLINE_PUBLIC_URL only.
+    delivered = await client.post(f"{base}/deliver", json={},
+                                  headers={"host": "evil.example"})
     assert delivered.status_code == 200, delivered.text
     answer = delivered.json()
+    public_url = client.app.state.settings.server.public_url
+    assert answer["download_url"].startswith(f"{public_url}/records/download/")
+    assert "evil.example" not in delivered.text
     assert set(answer) >= {"download_url", "expires_at", "uses_left"}
     assert answer["uses_left"] == 5
     expires = dt.datetime.fromisoformat(answer["expires_at"])
@@ -122,6 +128,26 @@ async def test_api_walk_and_public_link(client: AsyncTestClient[Litestar], app_d
     assert (await client.get("/" + path)).status_code == 409
     assert (await client.get("/records/download/not-a-token")).status_code == 404
     assert await _count(app_db, "records_link.refused") == 3
+
+
+async def test_a_document_that_claims_to_be_a_pdf_must_parse(
+    client: AsyncTestClient[Litestar], app_db: AsyncSession
+):
+    patient = await demo_patient(app_db)
+    await _login(client, "billing@demo.test")
+    created = await client.post("/api/v1/records-requests", json={
+        "requester": "patient", "records": "all", "format": "electronic",
+        "patient_id": str(patient.id), "received_via": "phone"})
+    assert created.status_code == 201, created.text
+    base = f"/api/v1/records-requests/{created.json()['id']}/documents"
+    for name, data in hostile_pdfs().items():
+        refused = await client.post(base, files={"file": (f"{name}.pdf", data, "application/pdf")})
+        assert refused.status_code == 422, (name, refused.text)
+        assert refused.json()["code"] == "invalid_pdf", name
+    assert await _count(app_db, "records_document.uploaded") == 0
+    kept = await client.post(base, files={"file": ("ok.pdf", real_pdf(2), "application/pdf")})
+    assert kept.status_code == 201, kept.text
+    assert await _count(app_db, "records_document.uploaded") == 1
 
 
 async def test_patient_page_and_own_download(

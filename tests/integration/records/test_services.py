@@ -27,10 +27,11 @@ from tests.integration.records.seeding import (
     other_org_patient,
     signed_case,
 )
+from tests.support.pdfs import real_pdf
 
 # 2026-03-07 23:30 in Los Angeles (PST) is already 2026-03-08 in UTC.
 RECEIVED = dt.datetime(2026, 3, 8, 7, 30, tzinfo=dt.UTC)
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = real_pdf()
 
 
 def _new(patient_id, requester="patient", records="all", fmt="electronic", **extra):

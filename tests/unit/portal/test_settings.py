@@ -53,6 +53,8 @@ def test_postgres_url_gets_async_driver(monkeypatch: pytest.MonkeyPatch) -> None
          "TOOTHLINE_AUDIT_KEY"),
         ({"AUDIT_KEY": "short"}, "TOOTHLINE_AUDIT_KEY"),
         ({"AUDIT_CHECKPOINT_MINUTES": "0"}, "TOOTHLINE_AUDIT_CHECKPOINT_MINUTES"),
+        ({"TRUSTED_PROXIES": "10.0.0.1,proxy.internal"}, "TOOTHLINE_TRUSTED_PROXIES"),
+        ({"TRUSTED_PROXIES": "*"}, "TOOTHLINE_TRUSTED_PROXIES"),
     ],
 )
 def test_invalid_settings_name_the_variable(
@@ -82,3 +84,12 @@ def test_api_token_days_default_and_invalid_values(
         with pytest.raises(SettingsError) as info:
             Settings.from_env()
         assert info.value.variable == "TOOTHLINE_API_TOKEN_DAYS"
+
+
+def test_trusted_proxies_default_to_none(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TOOTHLINE_VAR_DIR", str(tmp_path))
+    monkeypatch.delenv("TOOTHLINE_TRUSTED_PROXIES", raising=False)
+    assert Settings.from_env().server.trusted_proxies == ()
+    monkeypatch.setenv("TOOTHLINE_TRUSTED_PROXIES", " 10.0.0.5 , 10.1.0.0/16,::1,192.0.2.9/32")
+    assert Settings.from_env().server.trusted_proxies == (
+        "10.0.0.5", "10.1.0.0/16", "::1", "192.0.2.9")
