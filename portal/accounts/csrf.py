@@ -115,12 +115,25 @@ def origin_of(url: str) -> str | None:
     return f"{scheme}://{host}:{port}"
 
 
+def request_origin(scope: Scope) -> str | None:
+    """The origin this request was sent to: its scheme (from a trusted proxy where there is
+    one) and its ``Host``. A browser always sends the Host of the server it talks to, so a
+    cross-site page cannot make its Origin equal this."""
+    host = header(scope, b"host")
+    if not host:
+        return None
+    return origin_of(f"{scope.get('scheme', 'http')}://{host}")
+
+
 def is_cross_site(scope: Scope, origin: str) -> bool:
-    """True unless ``origin`` is the origin of ``TOOTHLINE_PUBLIC_URL``."""
+    """True unless ``origin`` is the origin of ``TOOTHLINE_PUBLIC_URL`` or the origin the
+    request itself was sent to (as Django does: the portal opened at ``localhost`` instead
+    of ``127.0.0.1`` keeps working, and a foreign page's Origin matches neither)."""
     public: str = scope["litestar_app"].state.settings.server.public_url
-    mine = origin_of(public)
     theirs = origin_of(origin)
-    return theirs is None or theirs != mine
+    if theirs is None:
+        return True
+    return theirs not in {origin_of(public), request_origin(scope)}
 
 
 def header(scope: Scope, name: bytes) -> str | None:

@@ -307,3 +307,13 @@ async def test_var_dir_database_and_stores_are_private(
         await client.app.state.blobs.put(new_blob_key("test"), b"x")
     for folder in (var_dir, var_dir / "sessions", var_dir / "blobs"):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+
+
+async def test_the_origin_the_request_was_sent_to_is_same_site(client: Client) -> None:
+    """Opened at another name of the same server (localhost instead of 127.0.0.1): the
+    browser's Origin equals the request's own Host, which a foreign page cannot forge."""
+    await sign_in(client, "dentist@demo.test")
+    token = await csrf_token(client)
+    own = f"http://{client.base_url.host}"
+    assert await _account_post(client, token, origin=own) == 422
+    assert await _account_post(client, token, origin="https://" + client.base_url.host) == 403
