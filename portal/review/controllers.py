@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, Parameter
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -102,7 +103,8 @@ class QueueApiController(Controller):
         result = await list_queue(db_session, actor(request), filters, now=_now())
         return result.as_dict()
 
-    @post("/claim", status_code=200)
+    @post("/claim", status_code=200,
+          responses={204: ResponseSpec(data_container=None, description="Nothing waits.")})
     async def claim_next(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
     ) -> Response[Any]:
