@@ -33,7 +33,7 @@ SMOKE = [
 LEAVES_REPO = re.compile("|".join([
     r"\.\./" + "shared",  # a relative path to the sibling folder
     r"/work/" + "shared",  # this workplace's absolute path
-    r"""["']""" + "shared" + r"""["']\s*/""",  # a pathlib join: ... / "shared" / ...
+    r"""["']""" + "shared" + r"""["']\s*/""",  # a pathlib join with that folder name
 ]))
 
 
