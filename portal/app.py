@@ -1,4 +1,5 @@
-"""The application factory: every plugin, middleware and controller is listed here."""
+"""The application factory: every plugin and middleware is listed here; the controllers come
+from portal/routes.py."""
 
 from __future__ import annotations
 
