@@ -1,10 +1,12 @@
-"""The application factory: every plugin, middleware and controller is listed here."""
+"""The application factory: every plugin and middleware is listed here; the controllers come
+from portal/routes.py."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib import resources
 from pathlib import Path
 
 from advanced_alchemy.extensions.litestar import (
@@ -45,8 +47,20 @@ from storage.blobs import open_blob_store
 from storage.database import create_engine, create_session_maker
 from storage.private import private_dir
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
-STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+def _package_folder(name: str) -> Path:
+    """A folder of the ``portal`` package as a real path (Jinja and the static router read
+    files from disk). ``portal/templates`` is a symlink to the repository's top-level
+    ``templates/``; a wheel carries the files themselves (package data), so the same lookup
+    serves a checkout, an editable and a non-editable install."""
+    folder = resources.files("portal") / name
+    if not isinstance(folder, Path) or not folder.is_dir():
+        raise RuntimeError(f"portal/{name} is missing from this installation ({folder})")
+    return folder
+
+
+TEMPLATES_DIR = _package_folder("templates")
+STATIC_DIR = _package_folder("static")
 
 
 def _session_store(settings: Settings) -> Store:

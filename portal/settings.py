@@ -227,7 +227,6 @@ class ServerSettings:
     public_url: str = "http://127.0.0.1:8000"
     time_zone: str = "America/Los_Angeles"
     """Default time zone for new organizations; each organization keeps its own."""
-    debug: bool = False
     trusted_proxies: tuple[str, ...] = ()
     """Addresses or networks (``10.0.0.5``, ``10.0.0.0/8``) whose ``X-Forwarded-For`` and
     ``X-Forwarded-Proto`` are believed; from anyone else those headers are ignored."""
@@ -246,7 +245,7 @@ class ServerSettings:
             ZoneInfo(time_zone)
         except (ZoneInfoNotFoundError, ValueError):
             raise SettingsError("TIME_ZONE", f"unknown time zone {time_zone!r}") from None
-        return cls(public_url=public_url, time_zone=time_zone, debug=_env_bool("DEBUG", False),
+        return cls(public_url=public_url, time_zone=time_zone,
                    trusted_proxies=_trusted_proxies())
 
 
@@ -347,7 +346,6 @@ KNOWN_VARIABLES = frozenset(
         "MAX_FILES_PER_CASE",
         "DERIVE_INLINE",
         "TIME_ZONE",
-        "DEBUG",
         "SESSION_IDLE_MINUTES",
         "SESSION_MAX_HOURS",
         "LOGIN_MAX_FAILURES",

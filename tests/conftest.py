@@ -53,6 +53,3 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     share."""
     items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
 
-
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
-FIXTURES = SHARED / "fixtures"

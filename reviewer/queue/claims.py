@@ -1,6 +1,6 @@
 """Claims: one dentist per case, as a lease.
 
-"Next case" is ONE statement on both databases (DESIGN.md, flow 2)::
+"Next case" is ONE statement on both databases (docs/architecture.md, flow 2)::
 
     UPDATE case SET status = 'in_review', claimed_by_id = :me, lease_expires_at = :until
      WHERE id = (<the most pressing claimable case in the dentist's scope>)   -- sub-select

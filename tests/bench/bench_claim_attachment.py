@@ -36,8 +36,8 @@ from reviewer.documents.model import (
 )
 from reviewer.documents.package import build_claim_package
 from storage.media import MediaLimits, process_upload
+from tests.support.fixtures import GOOD
 
-GOOD = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "good"
 FILES = ("phone_postop_rotated_gps.jpg", "xray_bitewing_16bit.png", "phone_postop_upright.jpg",
          "xray_periapical_16bit.tif", "intraoral_camera.png", "xray_8bit.jpg", "progressive.jpg",
          "xray_intraoral.dcm", "cmyk.jpg", "phone_postop.heic")

@@ -29,9 +29,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from tests.support.fixtures import GOOD
+
 REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "bench-password-123"
-WARMUP = REPO.parent / "shared" / "fixtures" / "good" / "xray_bitewing_16bit.png"
+WARMUP = GOOD / "xray_bitewing_16bit.png"
 
 
 def make_radiograph(path: Path, megabytes: float) -> None:

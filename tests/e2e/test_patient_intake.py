@@ -4,16 +4,15 @@ add three photos (one HEIC) and watch each upload, send, and see "waiting for th
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import BrowserLog, LiveServer, login, no_horizontal_scroll, shot
+from tests.support.fixtures import GOOD
 
 pytestmark = pytest.mark.e2e
 
-GOOD = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "good"
 PATIENT = "patient@demo.test"
 
 

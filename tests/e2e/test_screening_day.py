@@ -9,8 +9,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.conftest import FIXTURES
 from tests.e2e.conftest import BrowserLog, LiveServer, login, no_horizontal_scroll, shot
+from tests.support.fixtures import FIXTURES
 
 pytestmark = pytest.mark.e2e
 

@@ -29,7 +29,7 @@ from storage.models import (
     ScreeningEvent,
     User,
 )
-from tests.conftest import FIXTURES
+from tests.support.fixtures import FIXTURES
 from tests.support.portal import seed
 
 GOOD = FIXTURES / "good"

@@ -15,13 +15,13 @@ from portal.app import create_app
 from portal.settings import Settings
 from tests.integration.hostile.conftest import Client, headers
 from tests.integration.intake.conftest import draft, new_case, patient
+from tests.support.fixtures import GOOD
 from tests.support.portal import DEMO_PASSWORD, make_settings, sign_in
 
 __all__ = ["draft", "patient"]  # the intake fixtures, used here
 
 MAX_UPLOAD = 4096
-JPEG = (Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "good"
-        / "phone_postop_upright.jpg")
+JPEG = GOOD / "phone_postop_upright.jpg"
 
 
 @pytest.fixture

@@ -18,12 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal.settings import Settings
 from storage.blobs import BlobStore
 from storage.models import Attachment, AuditEvent
+from tests.support.fixtures import BAD, GOOD  # noqa: F401 (the intake tests import them here)
 from tests.support.portal import csrf_token, make_settings, sign_in
 from tests.support.s3server import S3Server
 
-FIXTURES = Path(__file__).resolve().parents[4] / "shared" / "fixtures"
-GOOD = FIXTURES / "good"
-BAD = FIXTURES / "bad"
 PATIENT = "patient@demo.test"
 HYGIENIST = "hygienist@demo.test"
 

@@ -1,4 +1,4 @@
-"""Every file in shared/fixtures/good is accepted and every one in bad/ refused, through the
+"""Every file in tests/fixtures/good is accepted and every one in bad/ refused, through the
 page upload endpoint and the API, on the file and the S3 blob store.
 
 The matrix: both routes x both blob stores on SQLite; the API route on PostgreSQL too (the

@@ -19,7 +19,7 @@ from storage.audit import AuditContext
 from storage.blobs import BlobStore, new_blob_key
 from storage.media import MediaLimits, process_upload
 from storage.models import Attachment, Case, Evaluation, Organization, Patient, User
-from tests.conftest import FIXTURES
+from tests.support.fixtures import FIXTURES
 
 GOOD = FIXTURES / "good"
 CTX = AuditContext(actor_id=None, actor_role="test", client_address="127.0.0.1")

@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 
-FIXTURES = Path(__file__).resolve().parents[4] / "shared" / "fixtures"
+from tests.support.fixtures import FIXTURES
+
 PHOTO = (FIXTURES / "good" / "phone_postop_upright.jpg").read_bytes()
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 

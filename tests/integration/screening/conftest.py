@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditEvent
-from tests.conftest import FIXTURES
+from tests.support.fixtures import FIXTURES
 from tests.support.portal import csrf_token, sign_in
 
 Client = AsyncTestClient[Litestar]

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from reviewer.export.csv_safe import csv_text, safe_cell
 from reviewer.screening.roster import RosterUnreadable, parse_roster
-from tests.conftest import FIXTURES
+from tests.support.fixtures import FIXTURES
 
 TODAY = date(2026, 11, 25)
 

@@ -11,10 +11,7 @@ import pytest
 from PIL import Image
 
 from storage.media import MediaLimits, ProcessedMedia, process_upload
-
-FIXTURES = Path(__file__).resolve().parents[5] / "shared" / "fixtures"
-GOOD = FIXTURES / "good"
-BAD = FIXTURES / "bad"
+from tests.support.fixtures import BAD, GOOD  # noqa: F401 (the media tests import them here)
 
 Process = Callable[..., ProcessedMedia]
 
