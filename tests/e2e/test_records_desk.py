@@ -20,6 +20,7 @@ from storage.blobs import open_blob_store
 from storage.database import create_engine, create_session_maker
 from tests.e2e.conftest import BrowserLog, LiveServer, login, shot
 from tests.integration.records.seeding import demo_patient, signed_case
+from tests.support.pdfs import real_pdf
 
 pytestmark = pytest.mark.e2e
 
@@ -63,6 +64,14 @@ def test_front_desk_releases_and_patient_downloads(
     with page.expect_navigation():
         page.get_by_role("button", name="Record the check").click()
     expect(page.locator("#request-status")).to_have_text("verified")
+    # keep the signed paper as a person does: the file form of the page (CSRF in the header)
+    paper = tmp_path / "authorization.pdf"
+    paper.write_bytes(real_pdf())
+    page.locator("#f-kind").select_option("authorization")
+    page.locator("#f-file").set_input_files(str(paper))
+    page.get_by_role("button", name="Keep the paper").click()
+    expect(page.get_by_text("Document kept with the request.")).to_be_visible()
+    expect(page.locator("body")).to_contain_text("application/pdf")
     for action, status in (("quote", "fee quoted"), ("waive", "waived"),
                            ("prepare", "prepared")):
         with page.expect_navigation():
