@@ -89,6 +89,9 @@ class DerivationWorker:
         self._last_received = 0.0
         self._idle = asyncio.Event()
         self._idle.set()
+        self.holding = asyncio.Event()
+        """Set while a job taken from the queue waits for uploads being received to end
+        (cleared when it goes on), so callers can observe the hold without sleeping."""
         self._queue: asyncio.Queue[tuple[uuid.UUID, float]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._pool: Executor | None = None
@@ -116,8 +119,12 @@ class DerivationWorker:
         deadline = queued_at + self._max_defer_s
         while (left := deadline - time.monotonic()) > 0:
             if self._receiving:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._idle.wait(), left)
+                self.holding.set()
+                try:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._idle.wait(), left)
+                finally:
+                    self.holding.clear()
                 continue
             calm_in = self._last_received + self._quiet_s - time.monotonic()
             if calm_in <= 0:

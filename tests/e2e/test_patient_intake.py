@@ -3,17 +3,44 @@ add three photos (one HEIC) and watch each upload, send, and see "waiting for th
 
 from __future__ import annotations
 
+import asyncio
 import re
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import select, update
 
+from storage.database import create_engine, create_session_maker
+from storage.models import Consent, User, patient_login
 from tests.e2e.conftest import BrowserLog, LiveServer, login, no_horizontal_scroll, shot
 from tests.support.fixtures import GOOD
 
 pytestmark = pytest.mark.e2e
 
 PATIENT = "patient@demo.test"
+
+
+def _withdraw_consents(server: LiveServer) -> None:
+    """Whatever other journeys did first, the patient starts without a consent in force, so
+    the consent step always runs."""
+
+    async def run() -> None:
+        engine = create_engine(f"sqlite:///{server.var_dir}/toothline.db")
+        try:
+            async with create_session_maker(engine)() as db:
+                patients = select(patient_login.c.patient_id).join(
+                    User, User.id == patient_login.c.user_id).where(User.email == PATIENT)
+                await db.execute(update(Consent).where(
+                    Consent.patient_id.in_(patients), Consent.revoked_at.is_(None)
+                ).values(revoked_at=datetime.now(UTC)))
+                await db.commit()
+        finally:
+            await engine.dispose()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, run()).result()
 
 
 def _slow_uploads(page: Page) -> None:
@@ -31,15 +58,16 @@ def test_patient_sends_three_photos_and_sees_the_waiting_status(
     live_server: LiveServer, phone_page: Page, browser_log: BrowserLog
 ):
     page = phone_page
+    _withdraw_consents(live_server)
     login(page, live_server.url, PATIENT, live_server.password)
     page.goto(f"{live_server.url}/patient")
     page.get_by_role("link", name="Send photos to the dentist").click()
 
-    if "/patient/consent" in page.url:
-        expect(page.get_by_role("heading", name="Consent to teledentistry")).to_be_visible()
-        page.get_by_label(re.compile("I agree to a dentist reviewing")).check()
-        with page.expect_navigation():
-            page.get_by_role("button", name="I agree").click()
+    expect(page).to_have_url(re.compile(r"/patient/consent"))
+    expect(page.get_by_role("heading", name="Consent to teledentistry")).to_be_visible()
+    page.get_by_label(re.compile("I agree to a dentist reviewing")).check()
+    with page.expect_navigation():
+        page.get_by_role("button", name="I agree").click()
     expect(page).to_have_url(re.compile(r"/patient/cases/new$"))
     no_horizontal_scroll(page)
 
@@ -67,7 +95,8 @@ def test_patient_sends_three_photos_and_sees_the_waiting_status(
         expect(items.nth(index).locator(".upload-status")).to_contain_text("Uploaded")
     # the browser cannot draw a HEIC: the server's thumbnail replaces the placeholder
     heic = page.locator("#view-other .upload-item img.upload-thumb")
-    expect(heic).to_have_attribute("src", re.compile(r"/thumbnail$"))
+    # made in the background, after the uploads are quiet: a bounded wait, not a timing
+    expect(heic).to_have_attribute("src", re.compile(r"/thumbnail$"), timeout=30_000)
     no_horizontal_scroll(page)
     shot(page, "phone-intake-photos")
 

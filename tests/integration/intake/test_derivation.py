@@ -238,7 +238,8 @@ async def test_the_worker_waits_while_uploads_are_received_but_not_for_ever(
     try:
         with worker.receiving():
             worker.submit(first)
-            await anyio.sleep(1.0)
+            with anyio.fail_after(10):
+                await worker.holding.wait()  # taken from the queue, and held
             row = await _row(db, first)
             assert row is not None and row.status == "processing"  # held while receiving
         await wait_ready(patient, draft, [str(first)], timeout=30)  # made once quiet
