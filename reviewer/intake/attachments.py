@@ -4,7 +4,7 @@ store, and only then a row.
 Order matters (after warehouse's uploads): blobs first, under random keys, then the row in the
 caller's transaction. Any failure before the row is flushed deletes the blobs already written;
 a crash between the blob writes and the commit leaves blobs no row points at, which
-``reviewer.intake.sweep`` (``toothline blobs sweep``) removes after an hour. A removed
+``storage.blobs.sweep`` (``toothline blobs sweep``) removes after an hour. A removed
 attachment loses its row only: its blobs become orphans for the sweep, so a rolled-back
 removal never leaves a row pointing at a deleted blob.
 """

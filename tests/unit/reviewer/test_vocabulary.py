@@ -29,7 +29,7 @@ def test_every_view_billing_codes_is_a_view_intake_accepts_for_a_radiograph() ->
 
 
 def test_intake_accepts_exactly_the_vocabulary() -> None:
-    assert VIEWS == tuple(view.name for view in ATTACHMENT_VIEWS)
+    assert tuple(view.name for view in ATTACHMENT_VIEWS) == VIEWS
     assert set(KINDS) == set(AttachmentKind)
     for view in ATTACHMENT_VIEWS:
         for kind in view.kinds:
