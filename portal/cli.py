@@ -193,16 +193,14 @@ def blobs() -> None:
               help="Only blobs older than this are removed (an upload in progress is younger).")
 @click.option("--dry-run", is_flag=True, help="Count what would be removed; remove nothing.")
 def blobs_sweep(min_age_minutes: int, dry_run: bool) -> None:
-    """Remove blobs that no row points at (left by a crash or a removed attachment)."""
+    """Remove blobs that no row points at (left by a crash, a removed attachment or a package
+    prepared again), under every prefix a model registers (storage/models/blob_refs.py);
+    audit checkpoints are never swept."""
     from datetime import timedelta
 
-    from reviewer.intake.sweep import (
-        SweepResult,
-        sweep_blob_temporaries,
-        sweep_orphan_blobs,
-        sweep_work_folders,
-    )
+    from reviewer.intake.sweep import sweep_work_folders
     from storage.blobs import open_blob_store
+    from storage.blobs.sweep import SweepResult, sweep_blob_temporaries, sweep_orphan_blobs
 
     settings = _settings()
     min_age = timedelta(minutes=min_age_minutes)

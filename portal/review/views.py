@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from reviewer.cases.state import CaseKind, Urgency
+from reviewer.clock import zone
 from reviewer.coding.catalog import all_codes
 from reviewer.coding.teeth import PERMANENT_TEETH, PRIMARY_TEETH
 from reviewer.evaluation.draft import ATTESTATION, REFERRAL_SPECIALTIES, TOOTH_CONDITIONS
@@ -26,11 +26,7 @@ def local_time(moment: datetime | None, time_zone: str = "UTC", fmt: str = "%b %
     """``moment`` (UTC) in ``time_zone``, with the zone's abbreviation."""
     if moment is None:
         return "—"
-    try:
-        zone = ZoneInfo(time_zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    local = moment.astimezone(zone)
+    local = moment.astimezone(zone(time_zone))
     return f"{local.strftime(fmt)} {local.tzname() or ''}".strip()
 
 

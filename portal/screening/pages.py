@@ -44,6 +44,7 @@ from reviewer.screening.findings import (
 )
 from reviewer.screening.progress import ChildState
 from reviewer.screening.reports import event_report, school_report
+from reviewer.vocabulary import FLUORIDE_VARNISH, SEALANT
 from storage.models import ScreeningEnrollment, ScreeningEvent
 
 PHOTO_VIEWS: dict[str, str] = {
@@ -153,9 +154,11 @@ def _child_context(
         "max_bytes": request.app.state.settings.uploads.max_upload_bytes,
         "sealant_teeth": " ".join(
             str(s.get("tooth")) for s in child.findings.get("services") or []
-            if s.get("code") == "D1351" and s.get("tooth")
+            if s.get("code") == SEALANT and s.get("tooth")
         ),
-        "fluoride": any(s.get("code") == "D1206" for s in child.findings.get("services") or []),
+        "fluoride": any(
+            s.get("code") == FLUORIDE_VARNISH for s in child.findings.get("services") or []
+        ),
         **extra,
     }
 
@@ -178,9 +181,9 @@ def findings_from_form(data: dict[str, str]) -> dict[str, Any]:
     """The page's form fields as the API's ``screening`` object."""
     services: list[dict[str, str]] = []
     if _flag(data.get("fluoride_varnish")):
-        services.append({"code": "D1206"})
+        services.append({"code": FLUORIDE_VARNISH})
     for tooth in (data.get("sealant_teeth") or "").replace(",", " ").split():
-        services.append({"code": "D1351", "tooth": tooth})
+        services.append({"code": SEALANT, "tooth": tooth})
     return {
         "caries_experience": _flag(data.get("caries_experience")),
         "untreated_decay": _flag(data.get("untreated_decay")),

@@ -20,9 +20,10 @@ from reviewer.access import get_patient, patient_visibility
 from reviewer.accounts.links import RESET, IssuedLink, issue_link
 from reviewer.accounts.validation import check_email, check_state, clean
 from reviewer.actor import Actor
+from reviewer.clock import age_on, today_in
 from reviewer.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable
 from storage.audit import AuditContext, record_event
-from storage.models import Patient, Role, User, patient_login
+from storage.models import Organization, Patient, Role, User, patient_login
 
 REGISTRAR_ROLES = frozenset({Role.HYGIENIST, Role.FRONT_DESK, Role.COORDINATOR})
 SEARCH_LIMIT = 50
@@ -62,10 +63,6 @@ class PatientInput:
     medical_alerts: str = ""
 
 
-def age_on(born: date, today: date) -> int:
-    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
-
-
 def _organization_for(actor: Actor, requested: uuid.UUID | None) -> uuid.UUID:
     if requested is None:
         if len(actor.organization_ids) == 1:
@@ -85,7 +82,9 @@ async def register_patient(db: AsyncSession, actor: Actor, data: PatientInput) -
     """Create a patient record in one of the actor's organizations (audited)."""
     _require_registrar(actor)
     organization_id = _organization_for(actor, data.organization_id)
-    today = date.today()
+    # The organization's day, not the server's: a birthday today in California is today.
+    org = await db.get(Organization, organization_id)
+    today = today_in(org.time_zone if org else None)
     if data.date_of_birth > today or data.date_of_birth.year < 1900:
         raise Unprocessable("The date of birth is not possible.", code="invalid_date_of_birth")
     guardian_name = _optional(data.guardian_name, 200, "guardian_name")

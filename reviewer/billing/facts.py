@@ -13,12 +13,12 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reviewer.cases.enums import CaseKind, OriginatingSite
+from reviewer.clock import age_on, local_date
 from reviewer.coding.catalog import is_known_code, load_catalog
 from reviewer.coding.payer import DEFAULT_PROFILE, PayerProfile
 from reviewer.coding.rules import (
@@ -47,6 +47,7 @@ from reviewer.documents.model import (
     Site,
 )
 from reviewer.errors import Conflict
+from reviewer.vocabulary import AttachmentKind, radiograph_kind_by_view
 from storage.blobs import BlobStore
 from storage.models import (
     Addendum,
@@ -72,16 +73,10 @@ __all__ = [
     "payer_profile_for",
 ]
 
-RADIOGRAPH_KIND_BY_VIEW: Mapping[str, RadiographKind] = {
-    "bitewing": RadiographKind.BITEWING,
-    "periapical": RadiographKind.PERIAPICAL,
-    "occlusal": RadiographKind.OCCLUSAL,
-    "extraoral": RadiographKind.EXTRAORAL_POSTERIOR,
-    "extraoral_posterior": RadiographKind.EXTRAORAL_POSTERIOR,
-    "complete_series": RadiographKind.COMPLETE_SERIES,
-    "fmx": RadiographKind.COMPLETE_SERIES,
-}
-"""An attachment's view label → the radiograph kind (anything else counts as periapical)."""
+RADIOGRAPH_KIND_BY_VIEW: Mapping[str, RadiographKind] = radiograph_kind_by_view()
+"""An attachment's view → the radiograph kind, from the one list of views intake accepts
+(:data:`reviewer.vocabulary.ATTACHMENT_VIEWS`); a radiograph whose view names no kind (every
+view today) counts as periapical."""
 
 HISTORY_KEYS = ("medical_history", "medications", "allergies", "history", "previous_treatment")
 """Questionnaire answers that are history rather than the complaint."""
@@ -91,23 +86,6 @@ NOT_STARTED = "not recorded"
 
 class NotSigned(Conflict):
     code = "not_signed"
-
-
-def _zone(name: str) -> dt.tzinfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return dt.UTC
-
-
-def local_date(moment: dt.datetime, time_zone: str) -> dt.date:
-    """The calendar day of ``moment`` in the practice's time zone (dates of service)."""
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-    return aware.astimezone(_zone(time_zone)).date()
-
-
-def age_on(born: dt.date, day: dt.date) -> int:
-    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
 async def payer_profile_for(
@@ -356,7 +334,7 @@ async def load_case_facts(
         u.id: u for u in (await db.scalars(select(User).where(User.id.in_(uploader_ids)))).all()
     } if uploader_ids else {}
     for a in attachments:
-        if a.kind != "radiograph":
+        if a.kind != AttachmentKind.RADIOGRAPH:
             continue
         rkind = RADIOGRAPH_KIND_BY_VIEW.get(a.view, RadiographKind.PERIAPICAL)
         taken_on = a.captured_at.date() if a.captured_at else (collected_on or signed_on)

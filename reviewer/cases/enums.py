@@ -1,13 +1,18 @@
 """The case vocabulary shared by the whole review engine: status, urgency, kind and site.
 
 These are ``StrEnum``s so their values are the strings stored in the database and spoken by
-the JSON API (``"in_review"``, ``"urgent"``, ``"post_op"``, ``"home"``).
+the JSON API (``"in_review"``, ``"urgent"``, ``"post_op"``, ``"home"``). ``CaseKind`` is
+defined with the rest of the shared vocabulary in :mod:`reviewer.vocabulary` and re-exported.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import StrEnum
+
+from reviewer.vocabulary import CaseKind
+
+__all__ = ["URGENCY_RANK", "CaseKind", "CaseStatus", "OriginatingSite", "Urgency", "most_urgent"]
 
 
 class CaseStatus(StrEnum):
@@ -19,15 +24,6 @@ class CaseStatus(StrEnum):
     NEEDS_INFO = "needs_info"
     REVIEWED = "reviewed"
     CLOSED = "closed"
-
-
-class CaseKind(StrEnum):
-    """Why the case was sent."""
-
-    POST_OP = "post_op"
-    EMERGENCY = "emergency"
-    QUESTION = "question"
-    SCHOOL_SCREENING = "school_screening"
 
 
 class Urgency(StrEnum):

@@ -1,7 +1,8 @@
 """The CDT catalog: the codes this portal proposes or validates, as data (``catalog.json``).
 
 The descriptors are our own short summaries, not the ADA's text. The file is package data,
-read once through :mod:`importlib.resources` and cached.
+read once through :mod:`importlib.resources` and cached. The codes the rest of the portal
+names one by one are constants in :mod:`reviewer.vocabulary` (re-exported here).
 """
 
 from __future__ import annotations
@@ -17,6 +18,19 @@ from typing import Any
 
 from reviewer.coding.teeth import Dentition, Region
 from reviewer.errors import Unprocessable
+from reviewer.vocabulary import (
+    ASSESSMENT_CODE,
+    ASYNC_TELEDENTISTRY,
+    CAPTURE_CODE_BY_KIND,
+    ESTABLISHED_PROBLEM_EVALUATION,
+    FLUORIDE_VARNISH,
+    INTERPRETATION_CODE,
+    NEW_PROBLEM_EVALUATION,
+    POST_OPERATIVE_EVALUATION,
+    RECORDS_COPY_CODE,
+    SEALANT,
+    SYNC_TELEDENTISTRY,
+)
 
 __all__ = [
     "ASSESSMENT_CODE",
@@ -71,19 +85,16 @@ TREATMENT_CATEGORIES = frozenset(
 
 # --- code groups the rules speak of (each is checked against the catalog by the tests) -------
 
-EVALUATION_CODES = frozenset({"D0120", "D0140", "D0150", "D0170", "D0171", "D0180"})
+EVALUATION_CODES = frozenset({
+    "D0120", NEW_PROBLEM_EVALUATION, "D0150", ESTABLISHED_PROBLEM_EVALUATION,
+    POST_OPERATIVE_EVALUATION, "D0180",
+})
 """A dentist's oral evaluations."""
-ASSESSMENT_CODE = "D0191"
-"""A (hygienist's) assessment: counts as the diagnostic service beside a teledentistry code."""
-ASYNC_TELEDENTISTRY = "D9996"
-SYNC_TELEDENTISTRY = "D9995"
 TELEDENTISTRY_CODES = frozenset({ASYNC_TELEDENTISTRY, SYNC_TELEDENTISTRY})
-INTERPRETATION_CODE = "D0391"
-IMAGE_CAPTURE_CODES = frozenset({"D0705", "D0706", "D0707", "D0708", "D0709"})
-ONSITE_HYGIENIST_CODES = frozenset({"D0191", "D1206", "D1208", "D1351"})
+IMAGE_CAPTURE_CODES = frozenset(CAPTURE_CODE_BY_KIND.values())
+ONSITE_HYGIENIST_CODES = frozenset({ASSESSMENT_CODE, FLUORIDE_VARNISH, "D1208", SEALANT})
 """Services a hygienist delivers at the originating site (school, home visit)."""
 CASE_MANAGEMENT_CODES = frozenset({"D9991", "D9992", "D9993", "D9994", "D9997"})
-RECORDS_COPY_CODE = "D9961"
 
 
 class UnknownCode(Unprocessable, LookupError):

@@ -58,6 +58,13 @@ from reviewer.coding.teeth import (
     tooth_refusal,
 )
 from reviewer.errors import Invalid
+from reviewer.vocabulary import (
+    CAPTURE_CODE_BY_KIND,
+    ESTABLISHED_PROBLEM_EVALUATION,
+    NEW_PROBLEM_EVALUATION,
+    POST_OPERATIVE_EVALUATION,
+    RadiographKind,
+)
 
 __all__ = [
     "CAPTURE_CODE_BY_KIND",
@@ -259,26 +266,6 @@ class OnSiteVisit:
     date: dt.date
 
 
-class RadiographKind(StrEnum):
-    EXTRAORAL_POSTERIOR = "extraoral_posterior"
-    OCCLUSAL = "occlusal"
-    PERIAPICAL = "periapical"
-    BITEWING = "bitewing"
-    COMPLETE_SERIES = "complete_series"
-
-
-CAPTURE_CODE_BY_KIND: Mapping[RadiographKind, str] = MappingProxyType(
-    {
-        RadiographKind.EXTRAORAL_POSTERIOR: "D0705",
-        RadiographKind.OCCLUSAL: "D0706",
-        RadiographKind.PERIAPICAL: "D0707",
-        RadiographKind.BITEWING: "D0708",
-        RadiographKind.COMPLETE_SERIES: "D0709",
-    }
-)
-"""Image capture only, by kind. Quantity is the number of images; a complete series is one."""
-
-
 @dataclass(frozen=True)
 class RadiographSet:
     """Radiographs of one kind taken on one day by one provider."""
@@ -392,10 +379,10 @@ _TELEDENTISTRY_ENCOUNTERS = frozenset(_TELEDENTISTRY_FOR)
 def evaluation_code_for(case_kind: CaseKind | None, problem: ProblemStatus) -> str:
     """The dentist's evaluation code: D0171 post-op, D0170 established problem, D0140 new."""
     if case_kind is CaseKind.POST_OP:
-        return "D0171"
+        return POST_OPERATIVE_EVALUATION
     if problem is ProblemStatus.ESTABLISHED:
-        return "D0170"
-    return "D0140"
+        return ESTABLISHED_PROBLEM_EVALUATION
+    return NEW_PROBLEM_EVALUATION
 
 
 def _line(
@@ -774,16 +761,25 @@ def _check_line(index: int, line: ClaimLine, context: ValidationContext) -> list
     return out
 
 
+_CASE_EVALUATIONS = frozenset(
+    {NEW_PROBLEM_EVALUATION, ESTABLISHED_PROBLEM_EVALUATION, POST_OPERATIVE_EVALUATION}
+)
+"""The evaluation codes whose choice follows the case's kind and problem."""
+
+
 def _check_evaluation_fits_case(
     index: int, code: str, context: ValidationContext
 ) -> list[RuleViolation]:
-    if code not in {"D0140", "D0170", "D0171"} or context.case_kind is None:
+    if code not in _CASE_EVALUATIONS or context.case_kind is None:
         return []
     if context.problem is None:
         is_post_op = context.case_kind is CaseKind.POST_OP
-        if (code == "D0171") == is_post_op:
+        if (code == POST_OPERATIVE_EVALUATION) == is_post_op:
             return []
-        expected = "D0171" if is_post_op else "D0140 or D0170"
+        expected = (
+            POST_OPERATIVE_EVALUATION if is_post_op
+            else f"{NEW_PROBLEM_EVALUATION} or {ESTABLISHED_PROBLEM_EVALUATION}"
+        )
     else:
         expected = evaluation_code_for(context.case_kind, context.problem)
         if code == expected:
@@ -1028,5 +1024,6 @@ def referenced_codes() -> frozenset[str]:
         | IMAGE_CAPTURE_CODES
         | CASE_MANAGEMENT_CODES
         | set(CAPTURE_CODE_BY_KIND.values())
-        | {"D0140", "D0170", "D0171", ASSESSMENT_CODE}
+        | _CASE_EVALUATIONS
+        | {ASSESSMENT_CODE}
     )

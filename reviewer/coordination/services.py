@@ -23,7 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reviewer.access import patient_visibility
 from reviewer.actor import Actor
-from reviewer.billing.facts import local_date, payer_profile_for
+from reviewer.billing.facts import payer_profile_for
+from reviewer.clock import local_date
 from reviewer.coding import case_management as cm
 from reviewer.coding.rules import ClaimLine, Provider, ProviderRole, RuleViolation
 from reviewer.consent_forms import INFORMATION_SHARING

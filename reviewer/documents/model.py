@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from reviewer.clock import as_utc
 from reviewer.coding.rules import ClaimLine, EncounterType
 
 __all__ = [
@@ -191,11 +192,5 @@ def record_moment(record: AsyncRecord | LiveRecord) -> dt.datetime:
         moment = record.recorded_at
     else:
         moments = [record.signed_at, *(a.signed_at for a in record.addenda)]
-        moment = max(_utc(m) for m in moments)
-    return _utc(moment)
-
-
-def _utc(moment: dt.datetime) -> dt.datetime:
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC)
+        moment = max(as_utc(m) for m in moments)
+    return as_utc(moment)

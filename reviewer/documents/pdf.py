@@ -14,11 +14,11 @@ import os
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fpdf import FPDF
 from PIL import Image
 
+from reviewer.clock import zone
 from reviewer.coding.catalog import is_known_code, load_catalog
 from reviewer.coding.rules import ClaimLine
 from reviewer.documents.model import (
@@ -78,19 +78,12 @@ def find_font(explicit: str | None = None) -> str:
     )
 
 
-def _zone(name: str) -> dt.tzinfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return dt.UTC
-
-
 def format_moment(moment: dt.datetime | None, time_zone: str) -> str:
     """An instant in the practice's time zone (``2026-11-21 09:30 PST``); naive = UTC."""
     if moment is None:
         return "not recorded"
     aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-    local = aware.astimezone(_zone(time_zone))
+    local = aware.astimezone(zone(time_zone))
     return f"{local:%Y-%m-%d %H:%M} {local.tzname() or time_zone}"
 
 

@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from reviewer.access import case_visibility, get_case
 from reviewer.actor import Actor
 from reviewer.cases.state import CaseKind, Urgency, is_overdue, targets_from_hours, turnaround
+from reviewer.clock import age_on, today_in
 from reviewer.evaluation.draft import Problem
 from reviewer.evaluation.services import draft_problems
 from reviewer.queue.claims import holds
-from reviewer.queue.listing import age_on
 from reviewer.queue.scope import review_scope, urgency_of_rank
 from storage.audit import AuditContext, record_event
 from storage.models import (
@@ -126,10 +126,11 @@ async def load_case_file(
         subject_type="case", subject_id=case.id,
         details={"patient_id": str(patient.id), "page": "review"},
     )
+    today = today_in(organization.time_zone, now=now)
     return CaseFile(
         case=case,
         patient=patient,
-        patient_age=age_on(patient.date_of_birth, now.date()),
+        patient_age=age_on(patient.date_of_birth, today),
         organization=organization,
         submitter=submitter,
         attachments=attachments,
@@ -140,7 +141,7 @@ async def load_case_file(
         earlier=earlier,
         comparisons=comparisons,
         problems=draft_problems(evaluation, age_on(patient.date_of_birth, case.collected_on
-                                                   or now.date())),
+                                                   or today)),
         claimant=claimant,
         held_by_me=holds(case, actor.user_id, now),
         licensed=scope.covers(case),

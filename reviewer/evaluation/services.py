@@ -25,6 +25,7 @@ from reviewer.cases.state import (
     lease_expires_at,
     transition,
 )
+from reviewer.clock import age_on
 from reviewer.coding.catalog import UnknownCode, get_code
 from reviewer.errors import Forbidden, Invalid, Unprocessable
 from reviewer.evaluation.draft import (
@@ -36,7 +37,6 @@ from reviewer.evaluation.draft import (
     content_sha256,
 )
 from reviewer.queue.claims import NotLicensed, held_case
-from reviewer.queue.listing import age_on
 from reviewer.queue.scope import review_scope
 from storage.audit import AuditContext, record_event
 from storage.models import Addendum, Case, Evaluation, InfoRequest, Patient, Role, User

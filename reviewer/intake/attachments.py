@@ -4,7 +4,7 @@ store, and only then a row.
 Order matters (after warehouse's uploads): blobs first, under random keys, then the row in the
 caller's transaction. Any failure before the row is flushed deletes the blobs already written;
 a crash between the blob writes and the commit leaves blobs no row points at, which
-``reviewer.intake.sweep`` (``toothline blobs sweep``) removes after an hour. A removed
+``storage.blobs.sweep`` (``toothline blobs sweep``) removes after an hour. A removed
 attachment loses its row only: its blobs become orphans for the sweep, so a rolled-back
 removal never leaves a row pointing at a deleted blob.
 """
@@ -28,6 +28,14 @@ from reviewer.cases.state import CaseAction, transition
 from reviewer.coding.teeth import normalize_tooth
 from reviewer.errors import Conflict, Invalid, NotFound
 from reviewer.intake.cases import get_submittable_case
+from reviewer.vocabulary import (
+    ATTACHMENT_VIEWS,
+    DEFAULT_KIND,
+    DEFAULT_VIEW,
+    AttachmentKind,
+    attachment_view,
+    view_names,
+)
 from storage.audit import AuditContext, record_event
 from storage.blobs import BlobReader, BlobStore, PutResult, new_blob_key, store_file
 from storage.media import MediaLimits, Validated, Views, derive_views, validate_and_clean
@@ -35,8 +43,9 @@ from storage.models import Attachment, Case
 
 log = logging.getLogger("toothline.intake")
 
-KINDS: Final = ("photo", "radiograph")
-VIEWS: Final = ("upper_occlusal", "lower_occlusal", "anterior", "left", "right", "other")
+KINDS: Final = tuple(str(kind) for kind in AttachmentKind)
+VIEWS: Final = view_names()
+"""The views intake accepts: :data:`reviewer.vocabulary.ATTACHMENT_VIEWS`, the one list."""
 VARIANTS: Final = ("original", "display", "thumbnail")
 BLOB_PREFIX: Final = "attachments"
 MAX_TEETH: Final = 32
@@ -64,12 +73,16 @@ def attachment_meta(
     kind: str | None, view: str | None, teeth: str | None, upload_key: str | None = None
 ) -> AttachmentMeta:
     """Check the form fields sent with a file (Invalid on a wrong value)."""
-    kind = (kind or "photo").strip()
+    kind = (kind or DEFAULT_KIND).strip()
     if kind not in KINDS:
         raise Invalid("kind is photo or radiograph.", code="invalid_kind")
-    view = (view or "other").strip()
-    if view not in VIEWS:
+    view = (view or DEFAULT_VIEW).strip()
+    known = attachment_view(view)
+    if known is None:
         raise Invalid(f"view is one of: {', '.join(VIEWS)}.", code="invalid_view")
+    if AttachmentKind(kind) not in known.kinds:  # none today; issue 17's radiograph views
+        fits = ", ".join(v.name for v in ATTACHMENT_VIEWS if AttachmentKind(kind) in v.kinds)
+        raise Invalid(f"A {kind}'s view is one of: {fits}.", code="invalid_view")
     numbers: list[str] = []
     for raw in (teeth or "").replace(" ", ",").split(","):
         if raw.strip():

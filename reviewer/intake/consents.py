@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reviewer.access import may_submit_for
 from reviewer.actor import Actor
+from reviewer.clock import age_on, today_in
 from reviewer.consent_forms import current_form
 from reviewer.errors import Conflict, Invalid, NotFound
 from storage.audit import AuditContext, record_event
-from storage.models import Consent, Patient, Role
+from storage.models import Consent, Organization, Patient, Role
 
 ADULT_AGE = 18
 METHODS = frozenset({"portal", "paper", "roster"})
@@ -30,10 +31,6 @@ class ConsentRequest:
     """portal (the patient in the portal), paper or roster (recorded by staff)."""
     given_by: str | None = None
     given_by_name: str | None = None
-
-
-def age_on(born: date, day: date) -> int:
-    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
 async def current_consent(db: AsyncSession, patient_id: uuid.UUID, form: str) -> Consent | None:
@@ -97,7 +94,9 @@ async def accept_consent(
     now = datetime.now(UTC)
     if actor.role == Role.PATIENT:
         method = "portal"
-        minor = age_on(patient.date_of_birth, now.date()) < ADULT_AGE
+        org = await db.get(Organization, patient.organization_id)
+        today = today_in(org.time_zone if org else None, now=now)
+        minor = age_on(patient.date_of_birth, today) < ADULT_AGE
         is_self = (actor.email or "").lower() == (patient.email or "").lower() and not minor
         given_by = "patient" if is_self else "guardian"
         given_by_name = actor.display_name or actor.email

@@ -16,7 +16,7 @@ import binascii
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select, tuple_
@@ -32,6 +32,7 @@ from reviewer.cases.state import (
     time_left,
     turnaround,
 )
+from reviewer.clock import age_on, today_in
 from reviewer.errors import Invalid
 from reviewer.queue.scope import (
     ReviewScope,
@@ -179,11 +180,6 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def age_on(born: date, on: date) -> int:
-    """Whole years between ``born`` and ``on``."""
-    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
-
-
 def _after(key: QueueKey) -> ColumnElement[bool]:
     """Rows after ``key`` in queue order: one row-value comparison, which PostgreSQL turns
     into an index range (status = :s AND (urgency_rank, due_at, id) > (...))."""
@@ -287,7 +283,7 @@ def _item(row: Any, scope: ReviewScope, now: datetime, attachments: int) -> Queu
         urgency=urgency,
         status=case.status,
         patient_initials=f"{first[:1]}{last[:1]}".upper(),
-        patient_age=age_on(born, now.date()) if born else None,
+        patient_age=age_on(born, today_in(time_zone, now=now)) if born else None,
         location_state=case.location_state,
         submitted_at=case.submitted_at,
         due_at=case.due_at,

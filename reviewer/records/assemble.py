@@ -17,8 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reviewer.billing.facts import NotSigned, load_case_facts
+from reviewer.clock import local_date
 from reviewer.documents.pdf import render_async_record
-from reviewer.records.lifecycle import local_date
 from reviewer.records.package import (
     BuiltPackage,
     PackageItem,

@@ -21,8 +21,8 @@ import datetime as dt
 from collections.abc import Mapping
 from enum import StrEnum
 from types import MappingProxyType
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from reviewer.clock import local_date, zone
 from reviewer.errors import Conflict
 
 __all__ = [
@@ -156,18 +156,6 @@ def _done(action: RecordsAction) -> str:
 
 
 # --- the clock -----------------------------------------------------------------------------
-
-
-def zone(name: str) -> dt.tzinfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return dt.UTC
-
-
-def local_date(moment: dt.datetime, time_zone: str) -> dt.date:
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-    return aware.astimezone(zone(time_zone)).date()
 
 
 def due_on(received_at: dt.datetime, time_zone: str) -> dt.date:

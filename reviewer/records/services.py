@@ -891,12 +891,12 @@ async def prepare(
     built = await assemble(db, blobs, req, org, patient, moment, describe_scope(req.scope))
     key = new_blob_key("records/packages")
     await blobs.put(key, built.zip_bytes, content_type="application/zip")
-    old_key = req.package_key
+    # A package prepared before stays in the store until this change has committed: the
+    # sweep (storage.blobs.sweep) removes it then. Deleting it here would leave the row
+    # pointing at nothing if this transaction rolled back.
     req.package_key, req.package_sha256 = key, built.sha256
     req.package_size = len(built.zip_bytes)
     req.prepared_by_id = actor.user_id
-    if old_key:
-        await blobs.delete(old_key)
     files = len(built.index["files"])
     _history(req, actor, "prepared", moment, f"{files} file(s), sha256 {built.sha256}")
     await _audit(db, ctx, "records_request.prepared", req, files=files, sha256=built.sha256)

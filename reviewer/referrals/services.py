@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reviewer.actor import Actor
 from reviewer.cases.enums import Urgency
+from reviewer.clock import as_utc
 from reviewer.errors import Conflict, Forbidden, Invalid, NotFound
 from reviewer.referrals.lifecycle import (
     OPEN,
@@ -46,10 +47,6 @@ READERS = frozenset({Role.DENTIST, Role.COORDINATOR, Role.FRONT_DESK})
 
 def _now(now: dt.datetime | None) -> dt.datetime:
     return now if now is not None else dt.datetime.now(dt.UTC)
-
-
-def _utc(moment: dt.datetime) -> dt.datetime:
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
 
 def referral_visibility(actor: Actor) -> ColumnElement[bool]:
@@ -263,7 +260,7 @@ def referral_json(referral: Referral, now: dt.datetime | None = None) -> dict[st
         "reason": referral.reason,
         "urgency": referral.urgency,
         "status": referral.status,
-        "last_news_at": _utc(referral.last_news_at).isoformat(),
+        "last_news_at": as_utc(referral.last_news_at).isoformat(),
         "needs_news": needs_news(referral.status, referral.urgency, referral.last_news_at,
                                  moment),
         "history": referral.history or [],

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reviewer.actor import Actor
 from reviewer.cases.enums import CaseKind
+from reviewer.clock import age_on
 from reviewer.errors import Unprocessable
-from reviewer.intake.consents import age_on
 from reviewer.screening.events import SCREENERS, get_event
 from reviewer.screening.findings import Findings, parse_findings
 from storage.models import Case, Patient, Role, ScreeningEnrollment, ScreeningEvent

@@ -20,10 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reviewer.actor import Actor
 from reviewer.cases.enums import CaseKind, CaseStatus, OriginatingSite
+from reviewer.clock import age_on
 from reviewer.consent_forms import TELEDENTISTRY, current_form
 from reviewer.errors import Conflict, NotFound
 from reviewer.intake.cases import NewCase, create_case, get_submittable_case, submit_case
-from reviewer.intake.consents import age_on
 from reviewer.screening.case_screening import apply_findings
 from reviewer.screening.events import EVENT_READERS, SCREENERS, get_event, require_role
 from reviewer.screening.findings import clean_not_screened_reason, parse_findings

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reviewer.accounts.validation import check_state, clean
 from reviewer.actor import Actor
+from reviewer.clock import today_in
 from reviewer.consent_forms import TELEDENTISTRY, current_form
 from reviewer.errors import Forbidden, Invalid, NotFound, Unprocessable
 from reviewer.intake.consents import ConsentRequest, accept_consent, current_consent
@@ -92,7 +93,7 @@ async def create_event(
     org = await _organization_for(db, actor, new.organization_id)
     site = clean(new.site, limit=200, field="site", required=True)
     state = check_state(new.state or org.state)
-    today = datetime.now(UTC).date()
+    today = today_in(org.time_zone)
     if abs((new.event_date - today).days) > 366 * 2:
         raise Unprocessable("The event date is more than two years away.", code="invalid_date")
     event = ScreeningEvent(
@@ -222,8 +223,10 @@ async def import_roster(
     if len(data) > MAX_ROSTER_BYTES:
         raise Unprocessable(f"A roster is at most {MAX_ROSTER_BYTES // 1_000_000} MB.",
                             code="roster_too_large")
+    org = await db.get(Organization, event.organization_id)
+    today = today_in(org.time_zone if org else None)  # the school's day, not the server's
     try:
-        parsed = parse_roster(data, today=datetime.now(UTC).date())
+        parsed = parse_roster(data, today=today)
     except RosterUnreadable as exc:
         raise Unprocessable(str(exc), code="roster_unreadable") from None
     imported = updated = consents = 0
@@ -242,7 +245,6 @@ async def import_roster(
             select(ScreeningEnrollment).where(ScreeningEnrollment.event_id == event.id)
         )
     }
-    today = datetime.now(UTC).date()
     for row in parsed.rows:
         patient = patients.get(row.student_id)
         if patient is None:

@@ -26,6 +26,7 @@ from reviewer.cases.state import screening_urgency_to_case_urgency
 from reviewer.coding.catalog import ONSITE_HYGIENIST_CODES, get_code
 from reviewer.coding.teeth import normalize_tooth, tooth_age_refusal
 from reviewer.errors import Invalid, Unprocessable
+from reviewer.vocabulary import FLUORIDE_VARNISH, SEALANT
 
 __all__ = [
     "BSS_URGENCY_CODE",
@@ -48,7 +49,7 @@ TREATMENT_URGENCIES: Final = MappingProxyType(
 )
 BSS_URGENCY_CODE: Final = MappingProxyType({"none": 0, "early": 1, "urgent": 2})
 """How the BSS data sheet codes treatment urgency."""
-SCHOOL_SERVICES: Final = ("D1206", "D1351")
+SCHOOL_SERVICES: Final = (FLUORIDE_VARNISH, SEALANT)
 """What the screening form offers: fluoride varnish and sealants (the API takes any
 on-site hygienist code)."""
 MAX_SERVICES: Final = 40

@@ -28,6 +28,7 @@ from reviewer.screening.children import Child, load_children
 from reviewer.screening.events import REPORT_READERS, get_event, require_role
 from reviewer.screening.findings import BSS_URGENCY_CODE, reason_label
 from reviewer.screening.progress import ChildState
+from reviewer.vocabulary import FLUORIDE_VARNISH, SEALANT
 from storage.audit import AuditContext, record_event
 from storage.models import ScreeningEvent
 
@@ -78,8 +79,8 @@ def indicators(children: Iterable[Child]) -> Indicators:
         counts["early_care"] += f.get("treatment_urgency") == "early"
         counts["urgent_care"] += f.get("treatment_urgency") == "urgent"
         codes = {str(s.get("code")) for s in f.get("services") or []}
-        counts["fluoride_varnish"] += "D1206" in codes
-        counts["sealants_placed"] += "D1351" in codes
+        counts["fluoride_varnish"] += FLUORIDE_VARNISH in codes
+        counts["sealants_placed"] += SEALANT in codes
         counts["submitted"] += child.state in {
             ChildState.SUBMITTED, ChildState.NEEDS_INFO, ChildState.REVIEWED
         }
@@ -226,9 +227,9 @@ def data_sheet_csv(report: EventReport) -> str:
             _yes_no(f.get("untreated_decay")) if screened else "",
             _yes_no(f.get("sealants_present")) if screened else "",
             BSS_URGENCY_CODE.get(str(f.get("treatment_urgency")), "") if screened else "",
-            _yes_no(any(s.get("code") == "D1206" for s in services)) if screened else "",
+            _yes_no(any(s.get("code") == FLUORIDE_VARNISH for s in services)) if screened else "",
             " ".join(str(s.get("tooth")) for s in services
-                     if s.get("code") == "D1351" and s.get("tooth")),
+                     if s.get("code") == SEALANT and s.get("tooth")),
             reason_label(child.enrollment.not_screened_reason)
             if child.state is ChildState.NOT_SCREENED else "",
         ))

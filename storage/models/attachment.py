@@ -9,6 +9,7 @@ from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base
+from storage.models.blob_refs import register_blob_keys
 
 
 class Attachment(Base):
@@ -48,3 +49,8 @@ class Attachment(Base):
     uploaded_by_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("user_account.id", ondelete="RESTRICT")
     )
+
+
+register_blob_keys(
+    "attachments/", Attachment.original_key, Attachment.display_key, Attachment.thumbnail_key
+)

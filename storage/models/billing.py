@@ -12,6 +12,7 @@ from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base
+from storage.models.blob_refs import register_blob_keys
 
 
 class PayerProfileRecord(Base):
@@ -120,3 +121,6 @@ class ClaimPackage(Base):
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL"), default=None
     )
+
+
+register_blob_keys("claim-packages/", ClaimPackage.pdf_key, ClaimPackage.zip_key)

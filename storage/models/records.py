@@ -11,6 +11,7 @@ from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, Numeric, St
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base
+from storage.models.blob_refs import register_blob_keys
 
 
 class RecordsRequest(Base):
@@ -183,3 +184,7 @@ class CoordinationActivity(Base):
         ForeignKey("user_account.id", ondelete="RESTRICT")
     )
     billed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC, default=None)
+
+
+register_blob_keys("records/packages/", RecordsRequest.package_key)
+register_blob_keys("records/documents/", RecordsDocument.blob_key)

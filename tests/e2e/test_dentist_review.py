@@ -63,7 +63,7 @@ async def _seed(server: LiveServer) -> list[uuid.UUID]:
                 await blobs.put(key, _jpeg((180, 90, 90), size), content_type="image/jpeg")
                 keys[variant] = key
             db.add(Attachment(
-                case_id=ids[0], organization_id=clinic.id, kind="photo", view="lower_left",
+                case_id=ids[0], organization_id=clinic.id, kind="photo", view="lower_occlusal",
                 media_type="jpeg", content_type="image/jpeg", original_key=keys["original"],
                 display_key=keys["display"], thumbnail_key=keys["thumbnail"],
                 received_sha256="0" * 64, received_size=1, original_sha256="0" * 64,

@@ -1,16 +1,14 @@
-"""Signed cases for billing tests, inserted directly (the intake and review APIs are other
-areas): a post-op case of the clinic's demo patient and a school screening of Zoë Nguyễn, each
-with attachments that went through the real media pipeline into a blob store."""
+"""Signed cases for billing tests: a post-op case of the clinic's demo patient and a school
+screening of Zoë Nguyễn. The case and evaluation rows are inserted directly (intake's pages and
+the review desk are other areas); the attachments go through the real intake service
+(``tests/support/intake.py``), so their kinds and views are ones intake accepts."""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -18,10 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reviewer.actor import Actor
 from storage.audit import AuditContext
-from storage.blobs import BlobStore, MemoryBlobStore, new_blob_key
-from storage.media import MediaLimits, process_upload
+from storage.blobs import BlobStore, MemoryBlobStore
 from storage.models import (
-    Attachment,
     Case,
     Evaluation,
     Organization,
@@ -30,6 +26,8 @@ from storage.models import (
     User,
 )
 from tests.support.fixtures import FIXTURES
+from tests.support.intake import Picture, attach
+from tests.support.intake import uploader as upload_actor
 from tests.support.portal import seed
 
 GOOD = FIXTURES / "good"
@@ -41,12 +39,13 @@ CTX = AuditContext(actor_id=None, actor_role="test", client_address="127.0.0.1")
 POST_OP_FILES: tuple[tuple[str, str, str, str], ...] = (
     # file, kind, view, teeth
     ("phone_postop_rotated_gps.jpg", "photo", "upper_occlusal", "3"),
-    ("phone_postop_upright.jpg", "photo", "front", "8,9"),
-    ("xray_8bit.jpg", "radiograph", "periapical", "3"),
+    ("phone_postop_upright.jpg", "photo", "anterior", "8,9"),
+    ("xray_8bit.jpg", "radiograph", "other", "3"),
 )
 SCHOOL_FILES: tuple[tuple[str, str, str, str], ...] = (
     ("intraoral_camera.png", "photo", "lower_occlusal", "19,30"),
-    ("xray_bitewing_16bit.png", "radiograph", "bitewing", "3,14,19,30"),
+    # no radiograph view exists yet (issue 17 adds them): an X-ray is "other", coded D0707
+    ("xray_bitewing_16bit.png", "radiograph", "other", "3,14,19,30"),
 )
 
 
@@ -82,35 +81,18 @@ async def _attach(
     db: AsyncSession, blobs: BlobStore, case: Case, uploader: User,
     files: tuple[tuple[str, str, str, str], ...], taken: dt.datetime,
 ) -> tuple[str, ...]:
-    hashes: list[str] = []
-    with tempfile.TemporaryDirectory() as work:
-        for index, (name, kind, view, teeth) in enumerate(files):
-            media = process_upload(GOOD / name, MediaLimits(), Path(work))
-            original_key = new_blob_key("attachments/original")
-            display_key = new_blob_key("attachments/display")
-            thumb_key = new_blob_key("attachments/thumbnail")
-            await blobs.put(original_key, media.original_path.read_bytes())
-            await blobs.put(display_key, media.display_jpeg)
-            await blobs.put(thumb_key, media.thumbnail_jpeg)
-            db.add(
-                Attachment(
-                    case_id=case.id, organization_id=case.organization_id, kind=kind, view=view,
-                    teeth=teeth, status="ready", media_type=str(media.media_type),
-                    content_type=media.original_content_type, original_key=original_key,
-                    display_key=display_key, thumbnail_key=thumb_key,
-                    received_sha256=media.received_sha256, received_size=media.received_size,
-                    original_sha256=media.original_sha256, original_size=media.original_size,
-                    display_sha256=hashlib.sha256(media.display_jpeg).hexdigest(),
-                    width=media.width, height=media.height,
-                    captured_at=media.captured_at or taken + dt.timedelta(seconds=index),
-                    provenance={"removed": list(media.removed)},
-                    uploaded_by_id=uploader.id,
-                    created_at=SUBMITTED_AT + dt.timedelta(seconds=index),
-                )
-            )
-            hashes.append(media.original_sha256)
+    """Upload through intake while the case is a draft, then move it to ``reviewed``."""
+    status, case.status = case.status, "draft"
     await db.flush()
-    return tuple(hashes)
+    rows = await attach(
+        db, blobs, await upload_actor(db, uploader.email), case,
+        [Picture(GOOD / name, kind, view, teeth) for name, kind, view, teeth in files],
+        captured=[taken + dt.timedelta(seconds=i) for i in range(len(files))],
+        created=[SUBMITTED_AT + dt.timedelta(seconds=i) for i in range(len(files))],
+    )
+    case.status = status
+    await db.flush()
+    return tuple(row.original_sha256 for row in rows)
 
 
 async def _sign(db: AsyncSession, case: Case, dentist: User, **fields: object) -> Evaluation:

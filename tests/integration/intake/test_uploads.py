@@ -12,7 +12,7 @@ from litestar import Litestar
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reviewer.intake.sweep import sweep_orphan_blobs
+from storage.blobs.sweep import sweep_orphan_blobs
 from storage.models import Attachment
 from tests.integration.intake.conftest import (
     GOOD,

@@ -1,25 +1,24 @@
-"""Rows for records-desk and coordination tests, inserted directly (intake and review are
-other areas): signed cases of the demo patient with attachments that went through the real
-media pipeline into a blob store, and an organization the demo staff do not work for."""
+"""Rows for records-desk and coordination tests: signed cases of the demo patient (case and
+evaluation rows inserted directly; intake's pages and review are other areas) whose pictures
+are uploaded through the real intake service (``tests/support/intake.py``), and an
+organization the demo staff do not work for."""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import tempfile
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reviewer.actor import Actor
 from storage.audit import AuditContext
-from storage.blobs import BlobStore, new_blob_key
-from storage.media import MediaLimits, process_upload
-from storage.models import Attachment, Case, Evaluation, Organization, Patient, User
+from storage.blobs import BlobStore
+from storage.models import Case, Evaluation, Organization, Patient, User
 from tests.support.fixtures import FIXTURES
+from tests.support.intake import Picture, attach
+from tests.support.intake import uploader as upload_actor
 
 GOOD = FIXTURES / "good"
 CTX = AuditContext(actor_id=None, actor_role="test", client_address="127.0.0.1")
@@ -69,8 +68,8 @@ async def demo_patient(db: AsyncSession) -> Patient:
 
 async def signed_case(
     db: AsyncSession, blobs: BlobStore, patient: Patient, *, collected_on: dt.date,
-    files: tuple[tuple[str, str, str], ...] = (("phone_postop_upright.jpg", "photo", "front"),
-                                               ("xray_8bit.jpg", "radiograph", "periapical")),
+    files: tuple[tuple[str, str, str], ...] = (("phone_postop_upright.jpg", "photo", "anterior"),
+                                               ("xray_8bit.jpg", "radiograph", "other")),
     kind: str = "post_op", sign: bool = True, dentist_email: str = "dentist@demo.test",
     screening: dict[str, object] | None = None, urgency: str = "routine",
 ) -> SeededCase:
@@ -89,28 +88,22 @@ async def signed_case(
     )
     db.add(case)
     await db.flush()
-    displays, originals = [], []
-    with tempfile.TemporaryDirectory() as work:
-        for index, (name, akind, view) in enumerate(files):
-            media = process_upload(GOOD / name, MediaLimits(), Path(work))
-            keys = [new_blob_key(f"attachments/{p}") for p in ("original", "display", "thumb")]
-            await blobs.put(keys[0], media.original_path.read_bytes())
-            await blobs.put(keys[1], media.display_jpeg)
-            await blobs.put(keys[2], media.thumbnail_jpeg)
-            db.add(Attachment(
-                case_id=case.id, organization_id=case.organization_id, kind=akind, view=view,
-                teeth="3", status="ready", media_type=str(media.media_type),
-                content_type=media.original_content_type, original_key=keys[0],
-                display_key=keys[1], thumbnail_key=keys[2],
-                received_sha256=media.received_sha256, received_size=media.received_size,
-                original_sha256=media.original_sha256, original_size=media.original_size,
-                display_sha256=hashlib.sha256(media.display_jpeg).hexdigest(),
-                width=media.width, height=media.height, captured_at=None,
-                provenance={}, uploaded_by_id=submitter.id,
-                created_at=moment + dt.timedelta(seconds=index),
-            ))
-            displays.append(hashlib.sha256(media.display_jpeg).hexdigest())
-            originals.append(media.original_sha256)
+    # Uploaded through intake while a draft, by the submitter or (for a submitter who cannot
+    # upload, a dentist or billing) the clinic's front desk.
+    case.status = "draft"
+    await db.flush()
+    upload_as = submitter.email if submitter.role in {"hygienist", "front_desk", "patient"} \
+        else "billing@demo.test"
+    rows = await attach(
+        db, blobs, await upload_actor(db, upload_as), case,
+        [Picture(GOOD / name, akind, view, "3") for name, akind, view in files],
+        created=[moment + dt.timedelta(seconds=index) for index in range(len(files))],
+    )
+    for row in rows:
+        row.captured_at = None
+    case.status = "reviewed" if sign else "submitted"
+    displays = [row.display_sha256 or "" for row in rows]
+    originals = [row.original_sha256 for row in rows]
     if sign:
         db.add(Evaluation(
             case_id=case.id, dentist_id=dentist.id, status="signed", signed_at=moment,

@@ -13,8 +13,9 @@ from asyncpg.exceptions import ConnectionDoesNotExistError
 from sqlalchemy import exc as sa_exc
 
 from portal.errors import unavailable_code
-from reviewer.intake.sweep import sweep_blob_temporaries, sweep_work_folders
+from reviewer.intake.sweep import sweep_work_folders
 from storage.blobs import BlobStoreUnavailable, FileBlobStore
+from storage.blobs.sweep import sweep_blob_temporaries
 
 
 def _caused_by(exc: BaseException, cause: BaseException) -> BaseException:

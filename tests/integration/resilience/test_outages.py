@@ -14,7 +14,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
 from portal.app import create_app
-from reviewer.intake.sweep import sweep_orphan_blobs
+from storage.blobs.sweep import sweep_orphan_blobs
 from storage.database import create_engine, create_session_maker
 from storage.models import Attachment
 from tests.integration.resilience.api import PHOTO

@@ -42,9 +42,9 @@ async def test_next_case_opens_it_and_case_page_is_audited(client: Client, world
                                       medical_alerts="Penicillin allergy",
                                       guardian_name="Morgan Rivera")
     earlier = await world.add_case(patient=patient, status="reviewed")
-    await world.add_attachment(earlier, view="lower_left")
+    await world.add_attachment(earlier, view="lower_occlusal")
     case = await world.add_case(patient=patient, urgency="soon")
-    await world.add_attachment(case, view="lower_left")
+    await world.add_attachment(case, view="lower_occlusal")
     headers = await _dentist(client)
     response = await client.post("/review/next", headers=headers, follow_redirects=False)
     assert response.status_code == 303

@@ -14,8 +14,8 @@ from portal.accounts.passwords import (
     verify_password,
 )
 from reviewer.accounts.audit_log import safe_cell
-from reviewer.accounts.registry import age_on
 from reviewer.accounts.validation import check_email, check_npi, check_state
+from reviewer.clock import age_on
 from reviewer.errors import Unprocessable
 
 

@@ -10,10 +10,11 @@ import pytest
 
 from portal.review.views import duration, local_time, time_left_text
 from reviewer.cases.state import Urgency
+from reviewer.clock import age_on
 from reviewer.errors import Invalid
 from reviewer.evaluation.draft import EvaluationDraft, check, content_sha256
 from reviewer.evaluation.services import submitter_view
-from reviewer.queue.listing import InvalidCursor, QueueKey, age_on
+from reviewer.queue.listing import InvalidCursor, QueueKey
 from reviewer.queue.scope import QUEUE_RANK, queue_rank, urgency_of_rank
 from storage.models import Evaluation
 
