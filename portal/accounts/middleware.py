@@ -17,7 +17,13 @@ from sqlalchemy import select
 
 from portal.accounts.bearer import bearer_token
 from portal.accounts.current_user import CurrentUser, OrgRef
-from portal.accounts.sessions import EPOCH_KEY, SEEN_KEY, USER_KEY, session_is_fresh
+from portal.accounts.sessions import (
+    EPOCH_KEY,
+    SEEN_GRANULARITY_S,
+    SEEN_KEY,
+    USER_KEY,
+    session_is_fresh,
+)
 from storage.models import User
 
 if TYPE_CHECKING:
@@ -124,7 +130,9 @@ class AuthMiddleware:
             if user is None or user.session_epoch != session.get(EPOCH_KEY):
                 session.clear()
                 return None
-            session[SEEN_KEY] = int(time.time())
+            now = int(time.time())
+            if now - int(session.get(SEEN_KEY, 0)) >= SEEN_GRANULARITY_S:
+                session[SEEN_KEY] = now
             from portal.accounts.patients_link import linked_patient_ids
 
             return snapshot(

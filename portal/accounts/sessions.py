@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from typing import Any
@@ -18,10 +19,18 @@ from litestar.types import Empty, Message, ScopeSession
 from portal.accounts.bearer import bearer_token
 
 ROTATE_SCOPE_KEY = "_toothline_new_session_id"
+LOADED_SCOPE_KEY = "_toothline_session_loaded"
+SEEN_GRANULARITY_S = 30
+"""``seen`` (the idle clock) is moved at most this often, so most requests leave the session
+as they found it and do not write it back."""
 USER_KEY = "uid"
 EPOCH_KEY = "epoch"
 STARTED_KEY = "started"
 SEEN_KEY = "seen"
+
+
+def _fingerprint(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, default=str)
 
 
 class RotatingSessionBackend(ServerSideSessionBackend):
@@ -32,7 +41,7 @@ class RotatingSessionBackend(ServerSideSessionBackend):
     came without one, so each anonymous request left an entry in the store. Here an empty
     session is stored only as "nothing": no entry, and a cookie that came in is cleared. A
     request with a bearer token neither reads nor writes a session: the token alone says who
-    is calling.
+    is calling. A session that the request did not change is not written back at all.
     """
 
     async def load_from_connection(
@@ -40,7 +49,9 @@ class RotatingSessionBackend(ServerSideSessionBackend):
     ) -> dict[str, Any]:
         if bearer_token(connection.scope) is not None:
             return {}
-        return await super().load_from_connection(connection)
+        data = await super().load_from_connection(connection)
+        connection.scope[LOADED_SCOPE_KEY] = _fingerprint(data)  # type: ignore[literal-required]
+        return data
 
     async def store_in_message(
         self,
@@ -54,6 +65,13 @@ class RotatingSessionBackend(ServerSideSessionBackend):
             if self.config.key not in connection.cookies:
                 return
             await self._forget(message, connection)
+            return
+        if (
+            ROTATE_SCOPE_KEY not in connection.scope
+            and connection.scope.get(LOADED_SCOPE_KEY) == _fingerprint(scope_session)
+        ):
+            # Unchanged: writing it back would only race with the same browser's other
+            # requests (a thumbnail poll saving its stale copy over the flash a form just set).
             return
         await super().store_in_message(scope_session, message, connection)
 

@@ -196,3 +196,19 @@ async def test_a_bearer_request_neither_reads_nor_refreshes_a_session(
     assert response.status_code == 200
     assert _session_cookies(response) == []
     assert _stored_sessions(app) == before  # last-seen time not moved by the token's request
+
+
+async def test_a_request_that_changes_nothing_does_not_write_the_session_back(
+    client: Client, app: Litestar
+) -> None:
+    """A thumbnail poll running beside a form post used to save its stale copy of the
+    session over the flash the form had just set (seen as a lost "Sent to the dentists")."""
+    await sign_in(client, "dentist@demo.test")
+    assert await _me(client) == 200
+    session_id = client.cookies["session"]
+    await _edit_session(app, session_id, _flashes=[["success", "set by another request"]])
+    edited = _stored_sessions(app)
+    for _ in range(3):  # within the idle-clock granularity: nothing to write
+        response = await client.get("/api/v1/me")
+        assert response.status_code == 200 and _session_cookies(response) == []
+    assert _stored_sessions(app) == edited
