@@ -28,7 +28,7 @@ from reviewer.cases.state import CaseAction, transition
 from reviewer.coding.teeth import normalize_tooth
 from reviewer.errors import Conflict, Invalid, NotFound
 from reviewer.intake.cases import get_submittable_case
-from storage.audit import AuditContext, record_event
+from storage.audit import AuditContext, record_event, record_view
 from storage.blobs import BlobReader, BlobStore, PutResult, new_blob_key, store_file
 from storage.media import MediaLimits, Validated, Views, derive_views, validate_and_clean
 from storage.models import Attachment, Case
@@ -303,7 +303,10 @@ async def open_attachment_file(
     attachment_id: uuid.UUID,
     variant: str,
 ) -> AttachmentFile:
-    """Check access, audit the view, and open the blob (every request, every variant)."""
+    """Check access, open the blob and record the view (every request, every variant).
+
+    A variant still being made answers without a reader and records nothing: an image that
+    is not there yet is not a view of PHI (the upload widget polls it)."""
     if variant not in VARIANTS:
         raise NotFound("No such file.")
     case = await get_case(db, actor, case_id)
@@ -312,11 +315,6 @@ async def open_attachment_file(
     )
     if attachment is None:
         raise NotFound("No such file.")
-    await record_event(
-        db, "attachment.viewed", ctx, organization_id=case.organization_id,
-        subject_type="attachment", subject_id=attachment.id,
-        details={"case_id": str(case.id), "variant": variant},
-    )
     if variant == "original":
         key: str | None = attachment.original_key
         content_type, size = attachment.content_type, attachment.original_size
@@ -329,4 +327,9 @@ async def open_attachment_file(
         raise NotFound("This file has no preview; download the original instead.",
                        code="no_preview")
     reader = await blobs.open(key)
+    record_view(
+        db, "attachment.viewed", ctx, organization_id=case.organization_id,
+        subject_type="attachment", subject_id=attachment.id, case_id=case.id,
+        attachment_id=attachment.id, details={"variant": variant},
+    )
     return AttachmentFile(attachment, variant, content_type, size, reader)
