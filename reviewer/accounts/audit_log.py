@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Subquery, literal, null, select, union_all
+from sqlalchemy import ColumnElement, Row, Subquery, literal, null, select, type_coerce, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reviewer.actor import Actor
@@ -99,24 +99,35 @@ class TrailEntry:
         return self.seq is None
 
 
+_TRAIL_COLUMNS = (
+    "id", "occurred_at", "chain", "seq", "organization_id", "actor_id", "actor_role", "action",
+    "subject_type", "subject_id", "client_address", "user_agent", "details", "hash",
+    "case_id", "attachment_id", "request_kind",
+)
+
+
 def _trail(f: AuditFilter) -> Subquery:
     """Both tables, filtered, as one selectable with the columns of :class:`TrailEntry`
     (a view row's case, attachment and request kind go into its details)."""
-    events = select(
+    events = select(*(column.label(name) for name, column in zip(_TRAIL_COLUMNS, (
         AuditEvent.id, AuditEvent.occurred_at, AuditEvent.chain, AuditEvent.seq,
         AuditEvent.organization_id, AuditEvent.actor_id, AuditEvent.actor_role,
         AuditEvent.action, AuditEvent.subject_type, AuditEvent.subject_id,
         AuditEvent.client_address, AuditEvent.user_agent, AuditEvent.details,
         AuditEvent.hash,
-    ).where(*_conditions(AuditEvent, f))
-    views = select(
+        # typed, so the union's columns decode the view rows' values (the first SELECT
+        # names the types)
+        type_coerce(null(), ViewEvent.case_id.type),
+        type_coerce(null(), ViewEvent.attachment_id.type),
+        type_coerce(null(), ViewEvent.request_kind.type),
+    ), strict=True))).where(*_conditions(AuditEvent, f))
+    views = select(*(column.label(name) for name, column in zip(_TRAIL_COLUMNS, (
         ViewEvent.id, ViewEvent.occurred_at, literal(VIEW_CHAIN), null(),
         ViewEvent.organization_id, ViewEvent.actor_id, ViewEvent.actor_role,
         ViewEvent.action, ViewEvent.subject_type, ViewEvent.subject_id,
         ViewEvent.client_address, ViewEvent.user_agent, ViewEvent.details, ViewEvent.mac,
         ViewEvent.case_id, ViewEvent.attachment_id, ViewEvent.request_kind,
-    ).where(*_conditions(ViewEvent, f))
-    events = events.add_columns(null(), null(), null())
+    ), strict=True))).where(*_conditions(ViewEvent, f))
     return union_all(events, views).subquery("trail")
 
 
