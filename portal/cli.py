@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from storage.audit_checkpoint import Checkpoint
 
 from portal.settings import Settings, SettingsError, get_settings
-from storage.audit import AuditKey, BrokenLink, configure_audit_key
+from storage.audit import AuditKey, BrokenLink, EditedView, configure_audit_key
 from storage.blobs import BlobError, BlobStore, open_blob_store
 from storage.database import create_engine, create_session_maker, upgrade_database
 from storage.private import private_dir
@@ -272,6 +272,8 @@ class _Verdict:
     broken: list[BrokenLink] = field(default_factory=list)
     checkpoint: str | None = None
     checkpoint_problem: str | None = None
+    views_checked: int = 0
+    edited_views: list[EditedView] = field(default_factory=list)
 
 
 def _first_per_chain(links: list[BrokenLink]) -> list[BrokenLink]:
@@ -328,9 +330,9 @@ def _audit_run(settings: Settings, work: Callable[[AsyncSession, BlobStore], Awa
 
 @audit.command("verify")
 def audit_verify() -> None:
-    """Check every chain's MACs and that it reaches the latest checkpoint; name the first
-    broken event of each chain (exit 1)."""
-    from storage.audit import verify_chains
+    """Check every chain's MACs and that it reaches the latest checkpoint, and every view
+    row's MAC; name the first broken event of each chain and every edited view (exit 1)."""
+    from storage.audit import verify_chains, verify_views
 
     settings = _settings()
     key = AuditKey.from_secret(settings.audit.key)
@@ -339,19 +341,31 @@ def audit_verify() -> None:
         checked, broken = await verify_chains(db, key)
         verdict = _Verdict(checked=checked, broken=broken)
         await _check_checkpoint(db, store, key, verdict)
+        verdict.views_checked, verdict.edited_views = await verify_views(db, key)
         return verdict
 
     verdict = _audit_run(settings, work)
-    if not verdict.broken and not verdict.checkpoint_problem:
+    views = f"{verdict.views_checked} view events checked"
+    if not verdict.broken and not verdict.checkpoint_problem and not verdict.edited_views:
         anchored = (f"reaches checkpoint {verdict.checkpoint}" if verdict.checkpoint else
                     "no checkpoint yet, so events cut off the end cannot be detected "
                     "(run toothline audit checkpoint)")
-        click.echo(f"Audit trail intact: {verdict.checked} events checked; {anchored}.")
+        click.echo(f"Audit trail intact: {verdict.checked} events checked; {anchored}; "
+                   f"{views}.")
         return
     _report_broken(verdict)
-    click.echo(f"Audit trail broken in {len(verdict.broken)} chain(s)"
-               f"{' and its checkpoint' if verdict.checkpoint_problem else ''}; "
-               f"{verdict.checked} events checked.", err=True)
+    for view in verdict.edited_views:
+        click.echo(f"EDITED view event {view.view_id} ({view.action} at "
+                   f"{view.occurred_at.isoformat()}): content does not match its MAC (row "
+                   "edited, or written with another audit key)", err=True)
+    problems = []
+    if verdict.broken or verdict.checkpoint_problem:
+        problems.append(f"broken in {len(verdict.broken)} chain(s)"
+                        f"{' and its checkpoint' if verdict.checkpoint_problem else ''}")
+    if verdict.edited_views:
+        problems.append(f"{len(verdict.edited_views)} view event(s) edited")
+    click.echo(f"Audit trail {' and '.join(problems)}; {verdict.checked} events checked; "
+               f"{views}.", err=True)
     sys.exit(1)
 
 

@@ -27,6 +27,13 @@ def actor(request: Request[Any, Any, Any]) -> Actor:
     return current_user(request).actor(client_address(request))
 
 
+def request_kind(request: Request[Any, Any, Any]) -> str:
+    """How a person asked, as view rows keep it: ``api``, ``htmx`` (a fragment) or ``page``."""
+    if request.url.path.startswith("/api/"):
+        return "api"
+    return "htmx" if request.headers.get("hx-request") == "true" else "page"
+
+
 def audit_context(request: Request[Any, Any, Any]) -> AuditContext:
     user = request.scope.get("user")
     return AuditContext(
@@ -34,4 +41,5 @@ def audit_context(request: Request[Any, Any, Any]) -> AuditContext:
         actor_role=user.role if isinstance(user, CurrentUser) else None,
         client_address=client_address(request),
         user_agent=request.headers.get("user-agent"),
+        request_kind=request_kind(request),
     )

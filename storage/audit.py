@@ -14,6 +14,12 @@ must not import ``portal``. Functions that verify or rewrite take the key explic
 Writers to one chain are serialized (a transaction-scoped advisory lock on PostgreSQL; the
 database's single write lock on SQLite), writers to different chains do not wait on each
 other on PostgreSQL.
+
+Reads of PHI by a person (``attachment.viewed``, ``case.viewed``, ``patient.viewed``...) are
+not chained: :func:`record_view` appends one ``view_event`` row with its own MAC (a purpose
+key of its own, so a view MAC never verifies as a link or a checkpoint) and takes no lock, so
+concurrent views never serialize. An edited view row is named by :func:`verify_views`; a
+deleted one is not (no chain): the database's grants are what keep rows from being deleted.
 """
 
 from __future__ import annotations
@@ -29,8 +35,9 @@ from typing import Any
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from uuid_utils.compat import uuid7
 
-from storage.models import AuditEvent
+from storage.models import AuditEvent, ViewEvent
 
 GENESIS = "0" * 64
 GLOBAL_CHAIN = "global"
@@ -48,6 +55,7 @@ class AuditKey:
 
     link: bytes = field(repr=False)
     checkpoint: bytes = field(repr=False)
+    view: bytes = field(repr=False)
 
     @classmethod
     def from_secret(cls, secret: str | bytes) -> AuditKey:
@@ -57,6 +65,7 @@ class AuditKey:
         return cls(
             link=hmac.digest(raw, b"toothline audit link v1", "sha256"),
             checkpoint=hmac.digest(raw, b"toothline audit checkpoint v1", "sha256"),
+            view=hmac.digest(raw, b"toothline audit view v1", "sha256"),
         )
 
     def mac(self, message: bytes) -> str:
@@ -64,6 +73,9 @@ class AuditKey:
 
     def sign(self, message: bytes) -> str:
         return hmac.digest(self.checkpoint, message, "sha256").hex()
+
+    def view_mac(self, message: bytes) -> str:
+        return hmac.digest(self.view, message, "sha256").hex()
 
 
 _configured: AuditKey | None = None
@@ -93,6 +105,8 @@ class AuditContext:
     actor_role: str | None = None
     client_address: str | None = None
     user_agent: str | None = None
+    request_kind: str | None = None
+    """``page``, ``htmx`` or ``api`` (kept on view rows only)."""
 
 
 def _canonical(event: AuditEvent) -> bytes:
@@ -298,6 +312,107 @@ async def rekey_chains(db: AsyncSession, key: AuditKey) -> RekeyResult:
             if len(batch) < REKEY_BATCH:
                 break
     return RekeyResult(len(chains), events, rekeyed, broken)
+
+
+# --------------------------------------------------------------------------- views
+
+
+def _uuid_text(value: uuid.UUID | None) -> str | None:
+    return str(value) if value is not None else None
+
+
+def _view_canonical(view: ViewEvent) -> bytes:
+    payload = {
+        "v": 1,
+        "id": str(view.id),
+        "organization_id": _uuid_text(view.organization_id),
+        "actor_id": _uuid_text(view.actor_id),
+        "actor_role": view.actor_role,
+        "action": view.action,
+        "subject_type": view.subject_type,
+        "subject_id": view.subject_id,
+        "case_id": _uuid_text(view.case_id),
+        "attachment_id": _uuid_text(view.attachment_id),
+        "client_address": view.client_address,
+        "user_agent": view.user_agent,
+        "request_kind": view.request_kind,
+        "details": view.details or {},
+        "occurred_at": _utc(view.occurred_at).isoformat(timespec="microseconds"),
+    }
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def view_mac(view: ViewEvent, key: AuditKey) -> str:
+    """The MAC of a view row (kept in ``ViewEvent.mac``); it covers every column but ``mac``
+    and the ORM's created/updated stamps."""
+    return key.view_mac(_view_canonical(view))
+
+
+def record_view(
+    db: AsyncSession,
+    action: str,
+    context: AuditContext,
+    *,
+    organization_id: uuid.UUID | None,
+    subject_type: str,
+    subject_id: uuid.UUID | str,
+    case_id: uuid.UUID | None = None,
+    attachment_id: uuid.UUID | None = None,
+    details: dict[str, Any] | None = None,
+) -> ViewEvent:
+    """Record that a person read PHI: one plain INSERT in the caller's transaction, no chain,
+    no lock. ``details`` must hold no PHI.
+
+    The row is only added to the session: it is written at the next flush (at the latest the
+    request's commit), so on SQLite the database's write lock is held for the INSERT and the
+    COMMIT, not for the rest of the request. Call it last, after the read succeeded.
+
+    Raises :class:`AuditKeyMissing` when no audit key is configured (nothing is added)."""
+    key = current_audit_key()
+    view = ViewEvent(
+        id=uuid7(),
+        organization_id=organization_id,
+        actor_id=context.actor_id,
+        actor_role=context.actor_role,
+        action=action,
+        subject_type=subject_type,
+        subject_id=str(subject_id),
+        case_id=case_id,
+        attachment_id=attachment_id,
+        client_address=context.client_address,
+        user_agent=(context.user_agent or "")[:200] or None,
+        request_kind=context.request_kind,
+        details=details or {},
+        occurred_at=datetime.now(UTC),
+    )
+    view.mac = view_mac(view, key)
+    db.add(view)
+    return view
+
+
+@dataclass(frozen=True)
+class EditedView:
+    view_id: uuid.UUID
+    action: str
+    occurred_at: datetime
+
+
+async def verify_views(db: AsyncSession, key: AuditKey) -> tuple[int, list[EditedView]]:
+    """Check every view row's MAC; return how many were checked and every row that fails
+    (edited, or written under another audit key)."""
+    checked = 0
+    edited: list[EditedView] = []
+    result = await db.stream_scalars(select(ViewEvent).order_by(ViewEvent.occurred_at,
+                                                                ViewEvent.id))
+    async for view in result:
+        checked += 1
+        if not hmac.compare_digest(view_mac(view, key), view.mac):
+            edited.append(EditedView(view.id, view.action, view.occurred_at))
+    return checked, edited
+
+
+async def count_views(db: AsyncSession) -> int:
+    return int(await db.scalar(select(func.count()).select_from(ViewEvent)) or 0)
 
 
 async def count_events(db: AsyncSession) -> int:

@@ -22,7 +22,7 @@ from reviewer.accounts.validation import check_email, check_state, clean
 from reviewer.actor import Actor
 from reviewer.clock import age_on, today_in
 from reviewer.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable
-from storage.audit import AuditContext, record_event
+from storage.audit import AuditContext, record_event, record_view
 from storage.models import Organization, Patient, Role, User, patient_login
 
 REGISTRAR_ROLES = frozenset({Role.HYGIENIST, Role.FRONT_DESK, Role.COORDINATOR})
@@ -158,13 +158,12 @@ async def search_patients(db: AsyncSession, actor: Actor, query: str) -> list[Pa
 
 
 async def read_patient(db: AsyncSession, actor: Actor, patient_id: uuid.UUID) -> Patient:
-    """One patient record, scoped at the source and audited."""
+    """One patient record, scoped at the source; the read is a ``patient.viewed`` view row."""
     if actor.role not in REGISTRAR_ROLES | {Role.DENTIST, Role.PATIENT}:
         raise NotFound("No such patient.")
     patient = await get_patient(db, actor, patient_id)
-    await record_event(db, "patient.viewed", _context(actor),
-                       organization_id=patient.organization_id,
-                       subject_type="patient", subject_id=patient.id)
+    record_view(db, "patient.viewed", _context(actor), organization_id=patient.organization_id,
+                subject_type="patient", subject_id=patient.id)
     return patient
 
 

@@ -24,7 +24,7 @@ from reviewer.evaluation.draft import Problem
 from reviewer.evaluation.services import draft_problems
 from reviewer.queue.claims import holds
 from reviewer.queue.scope import review_scope, urgency_of_rank
-from storage.audit import AuditContext, record_event
+from storage.audit import AuditContext, record_view
 from storage.models import (
     Addendum,
     Attachment,
@@ -82,7 +82,7 @@ class CaseFile:
 async def load_case_file(
     db: AsyncSession, actor: Actor, context: AuditContext, case_id: uuid.UUID, *, now: datetime
 ) -> CaseFile:
-    """The case page's data; 404 outside the actor's reach. Audited as ``case.viewed``."""
+    """The case page's data; 404 outside the actor's reach. A ``case.viewed`` view row."""
     case = await get_case(db, actor, case_id)
     await db.refresh(case)
     patient = await db.get(Patient, case.patient_id)
@@ -121,9 +121,9 @@ async def load_case_file(
         kind: CaseKind | None = CaseKind(case.kind)
     except ValueError:
         targets, kind = {}, None
-    await record_event(
+    record_view(
         db, "case.viewed", context, organization_id=case.organization_id,
-        subject_type="case", subject_id=case.id,
+        subject_type="case", subject_id=case.id, case_id=case.id,
         details={"patient_id": str(patient.id), "page": "review"},
     )
     today = today_in(organization.time_zone, now=now)

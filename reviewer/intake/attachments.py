@@ -36,7 +36,7 @@ from reviewer.vocabulary import (
     attachment_view,
     view_names,
 )
-from storage.audit import AuditContext, record_event
+from storage.audit import AuditContext, record_event, record_view
 from storage.blobs import BlobReader, BlobStore, PutResult, new_blob_key, store_file
 from storage.media import MediaLimits, Validated, Views, derive_views, validate_and_clean
 from storage.models import Attachment, Case
@@ -316,7 +316,10 @@ async def open_attachment_file(
     attachment_id: uuid.UUID,
     variant: str,
 ) -> AttachmentFile:
-    """Check access, audit the view, and open the blob (every request, every variant)."""
+    """Check access, open the blob and record the view (every request, every variant).
+
+    A variant still being made answers without a reader and records nothing: an image that
+    is not there yet is not a view of PHI (the upload widget polls it)."""
     if variant not in VARIANTS:
         raise NotFound("No such file.")
     case = await get_case(db, actor, case_id)
@@ -325,11 +328,6 @@ async def open_attachment_file(
     )
     if attachment is None:
         raise NotFound("No such file.")
-    await record_event(
-        db, "attachment.viewed", ctx, organization_id=case.organization_id,
-        subject_type="attachment", subject_id=attachment.id,
-        details={"case_id": str(case.id), "variant": variant},
-    )
     if variant == "original":
         key: str | None = attachment.original_key
         content_type, size = attachment.content_type, attachment.original_size
@@ -342,4 +340,9 @@ async def open_attachment_file(
         raise NotFound("This file has no preview; download the original instead.",
                        code="no_preview")
     reader = await blobs.open(key)
+    record_view(
+        db, "attachment.viewed", ctx, organization_id=case.organization_id,
+        subject_type="attachment", subject_id=attachment.id, case_id=case.id,
+        attachment_id=attachment.id, details={"variant": variant},
+    )
     return AttachmentFile(attachment, variant, content_type, size, reader)

@@ -37,7 +37,7 @@ from reviewer.screening.case_screening import (
     screening_for_new_case,
     screening_payload,
 )
-from storage.audit import AuditContext, record_event
+from storage.audit import AuditContext, record_event, record_view
 from storage.models import (
     Attachment,
     Case,
@@ -376,18 +376,20 @@ class SubmitterView:
 async def view_case(
     db: AsyncSession, actor: Actor, ctx: AuditContext, case_id: uuid.UUID, *, audit: bool = True
 ) -> SubmitterView:
-    """Read a case (access scoped at the source) and audit the read."""
+    """Read a case (access scoped at the source) and record the view (``audit=False``: the
+    caller just wrote the case and answers with it, which is not a separate read)."""
     case = await get_case(db, actor, case_id)
-    if audit:
-        await record_event(
-            db, "case.viewed", ctx, organization_id=case.organization_id,
-            subject_type="case", subject_id=case.id,
-        )
-    return SubmitterView(
+    view = SubmitterView(
         case=case,
         attachments=await case_attachments(db, case.id),
         evaluation=await signed_evaluation(db, case.id),
     )
+    if audit:
+        record_view(
+            db, "case.viewed", ctx, organization_id=case.organization_id,
+            subject_type="case", subject_id=case.id, case_id=case.id,
+        )
+    return view
 
 
 @dataclass(frozen=True, slots=True)

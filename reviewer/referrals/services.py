@@ -28,7 +28,7 @@ from reviewer.referrals.lifecycle import (
     needs_news,
     transition,
 )
-from storage.audit import AuditContext, record_event
+from storage.audit import AuditContext, record_event, record_view
 from storage.models import Case, Evaluation, Referral, Role, ScreeningEvent
 
 __all__ = [
@@ -140,9 +140,9 @@ async def get_referral(
     )
     if referral is None:
         raise NotFound("No such referral.")
-    await record_event(
+    record_view(
         db, "referral.viewed", ctx, organization_id=referral.organization_id,
-        subject_type="referral", subject_id=referral.id,
+        subject_type="referral", subject_id=referral.id, case_id=referral.case_id,
     )
     return referral
 

@@ -28,7 +28,7 @@ from reviewer.screening.case_screening import apply_findings
 from reviewer.screening.events import EVENT_READERS, SCREENERS, get_event, require_role
 from reviewer.screening.findings import clean_not_screened_reason, parse_findings
 from reviewer.screening.progress import ChildState, Progress, child_state, progress
-from storage.audit import AuditContext, record_event
+from storage.audit import AuditContext, record_event, record_view
 from storage.models import (
     Attachment,
     Case,
@@ -126,7 +126,7 @@ async def class_list(
     event = await get_event(db, actor, event_id, EVENT_READERS)
     children = await load_children(db, event)
     if audit:
-        await record_event(
+        record_view(
             db, "screening_event.viewed", ctx, organization_id=event.organization_id,
             subject_type="screening_event", subject_id=event.id,
             details={"children": len(children)},
@@ -145,9 +145,10 @@ async def get_child(
         raise NotFound("No such child on this event's roster.")
     child = found[0]
     if audit:
-        await record_event(
+        record_view(
             db, "patient.viewed", ctx, organization_id=event.organization_id,
             subject_type="patient", subject_id=child.patient.id,
+            case_id=child.case.id if child.case is not None else None,
             details={"screening_event_id": str(event.id)},
         )
     return event, child

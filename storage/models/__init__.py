@@ -25,6 +25,7 @@ from storage.models.records import (
 )
 from storage.models.screening import ScreeningEnrollment, ScreeningEvent
 from storage.models.user import Role, User, user_organization
+from storage.models.view_event import ViewEvent
 
 __all__ = [
     "AccessLink",
@@ -57,6 +58,7 @@ __all__ = [
     "ScreeningEnrollment",
     "ScreeningEvent",
     "User",
+    "ViewEvent",
     "metadata",
     "patient_login",
     "user_organization",

@@ -31,7 +31,7 @@ class AuditEvent(Base):
     actor_id: Mapped[uuid.UUID | None] = mapped_column(default=None, index=True)
     actor_role: Mapped[str | None] = mapped_column(String(32), default=None)
     action: Mapped[str] = mapped_column(String(64))
-    """``noun.verb``, e.g. ``attachment.viewed``."""
+    """``noun.verb``, e.g. ``case.submitted`` (reads of PHI are ``ViewEvent`` rows)."""
     subject_type: Mapped[str | None] = mapped_column(String(40), default=None)
     subject_id: Mapped[str | None] = mapped_column(String(64), default=None)
     client_address: Mapped[str | None] = mapped_column(String(64), default=None)

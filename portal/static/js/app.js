@@ -99,6 +99,12 @@
  * 5. data-upload-wait on a <form> (e.g. "Send to the dentist" beside lone upload inputs): the
  *    form is not submitted while any upload on the page is waiting or sending, or has failed;
  *    a flash says to wait, or to retry or remove the failed file.
+ *
+ * 6. Thumbnails still being made: ONE mechanism for the widget's fresh uploads and for the
+ *    server-rendered list of files saved earlier -- fetch the thumbnail URL each second while
+ *    it answers 202 (up to 30 times), then show the 200 answer. A placeholder in a page opts
+ *    in with data-thumbnail-wait="URL" (optional data-thumbnail-link, data-thumbnail-alt);
+ *    there is no htmx polling of the page for this.
  */
 (function () {
   "use strict";
@@ -614,21 +620,62 @@
     xhr.send(data);
   };
 
+  // THE one way the page waits for a thumbnail the server is still making (section 6).
   // The server answers 201 before the thumbnail exists (it is made in the background) and
-  // the thumbnail URL says 202 until then: ask again each second, for a while.
-  function showWhenReady(img, url, triesLeft) {
+  // the thumbnail URL says 202 until then: ask again each second, for a while. The 200 answer
+  // itself is shown (as a blob: URL), so each thumbnail is fetched -- and audited as a
+  // view -- once; the 202 answers are not audited.
+  var THUMBNAIL_TRIES = 30;
+
+  function whenThumbnailReady(url, show, triesLeft) {
     fetch(url, { credentials: "same-origin", cache: "no-store" }).then(function (answer) {
       if (answer.status === 200) {
-        img.src = url;
-      } else if (answer.status === 202 && triesLeft > 0) {
-        window.setTimeout(function () { showWhenReady(img, url, triesLeft - 1); }, 1000);
+        return answer.blob().then(function (data) { show(URL.createObjectURL(data)); });
       }
+      if (answer.status === 202 && triesLeft > 0) {
+        window.setTimeout(function () { whenThumbnailReady(url, show, triesLeft - 1); }, 1000);
+      }
+      return null;
     }).catch(function () {
       if (triesLeft > 0) {
-        window.setTimeout(function () { showWhenReady(img, url, triesLeft - 1); }, 2000);
+        window.setTimeout(function () { whenThumbnailReady(url, show, triesLeft - 1); }, 2000);
       }
     });
   }
+
+  // Server-rendered placeholders: <span data-thumbnail-wait="URL" data-thumbnail-link="URL"
+  // data-thumbnail-alt="text">Preparing…</span> becomes <a href=link><img alt=text></a>.
+  function waitForPlaceholders(scope) {
+    var found = scope.querySelectorAll ? scope.querySelectorAll("[data-thumbnail-wait]") : [];
+    Array.prototype.forEach.call(found, function (stand) {
+      var url = stand.getAttribute("data-thumbnail-wait");
+      stand.removeAttribute("data-thumbnail-wait"); // wait once per placeholder
+      whenThumbnailReady(url, function (src) {
+        var img = el("img");
+        img.src = src;
+        img.alt = stand.getAttribute("data-thumbnail-alt") || "";
+        img.width = 160;
+        img.height = 160;
+        var link = stand.getAttribute("data-thumbnail-link");
+        var node = img;
+        if (link) {
+          node = el("a");
+          node.href = link;
+          node.appendChild(img);
+        }
+        var busy = stand.closest("[aria-busy]");
+        stand.replaceWith(node);
+        if (busy && !busy.querySelector(".thumb-processing")) busy.removeAttribute("aria-busy");
+      }, THUMBNAIL_TRIES);
+    });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () { waitForPlaceholders(document); });
+  } else {
+    waitForPlaceholders(document);
+  }
+  document.addEventListener("htmx:load", function (event) { waitForPlaceholders(event.target); });
 
   Widget.prototype.succeed = function (item, response) {
     item.deleteUrl = response && typeof response.delete_url === "string" ? response.delete_url : null;
@@ -645,7 +692,8 @@
         img.alt = "";
         stand.replaceWith(img);
       }
-      if (img) showWhenReady(img, response.thumbnail_url, 30);
+      if (img) whenThumbnailReady(response.thumbnail_url, function (src) { img.src = src; },
+                                  THUMBNAIL_TRIES);
     }
     this.announce((item.file.name || "File") + ": uploaded.");
     this.emit("upload-done", { file: item.file, response: response });

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,10 +18,17 @@ from sqlalchemy import delete, select, update
 from portal.app import create_app
 from portal.cli import main
 from portal.settings import get_settings
-from storage.audit import GENESIS, AuditContext, AuditKey, legacy_event_hash, record_event
+from storage.audit import (
+    GENESIS,
+    AuditContext,
+    AuditKey,
+    legacy_event_hash,
+    record_event,
+    record_view,
+)
 from storage.audit_checkpoint import PREFIX
 from storage.database import create_engine, create_session_maker
-from storage.models import AuditEvent
+from storage.models import AuditEvent, ViewEvent
 from tests.conftest import TEST_AUDIT_KEY
 from tests.support.portal import make_settings, seed, sign_in
 
@@ -123,6 +131,52 @@ def test_audit_verify_names_the_edited_row(trail: str) -> None:
     assert broken.exit_code == 1
     assert f"BROKEN chain global at seq 3 (event {event_id})" in broken.output
     assert "row edited" in broken.output
+
+
+async def _write_views(url: str, count: int) -> list[str]:
+    engine = create_engine(url)
+    try:
+        async with create_session_maker(engine)() as db:
+            views = [record_view(db, "attachment.viewed", AuditContext(actor_role="dentist"),
+                                 organization_id=None, subject_type="attachment",
+                                 subject_id=f"a-{n}", details={"variant": "display"})
+                     for n in range(count)]
+            await db.commit()
+            return [str(v.id) for v in views]
+    finally:
+        await engine.dispose()
+
+
+async def _edit_view(url: str, view_id: str) -> None:
+    """What someone with write access to the database does to hide who looked: change the
+    viewer's role on one row (the MAC is left as it was; without the key it cannot be made)."""
+    engine = create_engine(url)
+    try:
+        async with create_session_maker(engine)() as db:
+            await db.execute(update(ViewEvent).where(ViewEvent.id == uuid.UUID(view_id))
+                             .values(actor_role="patient"))
+            await db.commit()
+    finally:
+        await engine.dispose()
+
+
+def test_audit_verify_checks_view_rows_and_names_an_edited_one(trail: str) -> None:
+    ids = asyncio.run(_write_views(trail, 3))
+    ok = _cli("verify")
+    assert ok.exit_code == 0, ok.output
+    assert "intact: 5 events checked" in ok.output and "3 view events checked" in ok.output
+    asyncio.run(_edit_view(trail, ids[1]))
+    edited = _cli("verify")
+    assert edited.exit_code == 1, edited.output
+    assert f"EDITED view event {ids[1]} (attachment.viewed at " in edited.output
+    assert ids[0] not in edited.output and ids[2] not in edited.output
+    assert "1 view event(s) edited" in edited.output and "BROKEN" not in edited.output
+
+
+def test_a_view_mac_is_made_with_a_key_of_its_own() -> None:
+    key = AuditKey.from_secret("a" * 40)
+    assert len({key.link, key.checkpoint, key.view}) == 3
+    assert key.view_mac(b"x") not in {key.mac(b"x"), key.sign(b"x")}
 
 
 def test_delete_and_rehash_with_plain_sha256_is_named(trail: str) -> None:

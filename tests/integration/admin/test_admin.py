@@ -11,7 +11,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.audit import AuditContext, record_event
+from storage.audit import AuditContext, record_event, record_view
 from storage.models import AuditEvent, License, Organization, User
 from tests.integration.accounts.helpers import Client, demo_ids, post_form
 from tests.support.portal import sign_in
@@ -175,3 +175,40 @@ async def test_audit_pages_keyset(client: Client, db: AsyncSession) -> None:
     next_url = first.text.split('hx-get="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
     second = await client.get(next_url, headers={"hx-request": "true", "hx-target": "audit-rows"})
     assert second.text.count("test.bulk</code>") == 5
+
+
+async def test_views_are_listed_and_exported_with_the_chained_events(
+    client: Client, db: AsyncSession, database_url: str
+) -> None:
+    """Who viewed what: view rows show in the same list (filter by action or subject) and
+    the CSV, with ``views`` as their chain and their MAC as hash; the keyset pages run across
+    both tables."""
+    ids = await demo_ids(database_url)
+    case_id, attachment_id = uuid.uuid4(), uuid.uuid4()
+    viewer = AuditContext(actor_id=uuid.uuid4(), actor_role="dentist", request_kind="page")
+    for n in range(30):
+        await record_event(db, "test.mixed", AuditContext(), details={"n": n})
+        view = record_view(db, "attachment.viewed", viewer, organization_id=ids["clinic"],
+                           subject_type="attachment", subject_id=attachment_id,
+                           case_id=case_id, attachment_id=attachment_id,
+                           details={"variant": "display"})
+    await db.commit()
+    await sign_in(client, "admin@demo.test")
+    first = await client.get("/admin/audit", params={"subject_id": str(attachment_id)})
+    assert first.status_code == 200
+    assert first.text.count("attachment.viewed</code> <span") == 30
+    mixed = await client.get("/admin/audit")
+    assert "attachment.viewed" in mixed.text and "test.mixed" in mixed.text
+    next_url = mixed.text.split('hx-get="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    rest = await client.get(next_url, headers={"hx-request": "true", "hx-target": "audit-rows"})
+    seen = mixed.text.count("</code>") + rest.text.count("</code>")
+    assert seen >= 60  # every row of both tables, once (plus the sign-in's own events)
+
+    export = await client.get("/admin/audit/export.csv", params={"action": "attachment.viewed"})
+    table = list(csv.reader(io.StringIO(export.text)))
+    assert len(table) == 31
+    row = dict(zip(table[0], table[-1], strict=True))
+    assert (row["chain"], row["seq"], row["hash"]) == ("views", "", view.mac)
+    assert (row["actor_role"], row["subject_id"]) == ("dentist", str(attachment_id))
+    assert '"case_id": "' + str(case_id) in row["details"]
+    assert '"request_kind": "page"' in row["details"] and '"variant": "display"' in row["details"]
