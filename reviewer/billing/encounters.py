@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reviewer.actor import Actor
@@ -156,9 +156,21 @@ class EncounterKind(abc.ABC):
     def package_column(self) -> Any:
         """``ClaimPackage``'s column that points at this kind of encounter."""
 
+    not_found: ClassVar[str]
+
     @abc.abstractmethod
+    def scoped(self, encounter_id: uuid.UUID, actor: Actor) -> Select[Any]:
+        """The query for the subject within ``actor``'s organizations (and, for a dentist,
+        their own encounters)."""
+
     async def visible(self, db: AsyncSession, actor: Actor, encounter_id: uuid.UUID) -> Any:
         """The subject row (Case or LiveSession) if ``actor`` may read it, else NotFound."""
+        require(actor, READERS)
+        found = await db.scalar(self.scoped(encounter_id, actor)) if actor.organization_ids \
+            else None
+        if found is None:
+            raise NotFound(self.not_found)
+        return found
 
     @abc.abstractmethod
     async def facts(
@@ -195,8 +207,9 @@ class CaseKind(EncounterKind):
     def package_column(self) -> Any:
         return ClaimPackage.case_id
 
-    async def visible(self, db: AsyncSession, actor: Actor, encounter_id: uuid.UUID) -> Case:
-        require(actor, READERS)
+    not_found = "No such signed case."
+
+    def scoped(self, encounter_id: uuid.UUID, actor: Actor) -> Select[Any]:
         query = (
             select(Case)
             .join(Evaluation, Evaluation.case_id == Case.id)
@@ -208,10 +221,7 @@ class CaseKind(EncounterKind):
         )
         if actor.role == Role.DENTIST:
             query = query.where(Evaluation.dentist_id == actor.user_id)
-        case = await db.scalar(query) if actor.organization_ids else None
-        if case is None:
-            raise NotFound("No such signed case.")
-        return case
+        return query
 
     async def facts(
         self, db: AsyncSession, subject: Case, lines: Sequence[ClaimLine] | None,
@@ -250,20 +260,16 @@ class LiveKind(EncounterKind):
     def package_column(self) -> Any:
         return ClaimPackage.live_session_id
 
-    async def visible(
-        self, db: AsyncSession, actor: Actor, encounter_id: uuid.UUID
-    ) -> LiveSession:
-        require(actor, READERS)
+    not_found = "No such live session."
+
+    def scoped(self, encounter_id: uuid.UUID, actor: Actor) -> Select[Any]:
         query = select(LiveSession).where(
             LiveSession.id == encounter_id,
             LiveSession.organization_id.in_(actor.organization_ids),
         )
         if actor.role == Role.DENTIST:
             query = query.where(LiveSession.dentist_id == actor.user_id)
-        session = await db.scalar(query) if actor.organization_ids else None
-        if session is None:
-            raise NotFound("No such live session.")
-        return session
+        return query
 
     async def facts(
         self, db: AsyncSession, subject: LiveSession, lines: Sequence[ClaimLine] | None,

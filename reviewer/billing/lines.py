@@ -70,6 +70,20 @@ async def _audit(db: AsyncSession, ctx: AuditContext, view: EncounterView, actio
     await db.flush()
 
 
+async def _editable(
+    db: AsyncSession, actor: Actor, kind: EncounterType, encounter_id: uuid.UUID,
+    states: Sequence[str], refusal: str, *, code: str = "billing_state",
+) -> EncounterView:
+    """The start of every change: the front desk, the encounter in reach (its billing row
+    stored), in one of ``states`` — else Conflict ``code`` with ``refusal`` filled in."""
+    require(actor, EDITORS)
+    view = await visible_view(db, actor, kind, encounter_id, store=True)
+    status = view.billing.status
+    if status not in states:
+        raise Conflict(refusal.format(status=status, spoken=status.replace("_", " ")), code=code)
+    return view
+
+
 async def update_lines(
     db: AsyncSession,
     actor: Actor,
@@ -84,13 +98,10 @@ async def update_lines(
     Editing un-readies the encounter (it goes back to ``proposed``); the package with the new
     lines is built after the commit.
     """
-    require(actor, EDITORS)
-    view = await visible_view(db, actor, kind, encounter_id, store=True)
-    if view.billing.status not in BillingStatus.OPEN:
-        raise Conflict(
-            f"These claim lines are {view.billing.status.replace('_', ' ')}: they no longer "
-            "change.", code="billing_closed",
-        )
+    view = await _editable(
+        db, actor, kind, encounter_id, BillingStatus.OPEN,
+        "These claim lines are {spoken}: they no longer change.", code="billing_closed",
+    )
     lines: list[ClaimLine] = []
     for index, row in enumerate(rows):
         try:
@@ -130,13 +141,10 @@ async def mark_ready(
     encounter_id: uuid.UUID,
 ) -> EncounterView:
     """proposed → ready, when no coding rule is broken."""
-    require(actor, EDITORS)
-    view = await visible_view(db, actor, kind, encounter_id, store=True)
-    if view.billing.status != BillingStatus.PROPOSED:
-        raise Conflict(
-            f"Only proposed lines can be marked ready; these are {view.billing.status}.",
-            code="billing_state",
-        )
+    view = await _editable(
+        db, actor, kind, encounter_id, (BillingStatus.PROPOSED,),
+        "Only proposed lines can be marked ready; these are {status}.",
+    )
     if view.blocking:
         raise LinesRefused(view.blocking)
     view.billing.status = BillingStatus.READY
@@ -157,13 +165,10 @@ async def mark_billed(
     encounter_id: uuid.UUID,
 ) -> EncounterView:
     """ready → billed; a billed case review closes its case."""
-    require(actor, EDITORS)
-    view = await visible_view(db, actor, kind, encounter_id, store=True)
-    if view.billing.status != BillingStatus.READY:
-        raise Conflict(
-            f"Mark the lines ready to bill first; they are {view.billing.status}.",
-            code="billing_state",
-        )
+    view = await _editable(
+        db, actor, kind, encounter_id, (BillingStatus.READY,),
+        "Mark the lines ready to bill first; they are {status}.",
+    )
     _close_case(view)
     view.billing.status = BillingStatus.BILLED
     view.billing.billed_at = dt.datetime.now(dt.UTC)
@@ -176,13 +181,9 @@ async def mark_nothing_to_bill(
     encounter_id: uuid.UUID,
 ) -> EncounterView:
     """The front desk closes a reviewed case (or a live session) with nothing to bill."""
-    require(actor, EDITORS)
-    view = await visible_view(db, actor, kind, encounter_id, store=True)
-    if view.billing.status not in BillingStatus.OPEN:
-        raise Conflict(
-            f"These lines are already {view.billing.status.replace('_', ' ')}.",
-            code="billing_state",
-        )
+    view = await _editable(
+        db, actor, kind, encounter_id, BillingStatus.OPEN, "These lines are already {spoken}."
+    )
     _close_case(view)
     view.billing.status = BillingStatus.NOTHING_TO_BILL
     await _audit(db, ctx, view, "encounter_billing.nothing_to_bill")

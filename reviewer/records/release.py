@@ -88,6 +88,13 @@ async def deliver(
     return Delivery(await step.view(), token, expires_at, uses)
 
 
+def _written(actor: Actor, reason: str, what: str) -> None:
+    """Refusals and extensions need a desk role and a written reason (checked before loading)."""
+    _require_desk(actor)
+    if not reason.strip():
+        raise Invalid(f"Give the reason for the {what}, in writing.", code="reason_required")
+
+
 async def refuse(
     db: AsyncSession,
     actor: Actor,
@@ -97,9 +104,7 @@ async def refuse(
     *,
     now: dt.datetime | None = None,
 ) -> RequestView:
-    _require_desk(actor)
-    if not reason.strip():
-        raise Invalid("Give the reason for the refusal, in writing.", code="reason_required")
+    _written(actor, reason, "refusal")
     step = await begin(db, actor, ctx, request_id, now)
     req = step.req
     step.move(RecordsAction.REFUSE)
@@ -119,9 +124,7 @@ async def extend(
     now: dt.datetime | None = None,
 ) -> RequestView:
     """The one 30-day extension, with a written reason, before the first due date passes."""
-    _require_desk(actor)
-    if not reason.strip():
-        raise Invalid("Give the reason for the extension, in writing.", code="reason_required")
+    _written(actor, reason, "extension")
     step = await begin(db, actor, ctx, request_id, now)
     req, org, moment = step.req, step.org, step.moment
     why_not = lifecycle.can_extend(
