@@ -39,9 +39,11 @@ from portal.http_middleware import (
     security_headers_hook,
 )
 from portal.intake.worker import derivation_lifespan
+from portal.jobs import JobRunner, jobs_lifespan
 from portal.openapi_errors import JsonSchemaWithErrors
 from portal.routes import API_CONTROLLERS, PAGE_CONTROLLERS
 from portal.settings import Settings, get_settings
+from reviewer.jobs import SINK as JOBS_SINK
 from storage.audit import configure_audit_key
 from storage.blobs import open_blob_store
 from storage.database import create_engine, create_session_maker
@@ -77,9 +79,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         settings.database.url, echo=settings.database.echo, pool_size=settings.database.pool_size
     )
     session_maker = create_session_maker(engine)
+    jobs = JobRunner()  # request sessions hand it what they queued, once they commit
     db_config = SQLAlchemyAsyncConfig(
         engine_instance=engine,
-        session_config=AsyncSessionConfig(expire_on_commit=False),
+        session_config=AsyncSessionConfig(expire_on_commit=False, info={JOBS_SINK: jobs}),
         before_send_handler="autocommit_include_redirects",
         create_all=False,
     )
@@ -139,13 +142,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         exception_handlers=EXCEPTION_HANDLERS,
         # blobs first, then the workers (stopped in reverse order)
-        lifespan=[lifespan, derivation_lifespan, audit_checkpoint_lifespan],
+        lifespan=[lifespan, derivation_lifespan, jobs_lifespan, audit_checkpoint_lifespan],
         request_max_body_size=1_000_000,
         debug=False,
     )
     app.state.settings = settings
     app.state.audit_key = audit_key
     app.state.db_sessionmaker = session_maker
+    app.state.jobs = jobs
     _configure_logging()
     return app
 

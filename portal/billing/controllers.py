@@ -23,7 +23,13 @@ from portal.accounts.guards import require_roles
 from portal.rendering import flash, page, redirect
 from portal.requests import actor, audit_context
 from reviewer.billing import services
-from reviewer.billing.services import BillingStatus, Download, EncounterView, LinesRefused
+from reviewer.billing.services import (
+    BillingStatus,
+    Download,
+    EncounterView,
+    LinesRefused,
+    PackageNotReady,
+)
 from reviewer.coding.rules import EncounterType
 from reviewer.errors import Invalid, NotFound
 from storage.blobs import BlobStore
@@ -317,11 +323,20 @@ async def _status_action(
 # --- API -----------------------------------------------------------------------------------
 
 
+def _not_ready(request: Request[Any, Any, Any], exc: PackageNotReady) -> Response[Any]:
+    """The package is built after the commit that made it stale: 202, ask again soon."""
+    return Response(
+        {"code": exc.code, "message": exc.message}, status_code=202, media_type=MediaType.JSON,
+        headers={"Retry-After": str(exc.retry_after), "Cache-Control": "no-store"},
+    )
+
+
 class ClaimLinesApiController(Controller):
     """Claim lines, documents and packages of signed cases and of live sessions."""
 
     path = "/"
     tags = ["billing"]
+    exception_handlers = {PackageNotReady: _not_ready}
 
     @get("/cases/{case_id:uuid}/claim-lines", guards=[READERS])
     async def case_lines(

@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reviewer.access import get_case
 from reviewer.actor import Actor
+from reviewer.billing.jobs import billing_on_signed
+from reviewer.billing.packages import rebuild_after_commit
 from reviewer.cases.state import (
     DEFAULT_LEASE,
     CaseAction,
@@ -27,6 +29,7 @@ from reviewer.cases.state import (
 )
 from reviewer.clock import age_on
 from reviewer.coding.catalog import UnknownCode, get_code
+from reviewer.coding.rules import EncounterType
 from reviewer.errors import Forbidden, Invalid, Unprocessable
 from reviewer.evaluation.draft import (
     ATTESTATION,
@@ -204,6 +207,7 @@ async def sign_evaluation(
         details={"evaluation_id": str(evaluation.id),
                  "content_sha256": evaluation.content_sha256},
     )
+    await billing_on_signed(db, case, actor)  # claim lines now, package after commit
     return evaluation
 
 
@@ -284,6 +288,8 @@ async def add_addendum(
         subject_type="case", subject_id=case.id,
         details={"evaluation_id": str(evaluation.id), "addendum_id": str(addendum.id)},
     )
+    # The next package version carries the addendum; built after this commit.
+    rebuild_after_commit(db, EncounterType.ASYNCHRONOUS, case.id, actor)
     return addendum
 
 

@@ -15,6 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reviewer.actor import Actor
+from reviewer.billing.encounters import propose_case_lines
+from reviewer.billing.jobs import build_package_job
 from storage.audit import AuditContext
 from storage.blobs import BlobStore, MemoryBlobStore
 from storage.models import (
@@ -109,7 +111,21 @@ async def _sign(db: AsyncSession, case: Case, dentist: User, **fields: object) -
     return evaluation
 
 
-async def seed_post_op(db: AsyncSession, blobs: BlobStore, files=POST_OP_FILES) -> Seeded:
+async def _bill(db: AsyncSession, blobs: BlobStore, case: Case, *, package: bool) -> None:
+    """What signing does (``billing_on_signed``): the proposed lines in the signing
+    transaction, then, after the commit, the job that builds package version 1."""
+    case_id = case.id
+    await propose_case_lines(db, case)
+    await db.commit()
+    if package:
+        await build_package_job(
+            db, blobs, {"kind": "asynchronous", "encounter_id": str(case_id)}
+        )
+
+
+async def seed_post_op(
+    db: AsyncSession, blobs: BlobStore, files=POST_OP_FILES, *, package: bool = True
+) -> Seeded:
     clinic = await org(db, "Demo Dental Clinic")
     patient = await db.scalar(select(Patient).where(Patient.email == "patient@demo.test"))
     assert patient is not None
@@ -139,11 +155,11 @@ async def seed_post_op(db: AsyncSession, blobs: BlobStore, files=POST_OP_FILES) 
         referral={"specialty": "oral surgery", "reason": "bone spicule check if pain returns"},
         follow_up_days=14,
     )
-    await db.commit()
+    await _bill(db, blobs, case, package=package)
     return Seeded(case.id, patient.id, clinic.id, evaluation.id, hashes)
 
 
-async def seed_school(db: AsyncSession, blobs: BlobStore) -> Seeded:
+async def seed_school(db: AsyncSession, blobs: BlobStore, *, package: bool = True) -> Seeded:
     school = await org(db, "Demo School Program")
     hygienist = await user(db, "hygienist@demo.test")
     dentist = await user(db, "dentist@demo.test")
@@ -186,7 +202,7 @@ async def seed_school(db: AsyncSession, blobs: BlobStore) -> Seeded:
         referral={"specialty": "general dentist", "reason": "restore tooth 30"},
         follow_up_days=30,
     )
-    await db.commit()
+    await _bill(db, blobs, case, package=package)
     return Seeded(case.id, child.id, school.id, evaluation.id, hashes)
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.settings import Settings
+from reviewer.billing.packages import BUILD_JOB
 from storage.database import create_engine, create_session_maker
 from storage.models import AuditEvent, Case
 from tests.integration.billing.conftest import Seeded, seed_post_op, seed_school
@@ -201,10 +202,33 @@ async def test_live_session_api(client: AsyncTestClient[Litestar], post_op: Seed
     lines = (await client.get(f"/api/v1/live-sessions/{session_id}/claim-lines")).json()["lines"]
     assert [line["code"] for line in lines] == ["D0171", "D9995"]
     assert {line["encounter"]["type"] for line in lines} == {"synchronous"}
-    doc = await client.get(f"/api/v1/live-sessions/{session_id}/documentation.pdf")
+    url = f"/api/v1/live-sessions/{session_id}/documentation.pdf"
+    first = await client.get(url)  # 202 while the job its recording queued is running
+    assert first.status_code in {200, 202}
+    await client.app.state.jobs.drained()
+    doc = await client.get(url)
     assert doc.status_code == 200 and doc.content.startswith(b"%PDF")
     bad = await client.post(
         "/api/v1/live-sessions", json={**body, "ended_at": "2026-11-22T17:00:00Z"},
         headers={"x-csrftoken": token},
     )
     assert bad.status_code == 400 and bad.json()["code"] == "invalid_live_session"
+
+
+async def test_unbuilt_package_answers_202_until_the_job_ran(
+    client: AsyncTestClient[Litestar], app_db: AsyncSession
+):
+    seeded = await seed_post_op(app_db, client.app.state.blobs, files=(), package=False)
+    await sign_in(client, "billing@demo.test")
+    url = f"/api/v1/cases/{seeded.case_id}/claim-attachment.zip"
+    pending = await client.get(url)
+    assert pending.status_code == 202, pending.text
+    assert pending.headers["retry-after"] == "5"
+    assert pending.json()["code"] == "package_building"
+    assert await _count(app_db, "claim_package.downloaded") == 0  # a 202 is not audited
+    jobs = client.app.state.jobs
+    jobs.submit(BUILD_JOB, {"kind": "asynchronous", "encounter_id": str(seeded.case_id)})
+    await jobs.drained()
+    ready = await client.get(url)
+    assert ready.status_code == 200 and ready.headers["content-type"] == "application/zip"
+    assert await _count(app_db, "claim_package.downloaded") == 1

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reviewer.billing import services
-from reviewer.billing.services import BillingStatus, LinesRefused
+from reviewer.billing.jobs import build_package_job
+from reviewer.billing.services import BillingStatus, LinesRefused, PackageNotReady
 from reviewer.coding.rules import ClaimLine, EncounterType, validate_lines
 from reviewer.errors import Conflict, Forbidden, NotFound
 from storage.blobs import BlobStore
@@ -173,6 +174,11 @@ async def test_package_versions_after_an_addendum(demo_db: AsyncSession, blobs: 
         )
     )
     await demo_db.commit()
+    # Until the job the addendum queued has run, the current version is not there yet.
+    with pytest.raises(PackageNotReady):
+        await services.download_case_document(demo_db, blobs, billing, CTX, seeded.case_id, "zip")
+    await build_package_job(demo_db, blobs, {"kind": "asynchronous",
+                                             "encounter_id": str(seeded.case_id)})
     second = await services.download_case_document(
         demo_db, blobs, billing, CTX, seeded.case_id, "zip"
     )
@@ -226,6 +232,9 @@ async def test_live_session_and_review_stay_two_encounters(
     with pytest.raises(LinesRefused):
         rows = [line.as_dict() for line in review.lines]
         await services.update_lines(demo_db, billing, CTX, SYNC, live_id, rows)
+    with pytest.raises(PackageNotReady):  # built by the job its recording queued
+        await services.download_live_document(demo_db, blobs, billing, CTX, live_id)
+    await build_package_job(demo_db, blobs, {"kind": "synchronous", "encounter_id": str(live_id)})
     doc = await services.download_live_document(demo_db, blobs, billing, CTX, live_id)
     assert doc.filename.startswith("D9995")
     other = await actor_for(demo_db, "dentist2@demo.test")

@@ -1,0 +1,190 @@
+"""Claim lines of one encounter: read them, edit them under the coding rules, and move them
+through proposed → ready → billed (or nothing to bill). Written once for both encounter kinds
+(:mod:`reviewer.billing.encounters`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reviewer.actor import Actor
+from reviewer.billing.encounters import (
+    EDITORS,
+    BillingStatus,
+    EncounterView,
+    LinesRefused,
+    require,
+    visible_view,
+)
+from reviewer.billing.packages import rebuild_after_commit
+from reviewer.cases.state import CaseAction, transition
+from reviewer.coding.rules import (
+    ClaimLine,
+    EncounterType,
+    InvalidClaimLine,
+    RuleViolation,
+    blocking,
+    validate_lines,
+)
+from reviewer.errors import Conflict
+from storage.audit import AuditContext, record_event
+
+
+async def _viewed(
+    db: AsyncSession, actor: Actor, ctx: AuditContext, kind: EncounterType,
+    encounter_id: uuid.UUID,
+) -> EncounterView:
+    view = await visible_view(db, actor, kind, encounter_id)
+    subject_type, subject_id = view.subject
+    await record_event(
+        db, "claim_lines.viewed", ctx, organization_id=view.billing.organization_id,
+        subject_type=subject_type, subject_id=subject_id, details={"encounter": str(kind)},
+    )
+    return view
+
+
+async def case_encounter(
+    db: AsyncSession, actor: Actor, ctx: AuditContext, case_id: uuid.UUID
+) -> EncounterView:
+    """A signed case's billing: its lines (billing's edits, else the proposal) and packages."""
+    return await _viewed(db, actor, ctx, EncounterType.ASYNCHRONOUS, case_id)
+
+
+async def live_encounter(
+    db: AsyncSession, actor: Actor, ctx: AuditContext, session_id: uuid.UUID
+) -> EncounterView:
+    return await _viewed(db, actor, ctx, EncounterType.SYNCHRONOUS, session_id)
+
+
+async def _audit(db: AsyncSession, ctx: AuditContext, view: EncounterView, action: str,
+                 details: dict[str, Any] | None = None) -> None:
+    subject_type, subject_id = view.subject
+    await record_event(
+        db, action, ctx, organization_id=view.billing.organization_id,
+        subject_type=subject_type, subject_id=subject_id, details=details,
+    )
+    await db.flush()
+
+
+async def _editable(
+    db: AsyncSession, actor: Actor, kind: EncounterType, encounter_id: uuid.UUID,
+    states: Sequence[str], refusal: str, *, code: str = "billing_state",
+) -> EncounterView:
+    """The start of every change: the front desk, the encounter in reach (its billing row
+    stored), in one of ``states`` — else Conflict ``code`` with ``refusal`` filled in."""
+    require(actor, EDITORS)
+    view = await visible_view(db, actor, kind, encounter_id, store=True)
+    status = view.billing.status
+    if status not in states:
+        raise Conflict(refusal.format(status=status, spoken=status.replace("_", " ")), code=code)
+    return view
+
+
+async def update_lines(
+    db: AsyncSession,
+    actor: Actor,
+    ctx: AuditContext,
+    kind: EncounterType,
+    encounter_id: uuid.UUID,
+    rows: Sequence[Mapping[str, Any]],
+) -> EncounterView:
+    """Replace an encounter's claim lines with billing's edit, if the coding rules allow it.
+
+    Raises :class:`LinesRefused` (422) naming every rule broken; warnings do not refuse.
+    Editing un-readies the encounter (it goes back to ``proposed``); the package with the new
+    lines is built after the commit.
+    """
+    view = await _editable(
+        db, actor, kind, encounter_id, BillingStatus.OPEN,
+        "These claim lines are {spoken}: they no longer change.", code="billing_closed",
+    )
+    lines: list[ClaimLine] = []
+    for index, row in enumerate(rows):
+        try:
+            lines.append(ClaimLine.from_dict(row))
+        except InvalidClaimLine as exc:
+            raise InvalidClaimLine(f"line {index + 1}: {exc.message}") from None
+    foreign = [
+        RuleViolation(
+            rule="line_encounter",
+            message=(
+                f"line {i + 1} belongs to {line.encounter.type} encounter {line.encounter.id}; "
+                f"these are the lines of {view.encounter.type} encounter {view.encounter.id} "
+                "(an asynchronous review and a live session are billed apart)"
+            ),
+            line_index=i,
+        )
+        for i, line in enumerate(lines)
+        if line.encounter != view.encounter
+    ]
+    violations = foreign + validate_lines(lines, view.context)
+    refused = blocking(violations)
+    if refused:
+        raise LinesRefused(refused)
+    view.billing.lines = [line.as_dict() for line in lines]
+    view.billing.status = BillingStatus.PROPOSED
+    view.billing.ready_at = None
+    view.billing.edited_by_id = actor.user_id
+    view.lines = lines
+    view.violations = violations
+    await _audit(db, ctx, view, "claim_lines.edited", {"codes": [line.code for line in lines]})
+    rebuild_after_commit(db, kind, encounter_id, actor)
+    return view
+
+
+async def mark_ready(
+    db: AsyncSession, actor: Actor, ctx: AuditContext, kind: EncounterType,
+    encounter_id: uuid.UUID,
+) -> EncounterView:
+    """proposed → ready, when no coding rule is broken."""
+    view = await _editable(
+        db, actor, kind, encounter_id, (BillingStatus.PROPOSED,),
+        "Only proposed lines can be marked ready; these are {status}.",
+    )
+    if view.blocking:
+        raise LinesRefused(view.blocking)
+    view.billing.status = BillingStatus.READY
+    view.billing.ready_at = dt.datetime.now(dt.UTC)
+    await _audit(db, ctx, view, "encounter_billing.ready")
+    return view
+
+
+def _close_case(view: EncounterView) -> None:
+    if view.case_facts is not None:
+        case = view.case_facts.case
+        case.status = transition(case.status, CaseAction.CLOSE)
+        case.closed_at = dt.datetime.now(dt.UTC)
+
+
+async def mark_billed(
+    db: AsyncSession, actor: Actor, ctx: AuditContext, kind: EncounterType,
+    encounter_id: uuid.UUID,
+) -> EncounterView:
+    """ready → billed; a billed case review closes its case."""
+    view = await _editable(
+        db, actor, kind, encounter_id, (BillingStatus.READY,),
+        "Mark the lines ready to bill first; they are {status}.",
+    )
+    _close_case(view)
+    view.billing.status = BillingStatus.BILLED
+    view.billing.billed_at = dt.datetime.now(dt.UTC)
+    await _audit(db, ctx, view, "encounter_billing.billed")
+    return view
+
+
+async def mark_nothing_to_bill(
+    db: AsyncSession, actor: Actor, ctx: AuditContext, kind: EncounterType,
+    encounter_id: uuid.UUID,
+) -> EncounterView:
+    """The front desk closes a reviewed case (or a live session) with nothing to bill."""
+    view = await _editable(
+        db, actor, kind, encounter_id, BillingStatus.OPEN, "These lines are already {spoken}."
+    )
+    _close_case(view)
+    view.billing.status = BillingStatus.NOTHING_TO_BILL
+    await _audit(db, ctx, view, "encounter_billing.nothing_to_bill")
+    return view

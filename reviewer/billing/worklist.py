@@ -1,0 +1,173 @@
+"""The billing worklist and its CSV export: reads only, a fixed number of queries.
+
+Rows come from the stored billing rows (made when an evaluation is signed or a live session
+recorded, :mod:`reviewer.billing.encounters`); listing never creates or changes one, so the
+page costs the same two queries (plus its audit events) for one encounter or a hundred.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reviewer.actor import Actor
+from reviewer.billing.encounters import EDITORS, BillingStatus, require, teledentistry_code
+from reviewer.coding.rules import ClaimLine, EncounterType
+from reviewer.export.csv_safe import csv_text
+from storage.audit import AuditContext, record_event
+from storage.models import Case, EncounterBilling, Evaluation, LiveSession, Patient, User
+
+
+@dataclass(frozen=True)
+class WorklistRow:
+    kind: EncounterType
+    encounter_id: uuid.UUID
+    patient_name: str
+    patient_id: uuid.UUID
+    when: dt.datetime
+    dentist: str
+    status: str
+    codes: tuple[str, ...]
+
+    @property
+    def teledentistry_code(self) -> str:
+        return teledentistry_code(self.kind)
+
+    @property
+    def path(self) -> str:
+        if self.kind is EncounterType.ASYNCHRONOUS:
+            return f"/billing/cases/{self.encounter_id}"
+        return f"/billing/live-sessions/{self.encounter_id}"
+
+
+WORKLIST_LIMIT = 100
+
+
+def _wanted(statuses: Sequence[str]) -> list[str]:
+    return [s for s in statuses if s in BillingStatus.ALL] or list(BillingStatus.OPEN)
+
+
+async def worklist(
+    db: AsyncSession, actor: Actor, ctx: AuditContext, statuses: Sequence[str] = BillingStatus.OPEN
+) -> list[WorklistRow]:
+    """Encounters of the front desk's organizations, oldest first, with their codes."""
+    require(actor, EDITORS)
+    if not actor.organization_ids:
+        return []
+    wanted = _wanted(statuses)
+    case_rows = (
+        await db.execute(
+            select(EncounterBilling, Case, Patient, Evaluation.signed_at, User.display_name)
+            .join(Case, Case.id == EncounterBilling.case_id)
+            .join(Patient, Patient.id == Case.patient_id)
+            .join(Evaluation, Evaluation.case_id == Case.id)
+            .join(User, User.id == Evaluation.dentist_id)
+            .where(
+                EncounterBilling.organization_id.in_(actor.organization_ids),
+                EncounterBilling.status.in_(wanted),
+            )
+            .order_by(Evaluation.signed_at, Case.id)
+            .limit(WORKLIST_LIMIT)
+        )
+    ).all()
+    live_rows = (
+        await db.execute(
+            select(EncounterBilling, LiveSession, Patient, User.display_name)
+            .join(LiveSession, LiveSession.id == EncounterBilling.live_session_id)
+            .join(Patient, Patient.id == LiveSession.patient_id)
+            .join(User, User.id == LiveSession.dentist_id)
+            .where(
+                EncounterBilling.organization_id.in_(actor.organization_ids),
+                EncounterBilling.status.in_(wanted),
+            )
+            .order_by(LiveSession.ended_at, LiveSession.id)
+            .limit(WORKLIST_LIMIT)
+        )
+    ).all()
+    rows = [
+        WorklistRow(
+            kind=EncounterType.ASYNCHRONOUS, encounter_id=case.id, patient_name=patient.full_name,
+            patient_id=patient.id, when=signed_at, dentist=dentist, status=billing.status,
+            codes=tuple(str(line.get("code")) for line in billing.lines),
+        )
+        for billing, case, patient, signed_at, dentist in case_rows
+    ] + [
+        WorklistRow(
+            kind=EncounterType.SYNCHRONOUS, encounter_id=session.id,
+            patient_name=patient.full_name, patient_id=patient.id, when=session.ended_at,
+            dentist=dentist, status=billing.status,
+            codes=tuple(str(line.get("code")) for line in billing.lines),
+        )
+        for billing, session, patient, dentist in live_rows
+    ]
+    rows.sort(key=lambda r: (r.when, str(r.encounter_id)))
+    for org_id in sorted(actor.organization_ids):
+        await record_event(
+            db, "billing_worklist.viewed", ctx, organization_id=org_id,
+            subject_type="organization", subject_id=org_id, details={"rows": len(rows)},
+        )
+    return rows
+
+
+CSV_HEADER = (
+    "encounter_type", "encounter_id", "teledentistry_code", "billing_status", "patient_reference",
+    "patient_name", "member_id", "code", "provider_npi", "provider_name", "provider_role",
+    "date_of_service", "tooth", "surfaces", "quantity", "place_of_service",
+)
+
+
+async def claim_lines_csv(
+    db: AsyncSession, actor: Actor, ctx: AuditContext, statuses: Sequence[str] = BillingStatus.OPEN
+) -> str:
+    """Every claim line of the worklist as CSV; no cell can become a spreadsheet formula."""
+    require(actor, EDITORS)
+    if not actor.organization_ids:
+        return csv_text(CSV_HEADER, [])
+    wanted = _wanted(statuses)
+    result = await db.execute(
+        select(EncounterBilling, Patient)
+        .outerjoin(Case, Case.id == EncounterBilling.case_id)
+        .outerjoin(LiveSession, LiveSession.id == EncounterBilling.live_session_id)
+        .join(
+            Patient,
+            or_(
+                and_(EncounterBilling.case_id.is_not(None), Patient.id == Case.patient_id),
+                and_(
+                    EncounterBilling.live_session_id.is_not(None),
+                    Patient.id == LiveSession.patient_id,
+                ),
+            ),
+        )
+        .where(
+            EncounterBilling.organization_id.in_(actor.organization_ids),
+            EncounterBilling.status.in_(wanted),
+        )
+        .order_by(EncounterBilling.created_at, EncounterBilling.id)
+    )
+    rows: list[list[object]] = []
+    count = 0
+    for billing, patient in result.all():
+        count += 1
+        for raw in billing.lines:
+            line = ClaimLine.from_dict(raw)
+            rows.append([
+                line.encounter.type, line.encounter.id,
+                teledentistry_code(line.encounter.type),
+                billing.status, patient.id, patient.full_name, patient.member_id or "",
+                line.code, line.provider.npi, line.provider.name, line.provider.role,
+                line.date_of_service.isoformat(), line.tooth or "", line.surfaces or "",
+                line.quantity, line.place_of_service,
+            ])
+    for org_id in sorted(actor.organization_ids):
+        await record_event(
+            db, "claim_lines.exported", ctx, organization_id=org_id,
+            subject_type="organization", subject_id=org_id,
+            details={"encounters": count, "lines": len(rows)},
+        )
+    return csv_text(CSV_HEADER, rows)
+
