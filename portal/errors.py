@@ -15,6 +15,7 @@ the error itself and calls :func:`form_error` first.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
@@ -114,11 +115,14 @@ def rollback_on_domain_error(db_config: SQLAlchemyAsyncConfig) -> Any:
     return hook
 
 
-async def form_error(db: AsyncSession, exc: DomainError) -> str:
+async def form_error(
+    db: AsyncSession, exc: DomainError, *, own_page: Iterable[str] = _PAGE_KINDS_WITH_OWN_PAGE
+) -> str:
     """For a form that shows the refused input again (a 422 page, not a redirect): roll back
     what the step flushed, so the page is rendered from the database as it was, and give the
-    message to show. NotFound and Forbidden are raised on to their 404/403 pages."""
-    if exc.kind in _PAGE_KINDS_WITH_OWN_PAGE:
+    message to show. Errors of the ``own_page`` kinds (NotFound, Forbidden) are raised on to
+    their 404/403 pages."""
+    if exc.kind in own_page:
         raise exc
     await db.rollback()
     return exc.message
