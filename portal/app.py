@@ -30,7 +30,7 @@ from portal.accounts.csrf import token_for_template
 from portal.accounts.middleware import AuthMiddleware
 from portal.accounts.sessions import RotatingSessionConfig
 from portal.audit_checkpoints import audit_checkpoint_lifespan
-from portal.errors import EXCEPTION_HANDLERS
+from portal.errors import EXCEPTION_HANDLERS, rollback_on_domain_error
 from portal.http_middleware import (
     BearerAwareCSRFMiddleware,
     RequestLogMiddleware,
@@ -41,6 +41,7 @@ from portal.http_middleware import (
 from portal.intake.worker import derivation_lifespan
 from portal.jobs import JobRunner, jobs_lifespan
 from portal.openapi_errors import JsonSchemaWithErrors
+from portal.requests import DEPENDENCIES
 from portal.routes import API_CONTROLLERS, PAGE_CONTROLLERS
 from portal.settings import Settings, get_settings
 from reviewer.jobs import SINK as JOBS_SINK
@@ -140,7 +141,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             path="/schema",
             render_plugins=[JsonSchemaWithErrors()],
         ),
+        # who / audit / blobs, injected by name (portal/requests.py)
+        dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
+        after_exception=[rollback_on_domain_error(db_config)],  # a DomainError never commits
         # blobs first, then the workers (stopped in reverse order)
         lifespan=[lifespan, derivation_lifespan, jobs_lifespan, audit_checkpoint_lifespan],
         request_max_body_size=1_000_000,

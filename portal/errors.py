@@ -1,19 +1,35 @@
 """One place that turns errors into answers: JSON under /api, an error page elsewhere.
-No stack trace ever reaches a client."""
+No stack trace ever reaches a client.
+
+Page errors follow one rule (docs/development.md): a ``DomainError`` never commits. The
+``after_exception`` hook rolls the request's session back before any answer is built (the
+``autocommit_include_redirects`` before-send handler commits every 2xx and 3xx answer, so a
+redirect would otherwise save what the refused step flushed). A page route that declares
+``opt={"back": "/patients/{patient_id}"}`` then answers an invalid/conflict/unprocessable
+error with the message flashed and a redirect to that URL (its ``{name}`` fields are the
+route's path parameters); NotFound and Forbidden keep their 404/403 pages, and a route
+without ``back`` keeps the error page. A form that must show the user's input again catches
+the error itself and calls :func:`form_error` first.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
+from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
 from asyncpg.exceptions import PostgresConnectionError
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.response import Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
+from litestar.types import Scope
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.rendering import flash, redirect
 from reviewer.errors import DomainError
 from storage.blobs import BlobStoreUnavailable
 
@@ -63,8 +79,53 @@ def error_response(
     )
 
 
+BACK = "back"
+"""The route ``opt`` key naming where a page goes back to when a step is refused."""
+_PAGE_KINDS_WITH_OWN_PAGE = frozenset({"not_found", "forbidden"})
+
+
+def back_url(request: Request[Any, Any, Any]) -> str | None:
+    """The declared back URL of the route that answered, filled with its path parameters."""
+    handler = request.scope.get("route_handler")
+    back = handler.opt.get(BACK) if handler is not None else None
+    if not isinstance(back, str) or wants_json(request):
+        return None
+    return back.format(**request.path_params)
+
+
 def handle_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    """The session is rolled back already (:func:`rollback_on_domain_error`)."""
+    back = back_url(request)
+    if back is not None and exc.kind not in _PAGE_KINDS_WITH_OWN_PAGE:
+        flash(request, exc.message, "error")
+        return redirect(request, back)
     return error_response(request, KIND_STATUS.get(exc.kind, 400), exc.code, exc.message)
+
+
+def rollback_on_domain_error(db_config: SQLAlchemyAsyncConfig) -> Any:
+    """An ``after_exception`` hook (it runs before the exception handlers, and may await):
+    roll the request's session back when a DomainError escapes a handler."""
+
+    async def hook(exc: Exception, scope: Scope) -> None:
+        if isinstance(exc, DomainError) and scope.get("type") == "http":
+            app = scope["litestar_app"]
+            # The request's own session (made on first use; a new one costs no connection).
+            await db_config.provide_session(app.state, scope).rollback()
+
+    return hook
+
+
+async def form_error(
+    db: AsyncSession, exc: DomainError, *, own_page: Iterable[str] = _PAGE_KINDS_WITH_OWN_PAGE
+) -> str:
+    """For a form that shows the refused input again (a 422 page, not a redirect): roll back
+    what the step flushed, so the page is rendered from the database as it was, and give the
+    message to show. Errors of the ``own_page`` kinds (NotFound, Forbidden) are raised on to
+    their 404/403 pages."""
+    if exc.kind in own_page:
+        raise exc
+    await db.rollback()
+    return exc.message
 
 
 def _is_malformed_body(exc: BaseException) -> bool:

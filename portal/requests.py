@@ -1,15 +1,31 @@
-"""Per-request helpers every controller uses: who acts, and the audit context."""
+"""Who acts, the audit context and the blob store, for every handler.
+
+Handlers do not build these themselves: they declare them as parameters and litestar
+injects them (``DEPENDENCIES``, registered app-wide in ``portal/app.py``)::
+
+    async def detail(self, db_session: NamedDependency[AsyncSession],
+                     who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+                     blobs: NamedDependency[BlobStore], ...) -> ...
+
+Guards run before dependencies are resolved, so a signed-out request still gets its 401
+(a redirect to /login for a page GET) from the guard; ``who`` on a route without a guard
+answers the same 401. The plain functions below stay for code outside handlers (page
+helpers called with a request, middleware, the access-link flows).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from litestar import Request
+from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException
 
 from portal.accounts.current_user import CurrentUser
 from reviewer.actor import Actor
 from storage.audit import AuditContext
+from storage.blobs import BlobStore
 
 
 def client_address(request: Request[Any, Any, Any]) -> str | None:
@@ -43,3 +59,19 @@ def audit_context(request: Request[Any, Any, Any]) -> AuditContext:
         user_agent=request.headers.get("user-agent"),
         request_kind=request_kind(request),
     )
+
+
+def blob_store(state: State) -> BlobStore:
+    """The store the app opened at startup (``app.state.blobs``)."""
+    store: BlobStore = state.blobs
+    return store
+
+
+DEPENDENCIES: dict[str, Provide] = {
+    "who": Provide(actor, sync_to_thread=False),
+    "audit": Provide(audit_context, sync_to_thread=False),
+    "blobs": Provide(blob_store, sync_to_thread=False),
+}
+"""Injected by name: ``who`` (the signed-in Actor, else 401), ``audit`` (an AuditContext,
+also for signed-out requests), ``blobs`` (the BlobStore). Never name a path or query
+parameter after them."""

@@ -4,7 +4,7 @@ JSON API's ``/tokens`` and ``/me``."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -42,11 +42,11 @@ from portal.accounts.tokens import (
     normalize_scopes,
     revoke_token,
 )
-from portal.errors import error_response
+from portal.errors import error_response, form_error
 from portal.rendering import flash, page, redirect
-from portal.requests import audit_context, current_user
+from portal.requests import current_user
 from reviewer.errors import DomainError
-from storage.audit import record_event
+from storage.audit import AuditContext, record_event
 from storage.models import User
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -61,10 +61,10 @@ def _limits(request: Request[Any, Any, Any]) -> ThrottleLimits:
 
 
 async def _sign_in(
-    request: Request[Any, Any, Any], db: AsyncSession, email: str, password: str
+    request: Request[Any, Any, Any], db: AsyncSession, audit: AuditContext, email: str,
+    password: str,
 ) -> SignInResult:
-    return await sign_in(db, email, password, limits=_limits(request),
-                         context=audit_context(request))
+    return await sign_in(db, email, password, limits=_limits(request), context=audit)
 
 
 class SignInController(Controller):
@@ -85,10 +85,10 @@ class SignInController(Controller):
     @post("/login", status_code=303)
     async def login(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        data: Form,
+        audit: NamedDependency[AuditContext], data: Form,
     ) -> Response[Any]:
         email = data.get("email", "")[:254]
-        result = await _sign_in(request, db_session, email, data.get("password", ""))
+        result = await _sign_in(request, db_session, audit, email, data.get("password", ""))
         if result.user is None:
             response = page(
                 request,
@@ -107,12 +107,13 @@ class SignInController(Controller):
 
     @post("/logout", status_code=303)
     async def logout(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        audit: NamedDependency[AuditContext]
     ) -> Response[Any]:
         user = request.scope.get("user")
         if isinstance(user, CurrentUser):
             await record_event(
-                db_session, "session.signed_out", audit_context(request),
+                db_session, "session.signed_out", audit,
                 organization_id=user.current_org.id if user.current_org else None,
                 subject_type="user", subject_id=user.id,
             )
@@ -142,6 +143,7 @@ class AccessLinkController(Controller):
     @post("/{token:str}", status_code=303)
     async def set_password(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        audit: NamedDependency[AuditContext],
         token: FromPath[str], data: Form,
     ) -> Response[Any]:
         password = data.get("password", "")
@@ -151,16 +153,15 @@ class AccessLinkController(Controller):
                         status_code=422)
         try:
             if await link_is_valid(db_session, token):
-                await set_password_from_link(db_session, token, password,
-                                             audit_context(request))
+                await set_password_from_link(db_session, token, password, audit)
             else:
-                await set_password_from_invitation(db_session, token, password,
-                                                   audit_context(request))
+                await set_password_from_invitation(db_session, token, password, audit)
         except DomainError as exc:
+            error = await form_error(db_session, exc, own_page=())
             if exc.code == "link_invalid":
                 return _link_invalid(request)
             return page(request, "accounts/set_password.html",
-                        {"token": token, "error": exc.message}, status_code=422)
+                        {"token": token, "error": error}, status_code=422)
         flash(request, "Your password is set. Sign in with it now.", "success")
         return redirect(request, "/login")
 
@@ -220,28 +221,29 @@ class AccountPageController(Controller):
     @post("/tokens", status_code=200)
     async def create_token(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        audit: NamedDependency[AuditContext],
         data: Form,
     ) -> Template:
         user = await _owner(request, db_session)
         try:
             _, secret = await issue_token(
-                db_session, user, data.get("name", ""), audit_context(request),
+                db_session, user, data.get("name", ""), audit,
                 lifetime=_token_lifetime(request),
                 scopes=data.get("scopes", "read write").replace(",", " ").split(),
             )
         except DomainError as exc:
             key = "scope_error" if exc.code == "invalid_scope" else "token_error"
-            return await self._render(request, db_session, status_code=422,
-                                      **{key: exc.message})
+            error = await form_error(db_session, exc, own_page=())
+            return await self._render(request, db_session, status_code=422, **{key: error})
         return await self._render(request, db_session, new_token=secret)
 
     @post("/tokens/{token_id:uuid}/revoke", status_code=303)
     async def revoke(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        audit: NamedDependency[AuditContext],
         token_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
-        await revoke_token(db_session, current_user(request).id, token_id,
-                           audit_context(request))
+        await revoke_token(db_session, current_user(request).id, token_id, audit)
         flash(request, "The token no longer works.", "success")
         return redirect(request, "/account")
 
@@ -265,6 +267,7 @@ class TokenApiController(Controller):
     @post("/", opt={"public": True, "exclude_from_csrf": True}, status_code=201)
     async def create(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        audit: NamedDependency[AuditContext],
         data: JSONBody[TokenRequest],
     ) -> Response[Any]:
         """Exchange email and password for a bearer token, shown this once. Throttled like
@@ -274,16 +277,13 @@ class TokenApiController(Controller):
         (``TOOTHLINE_API_TOKEN_DAYS``) and ends early when the account's role,
         organizations or password change or it is deactivated."""
         normalize_scopes(data.scopes)  # a malformed request is refused before any sign-in
-        result = await _sign_in(request, db_session, data.email[:254], data.password)
+        result = await _sign_in(request, db_session, audit, data.email[:254], data.password)
         if result.user is None:
             if result.retry_after is not None:
                 return error_response(request, 429, "locked", LOCKED,
                                       headers={"Retry-After": str(result.retry_after)})
             return error_response(request, 401, "invalid_credentials", WRONG_CREDENTIALS)
-        context = audit_context(request)
-        context = type(context)(actor_id=result.user.id, actor_role=result.user.role,
-                                client_address=context.client_address,
-                                user_agent=context.user_agent)
+        context = replace(audit, actor_id=result.user.id, actor_role=result.user.role)
         token, secret = await issue_token(db_session, result.user, data.name, context,
                                           lifetime=_token_lifetime(request),
                                           scopes=data.scopes)
@@ -303,11 +303,11 @@ class TokenApiController(Controller):
     @delete("/{token_id:uuid}", guards=[signed_in], status_code=204)
     async def revoke(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        audit: NamedDependency[AuditContext],
         token_id: FromPath[uuid.UUID],
     ) -> None:
         """Revoke one of the caller's tokens."""
-        await revoke_token(db_session, current_user(request).id, token_id,
-                           audit_context(request))
+        await revoke_token(db_session, current_user(request).id, token_id, audit)
 
 
 class MeApiController(Controller):

@@ -24,7 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.mail import compose, send
 from portal.rendering import page
-from portal.requests import audit_context
 from reviewer.accounts.links import LIFETIMES, RESET, IssuedLink, issue_link
 from reviewer.accounts.validation import normalize_email
 from storage.audit import AuditContext, record_event
@@ -82,11 +81,10 @@ class ForgotPasswordController(Controller):
     @post("/", status_code=200)
     async def ask(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        data: Form,
+        audit: NamedDependency[AuditContext], data: Form,
     ) -> Template:
         settings = request.app.state.settings
-        issued = await request_reset(db_session, data.get("email", "")[:254],
-                                     audit_context(request))
+        issued = await request_reset(db_session, data.get("email", "")[:254], audit)
         background = None
         if issued is not None:
             user, link = issued

@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal.accounts.guards import require_roles
 from portal.accounts.passwords import WeakPassword, check_password_policy, hash_password_async
 from portal.rendering import flash, page, redirect
-from portal.requests import actor
 from reviewer.accounts.invitations import (
     ACCEPTED,
     PENDING,
@@ -34,6 +33,7 @@ from reviewer.accounts.invitations import (
     may_set_password,
     pending_for,
 )
+from reviewer.actor import Actor
 from reviewer.errors import NotFound, Unprocessable
 from storage.audit import AuditContext, record_event
 from storage.models import PatientInvitation, Role, User
@@ -94,20 +94,22 @@ class MyLinksApiController(Controller):
 
     @get("/")
     async def list_pending(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor]
     ) -> dict[str, Any]:
         """Pending invitations to link this login to a patient record of an organization."""
-        items = await pending_for(db_session, actor(request))
+        items = await pending_for(db_session, who)
         return {"invitations": [pending_json(i) for i in items]}
 
     @post("/{invitation_id:uuid}/accept", status_code=200)
     async def accept_link(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
         invitation_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """Accept: the patient record is linked to this login and the organization added
         (API tokens of the login stop working: its organizations changed)."""
-        invitation = await accept(db_session, actor(request), invitation_id)
+        invitation = await accept(db_session, who, invitation_id)
         return {"id": str(invitation.id), "status": invitation.status,
                 "patient_id": str(invitation.patient_id),
                 "organization_id": str(invitation.organization_id)}
@@ -115,10 +117,11 @@ class MyLinksApiController(Controller):
     @post("/{invitation_id:uuid}/decline", status_code=200)
     async def decline_link(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
         invitation_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """Decline: nothing is linked and the invitation's link stops working."""
-        invitation = await decline(db_session, actor(request), invitation_id)
+        invitation = await decline(db_session, who, invitation_id)
         return {"id": str(invitation.id), "status": invitation.status}
 
 
@@ -129,26 +132,29 @@ class MyLinksPageController(Controller):
 
     @get("/")
     async def show(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor]
     ) -> Template:
-        items = await pending_for(db_session, actor(request))
+        items = await pending_for(db_session, who)
         return page(request, "accounts/links.html", {"invitations": items})
 
     @post("/{invitation_id:uuid}/accept", status_code=303)
     async def accept_page(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
         invitation_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
-        await accept(db_session, actor(request), invitation_id)
+        await accept(db_session, who, invitation_id)
         flash(request, "The record is now linked to your login.", "success")
         return redirect(request, "/account/links")
 
     @post("/{invitation_id:uuid}/decline", status_code=303)
     async def decline_page(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
         invitation_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
-        await decline(db_session, actor(request), invitation_id)
+        await decline(db_session, who, invitation_id)
         flash(request, "The invitation is declined; nothing was linked.", "success")
         return redirect(request, "/account/links")
 

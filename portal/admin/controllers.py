@@ -15,11 +15,13 @@ from litestar.response import Response, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.guards import require_roles
+from portal.errors import form_error
 from portal.patients.controllers import link_url
 from portal.rendering import flash, page, redirect
 from portal.requests import actor
 from reviewer.accounts import admin as accounts
 from reviewer.accounts.audit_log import AuditFilter, browse, export_csv
+from reviewer.actor import Actor
 from reviewer.errors import DomainError, Unprocessable
 from storage.models import OrganizationKind, Role
 
@@ -94,16 +96,16 @@ class AdminUsersController(Controller):
 
     @post("/", status_code=200)
     async def create(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor]
     ) -> Template:
         form = await _form(request)
         try:
-            user, link = await accounts.create_staff(db_session, actor(request),
+            user, link = await accounts.create_staff(db_session, who,
                                                      _staff_input(form))
         except DomainError as exc:
-            if exc.kind in {"not_found", "forbidden"}:
-                raise
-            return await self._index(request, db_session, status_code=422, error=exc.message,
+            error = await form_error(db_session, exc)
+            return await self._index(request, db_session, status_code=422, error=error,
                                      values=dict(form))
         return await self._index(request, db_session, created=user,
                                  new_link=link_url(request, link))
@@ -130,22 +132,23 @@ class AdminUsersController(Controller):
     @post("/{user_id:uuid}", status_code=303)
     async def update(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
         user_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         form = await _form(request)
         try:
-            await accounts.update_staff(db_session, actor(request), user_id, _staff_input(form))
+            await accounts.update_staff(db_session, who, user_id, _staff_input(form))
         except DomainError as exc:
-            if exc.kind in {"not_found", "forbidden"}:
-                raise
+            error = await form_error(db_session, exc)
             return await self._detail(request, db_session, user_id, status_code=422,
-                                      error=exc.message)
+                                      error=error)
         flash(request, "Saved.", "success")
         return redirect(request, f"/admin/users/{user_id}")
 
     @post("/{user_id:uuid}/licenses", status_code=303)
     async def add_license(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
         user_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         form = await _form(request)
@@ -154,32 +157,33 @@ class AdminUsersController(Controller):
             if expires is None:
                 raise Unprocessable("Enter the expiry date.", code="invalid_date")
             await accounts.record_license(
-                db_session, actor(request), user_id, state=str(form.get("state", "")),
+                db_session, who, user_id, state=str(form.get("state", "")),
                 number=str(form.get("number", "")), expires_on=expires,
             )
         except DomainError as exc:
-            if exc.kind in {"not_found", "forbidden"}:
-                raise
+            error = await form_error(db_session, exc)
             return await self._detail(request, db_session, user_id, status_code=422,
-                                      license_error=exc.message)
+                                      license_error=error)
         flash(request, "License recorded.", "success")
         return redirect(request, f"/admin/users/{user_id}")
 
     @post("/{user_id:uuid}/licenses/{license_id:uuid}/delete", status_code=303)
     async def remove_license(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
         user_id: FromPath[uuid.UUID], license_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
-        await accounts.remove_license(db_session, actor(request), user_id, license_id)
+        await accounts.remove_license(db_session, who, user_id, license_id)
         flash(request, "License removed.", "success")
         return redirect(request, f"/admin/users/{user_id}")
 
     @post("/{user_id:uuid}/reset", status_code=200)
     async def reset(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
         user_id: FromPath[uuid.UUID],
     ) -> Template:
-        link = await accounts.issue_staff_reset(db_session, actor(request), user_id)
+        link = await accounts.issue_staff_reset(db_session, who, user_id)
         return await self._detail(request, db_session, user_id,
                                   new_link=link_url(request, link))
 
@@ -208,16 +212,16 @@ class AdminOrganizationsController(Controller):
 
     @post("/", status_code=303)
     async def create(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor]
     ) -> Response[Any]:
         form = await _form(request)
         try:
-            org = await accounts.create_organization(db_session, actor(request),
+            org = await accounts.create_organization(db_session, who,
                                                      _organization_input(form))
         except DomainError as exc:
-            if exc.kind in {"not_found", "forbidden"}:
-                raise
-            return await self._index(request, db_session, status_code=422, error=exc.message,
+            error = await form_error(db_session, exc)
+            return await self._index(request, db_session, status_code=422, error=error,
                                      values=dict(form))
         flash(request, f"{org.name} is created.", "success")
         return redirect(request, f"/admin/organizations/{org.id}")
@@ -225,28 +229,27 @@ class AdminOrganizationsController(Controller):
     @get("/{organization_id:uuid}")
     async def detail(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
         organization_id: FromPath[uuid.UUID],
     ) -> Template:
-        org = await accounts.get_organization(db_session, actor(request), organization_id)
+        org = await accounts.get_organization(db_session, who, organization_id)
         return page(request, "admin/organization.html", {"org": org, "kinds": KIND_CHOICES})
 
     @post("/{organization_id:uuid}", status_code=303)
     async def update(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
         organization_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         form = await _form(request)
-        who = actor(request)
         try:
             await accounts.update_organization(db_session, who, organization_id,
                                                _organization_input(form))
         except DomainError as exc:
-            if exc.kind in {"not_found", "forbidden"}:
-                raise
-            await db_session.rollback()
+            error = await form_error(db_session, exc)
             org = await accounts.get_organization(db_session, who, organization_id)
             return page(request, "admin/organization.html",
-                        {"org": org, "kinds": KIND_CHOICES, "error": exc.message},
+                        {"org": org, "kinds": KIND_CHOICES, "error": error},
                         status_code=422)
         flash(request, "Saved.", "success")
         return redirect(request, f"/admin/organizations/{organization_id}")
@@ -276,10 +279,10 @@ class AdminAuditController(Controller):
 
     @get("/")
     async def browse_page(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor]
     ) -> Template:
         params = dict(request.query_params)
-        who = actor(request)
         try:
             result = await browse(db_session, who, _audit_filter(params),
                                   before=params.get("before") or None)
@@ -305,10 +308,11 @@ class AdminAuditController(Controller):
 
     @get("/export.csv")
     async def export(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor]
     ) -> Response[str]:
         """The filtered trail as CSV (formula-safe cells)."""
-        chunks = [c async for c in export_csv(db_session, actor(request),
+        chunks = [c async for c in export_csv(db_session, who,
                                               _audit_filter(dict(request.query_params)))]
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         return Response(

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.guards import require_roles
 from portal.rendering import flash, page, redirect
-from portal.requests import actor, audit_context
+from reviewer.actor import Actor
 from reviewer.billing import services
 from reviewer.billing.services import (
     BillingStatus,
@@ -32,6 +32,7 @@ from reviewer.billing.services import (
 )
 from reviewer.coding.rules import EncounterType
 from reviewer.errors import Invalid, NotFound
+from storage.audit import AuditContext
 from storage.blobs import BlobStore
 from storage.models import Role
 
@@ -50,11 +51,6 @@ LINE_FIELDS = ("code", "provider", "date_of_service", "tooth", "surfaces", "quan
                "place_of_service")
 
 
-def _blobs(request: Request[Any, Any, Any]) -> BlobStore:
-    store: BlobStore = request.app.state.blobs
-    return store
-
-
 def _kind(kind: str) -> EncounterType:
     try:
         return KINDS[kind]
@@ -62,8 +58,8 @@ def _kind(kind: str) -> EncounterType:
         raise NotFound("Unknown encounter kind.") from None
 
 
-async def _file(request: Request[Any, Any, Any], download: Download) -> Stream:
-    reader = await _blobs(request).open(download.key)
+async def _file(blobs: BlobStore, download: Download) -> Stream:
+    reader = await blobs.open(download.key)
     headers = {
         "Content-Disposition": f'attachment; filename="{download.filename}"',
         "Cache-Control": "no-store",
@@ -192,11 +188,12 @@ class BillingPageController(Controller):
     @get("/", guards=[FRONT_DESK])
     async def worklist(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         status: FromQuery[str] = "open",
     ) -> Template:
         chosen = status if status in STATUS_FILTERS else "open"
         rows = await services.worklist(
-            db_session, actor(request), audit_context(request), STATUS_FILTERS[chosen]
+            db_session, who, audit, STATUS_FILTERS[chosen]
         )
         return page(
             request, "billing/worklist.html",
@@ -207,11 +204,12 @@ class BillingPageController(Controller):
     @get("/export.csv", guards=[FRONT_DESK])
     async def export(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         status: FromQuery[str] = "open",
     ) -> Response[str]:
         chosen = status if status in STATUS_FILTERS else "open"
         text = await services.claim_lines_csv(
-            db_session, actor(request), audit_context(request), STATUS_FILTERS[chosen]
+            db_session, who, audit, STATUS_FILTERS[chosen]
         )
         return Response(
             text, media_type="text/csv; charset=utf-8",
@@ -222,35 +220,36 @@ class BillingPageController(Controller):
     @get("/{kind:str}/{encounter_id:uuid}", guards=[FRONT_DESK])
     async def encounter(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         kind: FromPath[str], encounter_id: FromPath[uuid.UUID],
     ) -> Template:
         encounter_type = _kind(kind)
         if encounter_type is EncounterType.ASYNCHRONOUS:
             view = await services.case_encounter(
-                db_session, actor(request), audit_context(request), encounter_id
+                db_session, who, audit, encounter_id
             )
         else:
             view = await services.live_encounter(
-                db_session, actor(request), audit_context(request), encounter_id
+                db_session, who, audit, encounter_id
             )
         return _encounter_page(request, view)
 
     @post("/{kind:str}/{encounter_id:uuid}/lines", guards=[FRONT_DESK], status_code=303)
     async def edit_lines(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         kind: FromPath[str], encounter_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         encounter_type = _kind(kind)
-        who, ctx = actor(request), audit_context(request)
         form = dict(await request.form())
         view = await (
-            services.case_encounter(db_session, who, ctx, encounter_id)
+            services.case_encounter(db_session, who, audit, encounter_id)
             if encounter_type is EncounterType.ASYNCHRONOUS
-            else services.live_encounter(db_session, who, ctx, encounter_id)
+            else services.live_encounter(db_session, who, audit, encounter_id)
         )
         try:
             rows = _rows_from_form(form, view)
-            await services.update_lines(db_session, who, ctx, encounter_type, encounter_id, rows)
+            await services.update_lines(db_session, who, audit, encounter_type, encounter_id, rows)
         except LinesRefused as exc:  # nothing was changed; a 422 rolls the request back
             return _encounter_page(
                 request, view, rows=_echo(form), refusal=exc, status_code=422
@@ -265,10 +264,11 @@ class BillingPageController(Controller):
     @post("/{kind:str}/{encounter_id:uuid}/{action:str}", guards=[FRONT_DESK], status_code=303)
     async def change_status(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         kind: FromPath[str], encounter_id: FromPath[uuid.UUID], action: FromPath[str],
     ) -> Response[Any]:
         encounter_type = _kind(kind)
-        await _status_action(db_session, request, encounter_type, encounter_id, action)
+        await _status_action(db_session, who, audit, encounter_type, encounter_id, action)
         flash(request, _DONE[action], "success")
         target = "/billing" if action in {"billed", "nothing-to-bill"} else (
             f"/billing/{kind}/{encounter_id}"
@@ -278,15 +278,17 @@ class BillingPageController(Controller):
     @get("/packages/{package_id:uuid}/{name:str}", guards=[READERS])
     async def package_file(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        blobs: NamedDependency[BlobStore],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         package_id: FromPath[uuid.UUID], name: FromPath[str],
     ) -> Stream:
         which = {"record.pdf": "record", "claim-attachment.zip": "zip"}.get(name)
         if which is None:
             raise NotFound("Unknown package file.")
         download = await services.download_package_file(
-            db_session, actor(request), audit_context(request), package_id, which
+            db_session, who, audit, package_id, which
         )
-        return await _file(request, download)
+        return await _file(blobs, download)
 
 
 def _echo(form: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -307,10 +309,9 @@ _DONE = {
 
 
 async def _status_action(
-    db: AsyncSession, request: Request[Any, Any, Any], kind: EncounterType,
-    encounter_id: FromPath[uuid.UUID], action: FromPath[str],
+    db: AsyncSession, who: Actor, ctx: AuditContext, kind: EncounterType,
+    encounter_id: uuid.UUID, action: str,
 ) -> EncounterView:
-    who, ctx = actor(request), audit_context(request)
     if action == "ready":
         return await services.mark_ready(db, who, ctx, kind, encounter_id)
     if action == "billed":
@@ -341,59 +342,68 @@ class ClaimLinesApiController(Controller):
     @get("/cases/{case_id:uuid}/claim-lines", guards=[READERS])
     async def case_lines(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         case_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         view = await services.case_encounter(
-            db_session, actor(request), audit_context(request), case_id
+            db_session, who, audit, case_id
         )
         return _lines_json(view)
 
     @put("/cases/{case_id:uuid}/claim-lines", guards=[FRONT_DESK])
     async def edit_case_lines(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         case_id: FromPath[uuid.UUID], data: JSONBody[dict[str, Any]],
     ) -> Response[Any]:
-        return await _api_edit(request, db_session, EncounterType.ASYNCHRONOUS, case_id, data)
+        return await _api_edit(request, db_session, who, audit, EncounterType.ASYNCHRONOUS, case_id,
+                               data)
 
     @post("/cases/{case_id:uuid}/billing-status", guards=[FRONT_DESK], status_code=200)
     async def case_status(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         case_id: FromPath[uuid.UUID], data: JSONBody[dict[str, Any]],
     ) -> dict[str, Any]:
         action = str(data.get("status", "")).replace("_", "-")
         view = await _status_action(
-            db_session, request, EncounterType.ASYNCHRONOUS, case_id, action
+            db_session, who, audit, EncounterType.ASYNCHRONOUS, case_id, action
         )
         return _lines_json(view)
 
     @get("/cases/{case_id:uuid}/documentation.pdf", guards=[READERS])
     async def case_documentation(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        blobs: NamedDependency[BlobStore],
         case_id: FromPath[uuid.UUID],
     ) -> Stream:
         download = await services.download_case_document(
-            db_session, _blobs(request), actor(request), audit_context(request), case_id,
+            db_session, blobs, who, audit, case_id,
             "record",
         )
-        return await _file(request, download)
+        return await _file(blobs, download)
 
     @get("/cases/{case_id:uuid}/claim-attachment.zip", guards=[READERS])
     async def case_attachment(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        blobs: NamedDependency[BlobStore],
         case_id: FromPath[uuid.UUID],
     ) -> Stream:
         download = await services.download_case_document(
-            db_session, _blobs(request), actor(request), audit_context(request), case_id, "zip"
+            db_session, blobs, who, audit, case_id, "zip"
         )
-        return await _file(request, download)
+        return await _file(blobs, download)
 
     @get("/cases/{case_id:uuid}/claim-packages", guards=[READERS])
     async def case_packages(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         case_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         view = await services.case_encounter(
-            db_session, actor(request), audit_context(request), case_id
+            db_session, who, audit, case_id
         )
         return {"packages": [
             {"id": str(p.id), "version": p.version, "encounter_type": p.encounter_type,
@@ -408,55 +418,63 @@ class ClaimLinesApiController(Controller):
     @post("/live-sessions", guards=[require_roles(Role.DENTIST)], status_code=201)
     async def create_live_session(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         data: JSONBody[dict[str, Any]],
     ) -> dict[str, Any]:
         view = await services.create_live_session(
-            db_session, actor(request), audit_context(request), data
+            db_session, who, audit, data
         )
         return {"id": view.encounter.id, **_lines_json(view)}
 
     @get("/live-sessions/{session_id:uuid}/claim-lines", guards=[READERS])
     async def live_lines(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         session_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         view = await services.live_encounter(
-            db_session, actor(request), audit_context(request), session_id
+            db_session, who, audit, session_id
         )
         return _lines_json(view)
 
     @put("/live-sessions/{session_id:uuid}/claim-lines", guards=[FRONT_DESK])
     async def edit_live_lines(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         session_id: FromPath[uuid.UUID], data: JSONBody[dict[str, Any]],
     ) -> Response[Any]:
-        return await _api_edit(request, db_session, EncounterType.SYNCHRONOUS, session_id, data)
+        return await _api_edit(request, db_session, who, audit, EncounterType.SYNCHRONOUS,
+                               session_id, data)
 
     @post("/live-sessions/{session_id:uuid}/billing-status", guards=[FRONT_DESK],
           status_code=200)
     async def live_status(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         session_id: FromPath[uuid.UUID], data: JSONBody[dict[str, Any]],
     ) -> dict[str, Any]:
         action = str(data.get("status", "")).replace("_", "-")
         view = await _status_action(
-            db_session, request, EncounterType.SYNCHRONOUS, session_id, action
+            db_session, who, audit, EncounterType.SYNCHRONOUS, session_id, action
         )
         return _lines_json(view)
 
     @get("/live-sessions/{session_id:uuid}/documentation.pdf", guards=[READERS])
     async def live_documentation(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        blobs: NamedDependency[BlobStore],
         session_id: FromPath[uuid.UUID],
     ) -> Stream:
         download = await services.download_live_document(
-            db_session, _blobs(request), actor(request), audit_context(request), session_id
+            db_session, blobs, who, audit, session_id
         )
-        return await _file(request, download)
+        return await _file(blobs, download)
 
 
 async def _api_edit(
-    request: Request[Any, Any, Any], db: AsyncSession, kind: EncounterType,
+    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, audit: AuditContext,
+    kind: EncounterType,
     encounter_id: uuid.UUID, data: dict[str, Any],
 ) -> Response[Any]:
     rows = data.get("lines")
@@ -464,7 +482,7 @@ async def _api_edit(
         raise Invalid('Send {"lines": [claim line, ...]}.', code="invalid_claim_line")
     try:
         view = await services.update_lines(
-            db, actor(request), audit_context(request), kind, encounter_id, rows
+            db, who, audit, kind, encounter_id, rows
         )
     except LinesRefused as exc:  # nothing was changed; a 422 rolls the request back
         return _refused(exc)

@@ -17,13 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.guards import require_roles
 from portal.rendering import flash, page, redirect
-from portal.requests import actor, audit_context
+from reviewer.actor import Actor
 from reviewer.coding import case_management as cm
 from reviewer.coordination import services as coordination
 from reviewer.coordination.services import NewActivity
-from reviewer.errors import DomainError, Invalid
+from reviewer.errors import Invalid
 from reviewer.referrals import services as referrals
 from reviewer.referrals.lifecycle import ReferralStatus, next_statuses
+from storage.audit import AuditContext
 from storage.models import Role
 
 WRITERS = require_roles(Role.DENTIST, Role.COORDINATOR)
@@ -48,20 +49,22 @@ class ReferralApiController(Controller):
     @post("/", guards=[WRITERS], status_code=201)
     async def create(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         data: JSONBody[dict[str, Any]],
     ) -> dict[str, Any]:
-        referral = await referrals.create_referral(db_session, actor(request),
-                                                   audit_context(request), data)
+        referral = await referrals.create_referral(db_session, who,
+                                                   audit, data)
         return referrals.referral_json(referral)
 
     @get("/", guards=[READERS])
     async def listing(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
         needs_news: FromQuery[bool] = False, status: FromQuery[str | None] = None,
         patient_id: FromQuery[uuid.UUID | None] = None,
     ) -> dict[str, Any]:
         rows = await referrals.list_referrals(
-            db_session, actor(request), only_needing_news=needs_news, status=status,
+            db_session, who, only_needing_news=needs_news, status=status,
             patient_id=patient_id,
         )
         return {"referrals": [referrals.referral_json(r) for r in rows]}
@@ -69,19 +72,21 @@ class ReferralApiController(Controller):
     @get("/{referral_id:uuid}", guards=[READERS])
     async def read(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         referral_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
-        referral = await referrals.get_referral(db_session, actor(request),
-                                                audit_context(request), referral_id)
+        referral = await referrals.get_referral(db_session, who,
+                                                audit, referral_id)
         return referrals.referral_json(referral)
 
     @patch("/{referral_id:uuid}", guards=[WRITERS])
     async def update(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         referral_id: FromPath[uuid.UUID], data: JSONBody[dict[str, Any]],
     ) -> dict[str, Any]:
         referral = await referrals.update_status(
-            db_session, actor(request), audit_context(request), referral_id,
+            db_session, who, audit, referral_id,
             str(data.get("status") or ""), str(data.get("note") or ""),
         )
         return referrals.referral_json(referral)
@@ -89,9 +94,10 @@ class ReferralApiController(Controller):
     @get("/screening-events/{event_id:uuid}/summary", guards=[PROGRAM])
     async def screening_summary(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
         event_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
-        summary = await referrals.screening_summary(db_session, actor(request), event_id)
+        summary = await referrals.screening_summary(db_session, who, event_id)
         return summary.as_dict()
 
 
@@ -102,10 +108,11 @@ class CoordinationApiController(Controller):
     @post("/{patient_id:uuid}/coordination-activities", guards=[WRITERS], status_code=201)
     async def log(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         patient_id: FromPath[uuid.UUID], data: JSONBody[dict[str, Any]],
     ) -> dict[str, Any]:
         row = await coordination.log_activity(
-            db_session, actor(request), audit_context(request), patient_id,
+            db_session, who, audit, patient_id,
             NewActivity.from_dict(data),
         )
         return coordination.activity_json(row)
@@ -113,11 +120,12 @@ class CoordinationApiController(Controller):
     @get("/{patient_id:uuid}/coordination-activities", guards=[READERS])
     async def listing(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         patient_id: FromPath[uuid.UUID], start: FromQuery[str | None] = None,
         end: FromQuery[str | None] = None,
     ) -> dict[str, Any]:
         _, rows = await coordination.list_activities(
-            db_session, actor(request), audit_context(request), patient_id,
+            db_session, who, audit, patient_id,
             _date(start, "start"), _date(end, "end"),
         )
         return {"activities": [coordination.activity_json(r) for r in rows]}
@@ -125,11 +133,12 @@ class CoordinationApiController(Controller):
     @get("/{patient_id:uuid}/coordination/claim-lines", guards=[READERS])
     async def lines(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         patient_id: FromPath[uuid.UUID], start: FromQuery[str | None] = None,
         end: FromQuery[str | None] = None,
     ) -> dict[str, Any]:
         report = await coordination.documentation(
-            db_session, actor(request), audit_context(request), patient_id,
+            db_session, who, audit, patient_id,
             _date(start, "start"), _date(end, "end"),
         )
         return report.as_dict()
@@ -137,11 +146,12 @@ class CoordinationApiController(Controller):
     @get("/{patient_id:uuid}/coordination/documentation.pdf", guards=[READERS])
     async def pdf(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         patient_id: FromPath[uuid.UUID], start: FromQuery[str | None] = None,
         end: FromQuery[str | None] = None,
     ) -> Response[bytes]:
         report = await coordination.documentation(
-            db_session, actor(request), audit_context(request), patient_id,
+            db_session, who, audit, patient_id,
             _date(start, "start"), _date(end, "end"),
         )
         return Response(report.pdf, media_type="application/pdf", headers={
@@ -152,6 +162,7 @@ class CoordinationApiController(Controller):
     @post("/{patient_id:uuid}/coordination/billed", guards=[FRONT_DESK], status_code=200)
     async def billed(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         patient_id: FromPath[uuid.UUID], data: JSONBody[dict[str, Any]],
     ) -> dict[str, Any]:
         ids = data.get("activity_ids")
@@ -161,8 +172,8 @@ class CoordinationApiController(Controller):
             parsed = [uuid.UUID(str(i)) for i in ids]
         except ValueError:
             raise Invalid("activity_ids are ids.", code="invalid_activity_ids") from None
-        count = await coordination.mark_billed(db_session, actor(request),
-                                               audit_context(request), patient_id, parsed)
+        count = await coordination.mark_billed(db_session, who,
+                                               audit, patient_id, parsed)
         return {"billed": count}
 
 
@@ -176,8 +187,8 @@ class CoordinationPageController(Controller):
     @get("/", guards=[READERS])
     async def home(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
     ) -> Template:
-        who = actor(request)
         waiting = await referrals.list_referrals(db_session, who, only_needing_news=True)
         open_ = [r for r in await referrals.list_referrals(db_session, who)
                  if r.status not in {"closed"}]
@@ -188,11 +199,11 @@ class CoordinationPageController(Controller):
     @get("/patients/{patient_id:uuid}", guards=[READERS])
     async def patient(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         patient_id: FromPath[uuid.UUID],
     ) -> Template:
-        who, ctx = actor(request), audit_context(request)
-        patient, rows = await coordination.list_activities(db_session, who, ctx, patient_id)
-        report = await coordination.documentation(db_session, who, ctx, patient_id)
+        patient, rows = await coordination.list_activities(db_session, who, audit, patient_id)
+        report = await coordination.documentation(db_session, who, audit, patient_id)
         refs = await referrals.list_referrals(db_session, who, patient_id=patient_id)
         return page(request, "coordination/patient.html", {
             "patient": patient, "activities": rows, "report": report, "referrals": refs,
@@ -205,40 +216,34 @@ class CoordinationPageController(Controller):
             "can_write": who.role in {Role.DENTIST, Role.COORDINATOR},
         }, fragments={"coordination-activities": "coordination/_coordination-activities.html"})
 
-    @post("/patients/{patient_id:uuid}/activities", guards=[WRITERS], status_code=303)
+    @post("/patients/{patient_id:uuid}/activities", guards=[WRITERS], status_code=303,
+          opt={"back": "/coordination/patients/{patient_id}"})
     async def log(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         patient_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         form = await request.form()
         data = {k: form.get(k) for k in ("kind", "barrier", "description", "minutes",
                                          "necessity", "outcome", "performed_on")}
         data["counterpart"] = form.getall("counterpart") if "counterpart" in form else []
-        try:
-            await coordination.log_activity(db_session, actor(request), audit_context(request),
-                                            patient_id, NewActivity.from_dict(data))
-        except DomainError as exc:
-            await db_session.rollback()
-            flash(request, exc.message, "error")
-        else:
-            flash(request, "Activity logged.", "success")
+        await coordination.log_activity(db_session, who, audit, patient_id,
+                                        NewActivity.from_dict(data))
+        flash(request, "Activity logged.", "success")
         return redirect(request, f"/coordination/patients/{patient_id}")
 
-    @post("/referrals/{referral_id:uuid}/status", guards=[WRITERS], status_code=303)
+    @post("/referrals/{referral_id:uuid}/status", guards=[WRITERS], status_code=303,
+          opt={"back": "/coordination"})
     async def referral_status(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         referral_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         form = await request.form()
-        try:
-            referral = await referrals.update_status(
-                db_session, actor(request), audit_context(request), referral_id,
-                str(form.get("status") or ""), str(form.get("note") or ""),
-            )
-        except DomainError as exc:
-            await db_session.rollback()
-            flash(request, exc.message, "error")
-            return redirect(request, "/coordination")
+        referral = await referrals.update_status(
+            db_session, who, audit, referral_id,
+            str(form.get("status") or ""), str(form.get("note") or ""),
+        )
         flash(request, f"Referral is now {ReferralStatus(referral.status).replace('_', ' ')}.",
               "success")
         return redirect(request, f"/coordination/patients/{referral.patient_id}")

@@ -34,7 +34,7 @@ from portal.intake.upload import (
     read_multipart,
 )
 from portal.intake.worker import DerivationWorker, finish_case_views
-from portal.requests import actor, audit_context
+from portal.requests import actor, audit_context, blob_store
 from portal.settings import Settings
 from reviewer.actor import Actor
 from reviewer.consent_forms import current_form
@@ -56,7 +56,7 @@ from reviewer.intake.cases import (
     view_case,
 )
 from reviewer.intake.consents import ConsentRequest, accept_consent
-from storage.blobs import BlobStore
+from storage.audit import AuditContext
 from storage.media import MediaLimits, MediaRefused
 from storage.models import Attachment, Role
 
@@ -70,11 +70,6 @@ RETRY_AFTER_S = "1"
 def _settings(request: Request[Any, Any, Any]) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
-
-
-def _blobs(request: Request[Any, Any, Any]) -> BlobStore:
-    blobs: BlobStore = request.app.state.blobs
-    return blobs
 
 
 def file_urls(case_id: uuid.UUID, attachment: Attachment) -> dict[str, str]:
@@ -153,7 +148,8 @@ async def _check_and_store(
         upload_key,
     )
     return await add_attachment(
-        db, _blobs(request), who, audit_context(request), target, upload.file, meta,
+        db, blob_store(request.app.state), who, audit_context(request), target, upload.file,
+        meta,
         limits=MediaLimits(max_bytes=limits.max_upload_bytes, max_pixels=limits.max_image_pixels),
         max_files=limits.max_files_per_case,
         workdir=workdir,
@@ -191,7 +187,8 @@ async def stream_attachment(
     variant: str,
 ) -> Response[Any]:
     found = await open_attachment_file(
-        db, _blobs(request), actor(request), audit_context(request), case_id, attachment_id,
+        db, blob_store(request.app.state), actor(request), audit_context(request), case_id,
+        attachment_id,
         variant,
     )
     if found.reader is None:
@@ -235,11 +232,12 @@ class ConsentApiController(Controller):
     @post("/consents", guards=[may_submit], status_code=201)
     async def accept(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         data: JSONBody[ConsentIn],
     ) -> dict[str, Any]:
         """Accept the current version of a form (409 ``already_accepted`` when done)."""
         consent = await accept_consent(
-            db_session, actor(request), audit_context(request),
+            db_session, who, audit,
             ConsentRequest(form=data.form, version=data.version, patient_id=data.patient_id,
                            method=data.method, given_by=data.given_by,
                            given_by_name=data.given_by_name),
@@ -264,6 +262,7 @@ class CaseApiController(Controller):
         self,
         request: Request[Any, Any, Any],
         db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         data: JSONBody[CaseIn],
         idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
     ) -> Response[dict[str, Any]]:
@@ -271,8 +270,8 @@ class CaseApiController(Controller):
         location = data.location
         created = await create_case(
             db_session,
-            actor(request),
-            audit_context(request),
+            who,
+            audit,
             NewCase(
                 kind=data.kind,
                 questionnaire=data.questionnaire.answers() if data.questionnaire else {},
@@ -289,22 +288,23 @@ class CaseApiController(Controller):
     @get("/{case_id:uuid}", guards=[may_read_cases])
     async def read(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         case_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """The case as its submitter may see it (the read is audited)."""
-        view = await view_case(db_session, actor(request), audit_context(request), case_id)
+        view = await view_case(db_session, who, audit, case_id)
         return view.payload()
 
     @post("/{case_id:uuid}/submit", guards=[may_submit], status_code=200)
     async def submit(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         case_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """Send the draft to the review queue (idempotent)."""
-        who, ctx = actor(request), audit_context(request)
         await _finish_views(request, db_session, case_id)
-        await submit_case(db_session, who, ctx, case_id)
-        view = await view_case(db_session, who, ctx, case_id, audit=False)
+        await submit_case(db_session, who, audit, case_id)
+        view = await view_case(db_session, who, audit, case_id, audit=False)
         return view.payload()
 
     @post(
@@ -323,11 +323,12 @@ class CaseApiController(Controller):
             status_code=204)
     async def remove(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         case_id: FromPath[uuid.UUID], attachment_id: FromPath[uuid.UUID],
     ) -> None:
         """Remove a file from a draft."""
         await remove_attachment(
-            db_session, actor(request), audit_context(request), case_id, attachment_id
+            db_session, who, audit, case_id, attachment_id
         )
 
     @get("/{case_id:uuid}/attachments/{attachment_id:uuid}/{variant:str}",
@@ -416,31 +417,34 @@ class PatientPagesController(Controller):
     @delete("/cases/{case_id:uuid}/attachments/{attachment_id:uuid}", status_code=200)
     async def remove(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         case_id: FromPath[uuid.UUID], attachment_id: FromPath[uuid.UUID],
     ) -> dict[str, bool]:
         await remove_attachment(
-            db_session, actor(request), audit_context(request), case_id, attachment_id
+            db_session, who, audit, case_id, attachment_id
         )
         return {"removed": True}
 
     @post("/cases/{case_id:uuid}/attachments/{attachment_id:uuid}/remove", status_code=303)
     async def remove_form(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         case_id: FromPath[uuid.UUID], attachment_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         """The same without JavaScript (a plain form with the CSRF field)."""
         await remove_attachment(
-            db_session, actor(request), audit_context(request), case_id, attachment_id
+            db_session, who, audit, case_id, attachment_id
         )
         return pages.back_to_case(request, case_id, "Photo removed.")
 
     @post("/cases/{case_id:uuid}/submit", status_code=303)
     async def submit(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         case_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         await _finish_views(request, db_session, case_id)
-        await submit_case(db_session, actor(request), audit_context(request), case_id)
+        await submit_case(db_session, who, audit, case_id)
         return pages.back_to_case(request, case_id, "Sent. A dentist will look at it soon.")
 
 

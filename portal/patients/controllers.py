@@ -16,8 +16,8 @@ from litestar.response import Response, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.guards import require_roles
+from portal.errors import form_error
 from portal.rendering import flash, page, redirect
-from portal.requests import actor
 from reviewer.accounts.invitations import (
     IssuedInvitation,
     invitations_for_patient,
@@ -34,6 +34,7 @@ from reviewer.accounts.registry import (
     register_patient,
     search_patients,
 )
+from reviewer.actor import Actor
 from reviewer.errors import DomainError, Unprocessable
 from storage.models import Patient, Role
 
@@ -112,11 +113,11 @@ class PatientApiController(Controller):
     @post("/", guards=[require_roles(*REGISTRARS)], status_code=201)
     async def register(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
         data: JSONBody[PatientBody],
     ) -> dict[str, Any]:
         """Register a patient in one of your organizations (``organization_id`` may be left
         out when you work for one); with ``invite`` also a login and its invitation link."""
-        who = actor(request)
         patient = await register_patient(db_session, who, data.to_input())
         body = patient_json(patient)
         body["invitation"] = None
@@ -128,31 +129,34 @@ class PatientApiController(Controller):
     @get("/", guards=[require_roles(*SEARCHERS)])
     async def search(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
         q: Annotated[str, QueryParameter(max_length=200)] = "",
     ) -> dict[str, Any]:
         """Patients of your organizations by name (word prefixes) or student id."""
-        patients = await search_patients(db_session, actor(request), q)
+        patients = await search_patients(db_session, who, q)
         return {"patients": [patient_json(p) for p in patients]}
 
     @get("/{patient_id:uuid}", guards=[require_roles(*READERS)])
     async def read(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
         patient_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """One patient (a patient login: only their own or linked ones)."""
-        return patient_json(await read_patient(db_session, actor(request), patient_id))
+        return patient_json(await read_patient(db_session, who, patient_id))
 
     @post("/{patient_id:uuid}/invitations", guards=[require_roles(*REGISTRARS)],
           status_code=201)
     async def invite_login(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
         patient_id: FromPath[uuid.UUID], data: JSONBody[InvitationBody],
     ) -> dict[str, Any]:
         """Invite the patient or their guardian to a login linked to this patient. The link
         grants nothing until accepted: a new address sets its first password through it, an
         address that already has a login is accepted by its owner after signing in. The
         answer is the same in every case."""
-        invitation = await invite(db_session, actor(request), patient_id, email=data.email,
+        invitation = await invite(db_session, who, patient_id, email=data.email,
                                   guardian=data.guardian)
         return invitation_json(request, invitation)
 
@@ -160,22 +164,24 @@ class PatientApiController(Controller):
           guards=[require_roles(*REGISTRARS)], status_code=200)
     async def withdraw_invitation(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
         patient_id: FromPath[uuid.UUID], invitation_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """Withdraw a pending invitation: its link stops working."""
-        invitation = await withdraw(db_session, actor(request), patient_id, invitation_id)
+        invitation = await withdraw(db_session, who, patient_id, invitation_id)
         return {"invitation_id": str(invitation.id), "status": invitation.status}
 
     @post("/{patient_id:uuid}/logins/{user_id:uuid}/password-reset",
           guards=[require_roles(*REGISTRARS)], status_code=201)
     async def reset(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
         patient_id: FromPath[uuid.UUID], user_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """A password-reset link for one of the patient's logins; its sessions end now. Only
         for a login wholly inside your organizations (else 403 ``reset_not_allowed``: its
         owner resets it from the sign-in page)."""
-        link = await issue_patient_reset(db_session, actor(request), patient_id, user_id)
+        link = await issue_patient_reset(db_session, who, patient_id, user_id)
         return {"user_id": str(user_id), "url": link_url(request, link),
                 "expires_at": link.expires_at.isoformat()}
 
@@ -205,9 +211,9 @@ class PatientPageController(Controller):
     @get("/", guards=[require_roles(*SEARCHERS)])
     async def search_page(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
         q: Annotated[str, QueryParameter(max_length=200)] = "",
     ) -> Template:
-        who = actor(request)
         patients = await search_patients(db_session, who, q) if q.strip() else []
         return page(request, "patients/search.html",
                     {"q": q, "patients": patients, "searched": bool(q.strip()),
@@ -221,14 +227,15 @@ class PatientPageController(Controller):
     @post("/", guards=[require_roles(*REGISTRARS)], status_code=303)
     async def create(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
         data: Form,
     ) -> Response[Any]:
         try:
-            patient = await register_patient(db_session, actor(request), _form_input(data))
+            patient = await register_patient(db_session, who, _form_input(data))
         except DomainError as exc:
-            if exc.kind == "forbidden":
-                raise
-            return page(request, "patients/new.html", {"values": data, "error": exc.message},
+            # an unknown organization is the form's error, not a 404
+            error = await form_error(db_session, exc, own_page={"forbidden"})
+            return page(request, "patients/new.html", {"values": data, "error": error},
                         status_code=422)
         flash(request, f"{patient.full_name} is registered.", "success")
         return redirect(request, f"/patients/{patient.id}")
@@ -236,35 +243,36 @@ class PatientPageController(Controller):
     @get("/{patient_id:uuid}", guards=[require_roles(*SEARCHERS)])
     async def detail(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        patient_id: FromPath[uuid.UUID],
+        who: NamedDependency[Actor], patient_id: FromPath[uuid.UUID],
     ) -> Template:
-        return await _detail(request, db_session, patient_id)
+        return await _detail(request, db_session, who, patient_id)
 
     @post("/{patient_id:uuid}/invitations", guards=[require_roles(*REGISTRARS)],
           status_code=200)
     async def invite_page(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
         patient_id: FromPath[uuid.UUID], data: Form,
     ) -> Template:
         try:
-            invitation = await invite(db_session, actor(request), patient_id,
+            invitation = await invite(db_session, who, patient_id,
                                       email=data.get("email") or None,
                                       guardian=data.get("guardian") == "yes")
         except DomainError as exc:
-            if exc.kind in {"not_found", "forbidden"}:
-                raise
-            return await _detail(request, db_session, patient_id, invite_error=exc.message,
+            error = await form_error(db_session, exc)
+            return await _detail(request, db_session, who, patient_id, invite_error=error,
                                  status_code=422)
-        return await _detail(request, db_session, patient_id, invited=invitation,
+        return await _detail(request, db_session, who, patient_id, invited=invitation,
                              new_link=link_url(request, invitation))
 
     @post("/{patient_id:uuid}/invitations/{invitation_id:uuid}/withdraw",
           guards=[require_roles(*REGISTRARS)], status_code=303)
     async def withdraw_page(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
         patient_id: FromPath[uuid.UUID], invitation_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
-        await withdraw(db_session, actor(request), patient_id, invitation_id)
+        await withdraw(db_session, who, patient_id, invitation_id)
         flash(request, "The invitation is withdrawn; its link no longer works.", "success")
         return redirect(request, f"/patients/{patient_id}")
 
@@ -272,18 +280,18 @@ class PatientPageController(Controller):
           guards=[require_roles(*REGISTRARS)], status_code=200)
     async def reset_page(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
         patient_id: FromPath[uuid.UUID], user_id: FromPath[uuid.UUID],
     ) -> Template:
-        link = await issue_patient_reset(db_session, actor(request), patient_id, user_id)
-        return await _detail(request, db_session, patient_id, new_link=link_url(request, link),
-                             reset_for=user_id)
+        link = await issue_patient_reset(db_session, who, patient_id, user_id)
+        return await _detail(request, db_session, who, patient_id,
+                             new_link=link_url(request, link), reset_for=user_id)
 
 
 async def _detail(
-    request: Request[Any, Any, Any], db: AsyncSession, patient_id: FromPath[uuid.UUID],
+    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, patient_id: uuid.UUID,
     status_code: int = 200, **extra: Any,
 ) -> Template:
-    who = actor(request)
     patient = await read_patient(db, who, patient_id)
     logins, invitations, resettable = [], [], set()
     if who.role in REGISTRARS:

@@ -18,11 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.guards import require_roles
 from portal.rendering import flash, page, redirect
-from portal.requests import actor, audit_context
 from reviewer.access import patient_visibility
-from reviewer.errors import DomainError, Invalid
+from reviewer.actor import Actor
+from reviewer.errors import Invalid
 from reviewer.records import services
 from reviewer.records.services import Delivery, LinkOutcome, NewRequest, RequestView, Verification
+from storage.audit import AuditContext
 from storage.blobs import BlobStore
 from storage.models import Patient, Role
 
@@ -30,16 +31,13 @@ DESK = require_roles(Role.FRONT_DESK, Role.COORDINATOR)
 PATIENT = require_roles(Role.PATIENT)
 ASKERS = require_roles(Role.PATIENT, Role.FRONT_DESK, Role.COORDINATOR)
 MAX_UPLOAD = services.MAX_DOCUMENT_BYTES + 64 * 1024
+BACK_TO_REQUEST = {"back": "/records/{request_id}"}
+"""Where a refused desk step goes back to (portal/errors.py)."""
 ACTIONS = ("quote", "pay", "waive", "prepare", "check", "refuse", "extend")
 
 
-def _blobs(request: Request[Any, Any, Any]) -> BlobStore:
-    store: BlobStore = request.app.state.blobs
-    return store
-
-
-def _json(request: Request[Any, Any, Any], view: RequestView) -> dict[str, Any]:
-    return view.as_dict(staff=actor(request).role != Role.PATIENT)
+def _json(who: Actor, view: RequestView) -> dict[str, Any]:
+    return view.as_dict(staff=who.role != Role.PATIENT)
 
 
 def _download_url(request: Request[Any, Any, Any], token: str) -> str:
@@ -58,15 +56,13 @@ def _delivery_json(request: Request[Any, Any, Any], delivery: Delivery) -> dict[
     }
 
 
-async def _stream(
-    request: Request[Any, Any, Any], db: AsyncSession, outcome: LinkOutcome
-) -> Stream:
+async def _stream(db: AsyncSession, blobs: BlobStore, outcome: LinkOutcome) -> Stream:
     if outcome.refusal is not None:
         # The refusal is in the audit trail: keep it, even though the answer is an error.
         await db.commit()
         raise outcome.refusal
     assert outcome.key is not None
-    reader = await _blobs(request).open(outcome.key)
+    reader = await blobs.open(outcome.key)
     headers = {
         "Content-Disposition": f'attachment; filename="{outcome.filename}"',
         "Cache-Control": "no-store",
@@ -88,7 +84,8 @@ def _date(value: Any, key: str) -> dt.date | None:
 
 
 async def _document_from_form(
-    request: Request[Any, Any, Any], db: AsyncSession, request_id: uuid.UUID
+    request: Request[Any, Any, Any], db: AsyncSession, blobs: BlobStore, who: Actor,
+    audit: AuditContext, request_id: uuid.UUID,
 ) -> Any:
     form = await request.form()
     upload = form.get("file")
@@ -96,7 +93,7 @@ async def _document_from_form(
         raise Invalid("Send the paper as the multipart field 'file'.", code="file_required")
     data = await upload.read(services.MAX_DOCUMENT_BYTES + 1)
     return await services.add_document(
-        db, _blobs(request), actor(request), audit_context(request), request_id, data,
+        db, blobs, who, audit, request_id, data,
         kind=str(form.get("kind") or "authorization"),
         expires_on=_date(form.get("expires_on"), "expires_on"),
         scope=str(form.get("scope") or ""),
@@ -104,10 +101,9 @@ async def _document_from_form(
 
 
 async def _step(
-    request: Request[Any, Any, Any], db: AsyncSession, request_id: uuid.UUID, action: str,
-    data: dict[str, Any],
+    db: AsyncSession, blobs: BlobStore, who: Actor, ctx: AuditContext, request_id: uuid.UUID,
+    action: str, data: dict[str, Any],
 ) -> RequestView:
-    who, ctx = actor(request), audit_context(request)
     text = str(data.get("reason") or data.get("note") or "")
     if action == "quote":
         return await services.quote(db, who, ctx, request_id)
@@ -116,7 +112,7 @@ async def _step(
     if action == "waive":
         return await services.waive(db, who, ctx, request_id, text)
     if action == "prepare":
-        return await services.prepare(db, _blobs(request), who, ctx, request_id)
+        return await services.prepare(db, blobs, who, ctx, request_id)
     if action == "check":
         return await services.check(db, who, ctx, request_id, text)
     if action == "refuse":
@@ -136,21 +132,23 @@ class RecordsRequestApiController(Controller):
     @post("/", guards=[ASKERS], status_code=201)
     async def create(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         data: JSONBody[dict[str, Any]],
     ) -> dict[str, Any]:
         req = await services.log_request(
-            db_session, actor(request), audit_context(request), NewRequest.from_dict(data)
+            db_session, who, audit, NewRequest.from_dict(data)
         )
-        view = await services.get_request(db_session, actor(request), audit_context(request),
+        view = await services.get_request(db_session, who, audit,
                                           req.id)
-        return _json(request, view)
+        return _json(who, view)
 
     @get("/", guards=[DESK])
     async def desk(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
         status: FromQuery[str] = "open",
     ) -> dict[str, Any]:
-        views = await services.desk_list(db_session, actor(request),
+        views = await services.desk_list(db_session, who,
                                          open_only=status != "all")
         return {"requests": [
             {"id": str(v.request.id), "patient_id": str(v.request.patient_id),
@@ -163,28 +161,31 @@ class RecordsRequestApiController(Controller):
     @get("/{request_id:uuid}", guards=[ASKERS])
     async def read(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         request_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
-        view = await services.get_request(db_session, actor(request), audit_context(request),
+        view = await services.get_request(db_session, who, audit,
                                           request_id)
-        return _json(request, view)
+        return _json(who, view)
 
     @post("/{request_id:uuid}/verify", guards=[DESK], status_code=200)
     async def verify(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         request_id: FromPath[uuid.UUID], data: JSONBody[dict[str, Any]],
     ) -> dict[str, Any]:
-        view = await services.verify(db_session, actor(request), audit_context(request),
+        view = await services.verify(db_session, who, audit,
                                      request_id, Verification.from_dict(data))
-        return _json(request, view)
+        return _json(who, view)
 
     @post("/{request_id:uuid}/documents", guards=[DESK], status_code=201,
           request_max_body_size=MAX_UPLOAD)
     async def upload(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        request_id: FromPath[uuid.UUID],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        blobs: NamedDependency[BlobStore], request_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
-        document = await _document_from_form(request, db_session, request_id)
+        document = await _document_from_form(request, db_session, blobs, who, audit, request_id)
         return {"id": str(document.id), "kind": document.kind,
                 "content_type": document.content_type, "sha256": document.sha256,
                 "size": document.size,
@@ -193,10 +194,11 @@ class RecordsRequestApiController(Controller):
     @post("/{request_id:uuid}/deliver", guards=[DESK], status_code=200)
     async def deliver(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         request_id: FromPath[uuid.UUID], data: JSONBody[dict[str, Any] | None] = None,
     ) -> dict[str, Any]:
         delivery = await services.deliver(
-            db_session, actor(request), audit_context(request), request_id,
+            db_session, who, audit, request_id,
             method=str((data or {}).get("method") or ""),
         )
         return _delivery_json(request, delivery)
@@ -204,11 +206,13 @@ class RecordsRequestApiController(Controller):
     @post("/{request_id:uuid}/{action:str}", guards=[DESK], status_code=200)
     async def step(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        request_id: FromPath[uuid.UUID], action: FromPath[str],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        blobs: NamedDependency[BlobStore], request_id: FromPath[uuid.UUID],
+        action: FromPath[str],
         data: JSONBody[dict[str, Any] | None] = None,
     ) -> dict[str, Any]:
-        view = await _step(request, db_session, request_id, action, data or {})
-        return _json(request, view)
+        view = await _step(db_session, blobs, who, audit, request_id, action, data or {})
+        return _json(who, view)
 
 
 class PatientRecordsApiController(Controller):
@@ -218,11 +222,12 @@ class PatientRecordsApiController(Controller):
     @get("/{patient_id:uuid}/records-requests", guards=[ASKERS])
     async def chart(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         patient_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
-        views = await services.patient_requests(db_session, actor(request),
-                                                audit_context(request), patient_id)
-        return {"requests": [_json(request, v) for v in views]}
+        views = await services.patient_requests(db_session, who,
+                                                audit, patient_id)
+        return {"requests": [_json(who, v) for v in views]}
 
 
 # --- pages ---------------------------------------------------------------------------------
@@ -249,10 +254,10 @@ def _form_payload(form: Any) -> dict[str, Any]:
 
 
 async def _desk_detail(
-    request: Request[Any, Any, Any], db: AsyncSession, request_id: uuid.UUID,
-    *, delivery: Delivery | None = None,
+    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, audit: AuditContext,
+    request_id: uuid.UUID, *, delivery: Delivery | None = None,
 ) -> Template:
-    view = await services.get_request(db, actor(request), audit_context(request), request_id)
+    view = await services.get_request(db, who, audit, request_id)
     return page(
         request, "records/request.html",
         {"view": view, "scope_text": services.describe_scope(view.request.scope),
@@ -269,9 +274,10 @@ class RecordsDeskPageController(Controller):
     @get("/", guards=[DESK])
     async def desk(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
         status: FromQuery[str] = "open",
     ) -> Template:
-        views = await services.desk_list(db_session, actor(request),
+        views = await services.desk_list(db_session, who,
                                          open_only=status != "all")
         return page(request, "records/desk.html", {"views": views, "status": status},
                     fragments={"records-list": "records/_records-list.html"})
@@ -279,114 +285,96 @@ class RecordsDeskPageController(Controller):
     @get("/new", guards=[DESK])
     async def new(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
         patient_id: FromQuery[uuid.UUID | None] = None,
     ) -> Template:
         patients = (
             await db_session.scalars(
-                select(Patient).where(patient_visibility(actor(request)))
+                select(Patient).where(patient_visibility(who))
                 .order_by(Patient.last_name, Patient.first_name).limit(300)
             )
         ).all()
         return page(request, "records/new.html",
                     {"patients": patients, "patient_id": str(patient_id or "")})
 
-    @post("/", guards=[DESK], status_code=303)
+    @post("/", guards=[DESK], status_code=303, opt={"back": "/records/new"})
     async def log(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
     ) -> Response[Any]:
         form = await request.form()
-        try:
-            req = await services.log_request(
-                db_session, actor(request), audit_context(request),
-                NewRequest.from_dict(_form_payload(form)),
-            )
-        except DomainError as exc:
-            await db_session.rollback()
-            flash(request, exc.message, "error")
-            return redirect(request, "/records/new")
+        req = await services.log_request(db_session, who, audit,
+                                         NewRequest.from_dict(_form_payload(form)))
         flash(request, "Request logged. The 30-day clock has started.", "success")
         return redirect(request, f"/records/{req.id}")
 
     @get("/{request_id:uuid}", guards=[DESK])
     async def detail(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         request_id: FromPath[uuid.UUID],
     ) -> Template:
-        return await _desk_detail(request, db_session, request_id)
+        return await _desk_detail(request, db_session, who, audit, request_id)
 
-    @post("/{request_id:uuid}/verify", guards=[DESK], status_code=303)
+    @post("/{request_id:uuid}/verify", guards=[DESK], status_code=303, opt=BACK_TO_REQUEST)
     async def verify(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         request_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         form = await request.form()
-        try:
-            await services.verify(db_session, actor(request), audit_context(request),
-                                  request_id, Verification.from_dict(dict(form)))
-        except DomainError as exc:
-            await db_session.rollback()
-            flash(request, exc.message, "error")
-        else:
-            flash(request, "Identity and authority recorded.", "success")
+        await services.verify(db_session, who, audit, request_id,
+                              Verification.from_dict(dict(form)))
+        flash(request, "Identity and authority recorded.", "success")
         return redirect(request, f"/records/{request_id}")
 
     @post("/{request_id:uuid}/documents", guards=[DESK], status_code=303,
-          request_max_body_size=MAX_UPLOAD)
+          request_max_body_size=MAX_UPLOAD, opt=BACK_TO_REQUEST)
     async def upload(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        request_id: FromPath[uuid.UUID],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        blobs: NamedDependency[BlobStore], request_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
-        try:
-            await _document_from_form(request, db_session, request_id)
-        except DomainError as exc:
-            await db_session.rollback()
-            flash(request, exc.message, "error")
-        else:
-            flash(request, "Document kept with the request.", "success")
+        await _document_from_form(request, db_session, blobs, who, audit, request_id)
+        flash(request, "Document kept with the request.", "success")
         return redirect(request, f"/records/{request_id}")
 
-    @post("/{request_id:uuid}/deliver", guards=[DESK], status_code=200)
+    @post("/{request_id:uuid}/deliver", guards=[DESK], status_code=200, opt=BACK_TO_REQUEST)
     async def deliver(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         request_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         form = await request.form()
-        try:
-            delivery = await services.deliver(
-                db_session, actor(request), audit_context(request), request_id,
-                method=str(form.get("method") or ""),
-            )
-        except DomainError as exc:
-            await db_session.rollback()
-            flash(request, exc.message, "error")
-            return redirect(request, f"/records/{request_id}")
+        delivery = await services.deliver(db_session, who, audit, request_id,
+                                          method=str(form.get("method") or ""))
         flash(request, "Released.", "success")
         # The link's secret is shown on this answer only (only its hash is kept).
-        return await _desk_detail(request, db_session, request_id, delivery=delivery)
+        return await _desk_detail(request, db_session, who, audit, request_id,
+                                  delivery=delivery)
 
-    @post("/{request_id:uuid}/{action:str}", guards=[DESK], status_code=303)
+    @post("/{request_id:uuid}/{action:str}", guards=[DESK], status_code=303,
+          opt=BACK_TO_REQUEST)
     async def step(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        request_id: FromPath[uuid.UUID], action: FromPath[str],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        blobs: NamedDependency[BlobStore], request_id: FromPath[uuid.UUID],
+        action: FromPath[str],
     ) -> Response[Any]:
         form = await request.form()
-        try:
-            await _step(request, db_session, request_id, action, dict(form))
-        except DomainError as exc:
-            await db_session.rollback()
-            flash(request, exc.message, "error")
-        else:
-            flash(request, _DONE.get(action, "Done."), "success")
+        await _step(db_session, blobs, who, audit, request_id, action, dict(form))
+        flash(request, _DONE.get(action, "Done."), "success")
         return redirect(request, f"/records/{request_id}")
 
     @get("/download/{token:str}", opt={"public": True})
     async def download(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        audit: NamedDependency[AuditContext], blobs: NamedDependency[BlobStore],
         token: FromPath[str],
     ) -> Stream:
         """Public by token: the link itself is the credential (expiring, use-limited)."""
-        outcome = await services.use_link(db_session, audit_context(request), token[:200])
-        return await _stream(request, db_session, outcome)
+        outcome = await services.use_link(db_session, audit, token[:200])
+        return await _stream(db_session, blobs, outcome)
 
 
 _DONE = {
@@ -407,39 +395,37 @@ class PatientRecordsPageController(Controller):
     @get("/", guards=[PATIENT])
     async def mine(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
     ) -> Template:
-        views = await services.patient_requests(db_session, actor(request),
-                                                audit_context(request))
+        views = await services.patient_requests(db_session, who,
+                                                audit)
         return page(request, "records/patient.html", {"views": views},
                     fragments={"patient-requests": "records/_patient-requests.html"})
 
-    @post("/", guards=[PATIENT], status_code=303)
+    @post("/", guards=[PATIENT], status_code=303, opt={"back": "/patient/records"})
     async def ask(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
     ) -> Response[Any]:
         form = await request.form()
-        try:
-            await services.log_request(
-                db_session, actor(request), audit_context(request),
-                NewRequest.from_dict({**_form_payload(form), "requester": "patient",
-                                      "patient_id": None, "deliver_to": "portal"}),
-            )
-        except DomainError as exc:
-            await db_session.rollback()
-            flash(request, exc.message, "error")
-        else:
-            flash(request, "Your request was sent. The practice answers within 30 days.",
-                  "success")
+        await services.log_request(
+            db_session, who, audit,
+            NewRequest.from_dict({**_form_payload(form), "requester": "patient",
+                                  "patient_id": None, "deliver_to": "portal"}),
+        )
+        flash(request, "Your request was sent. The practice answers within 30 days.",
+              "success")
         return redirect(request, "/patient/records")
 
     @get("/{request_id:uuid}/download", guards=[PATIENT])
     async def download(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        request_id: FromPath[uuid.UUID],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        blobs: NamedDependency[BlobStore], request_id: FromPath[uuid.UUID],
     ) -> Stream:
-        outcome = await services.patient_download(db_session, actor(request),
-                                                  audit_context(request), request_id)
-        return await _stream(request, db_session, outcome)
+        outcome = await services.patient_download(db_session, who,
+                                                  audit, request_id)
+        return await _stream(db_session, blobs, outcome)
 
 
 PAGE_CONTROLLERS: list[type] = [RecordsDeskPageController, PatientRecordsPageController]

@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal.accounts.guards import require_roles
 from portal.accounts.passwords import verify_password_async
 from portal.rendering import flash, page, redirect
-from portal.requests import actor, audit_context
 from portal.review import views
 from portal.review.schemas import (
     AddendumIn,
@@ -35,6 +34,7 @@ from portal.review.schemas import (
     info_request_json,
 )
 from portal.review.signing import SigningLocked, password_checked
+from reviewer.actor import Actor
 from reviewer.cases.state import CaseKind, Urgency
 from reviewer.errors import Invalid
 from reviewer.evaluation.casefile import load_case_file
@@ -49,6 +49,7 @@ from reviewer.evaluation.services import (
 )
 from reviewer.queue.claims import claim_case, claim_next, release_case, renew_lease
 from reviewer.queue.listing import MAX_PAGE_SIZE, PAGE_SIZE, QueueFilters, list_queue
+from storage.audit import AuditContext
 from storage.models import Role
 
 dentists_only = require_roles(Role.DENTIST)
@@ -93,6 +94,7 @@ class QueueApiController(Controller):
     @get("/")
     async def queue(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
         organization: Filter = None, kind: Filter = None, urgency: Filter = None,
         overdue: Filter = None, mine: Filter = None, cursor: Filter = None,
         limit: Annotated[int | None, Parameter(required=False, ge=1, le=MAX_PAGE_SIZE)] = None,
@@ -100,16 +102,17 @@ class QueueApiController(Controller):
         """One keyset page of the queue: ``{"items": [...], "next_cursor"}`` (``limit``: 1-200,
         default 50)."""
         filters = _filters(organization, kind, urgency, overdue, mine, cursor, limit)
-        result = await list_queue(db_session, actor(request), filters, now=_now())
+        result = await list_queue(db_session, who, filters, now=_now())
         return result.as_dict()
 
     @post("/claim", status_code=200,
           responses={204: ResponseSpec(data_container=None, description="Nothing waits.")})
     async def claim_next(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext]
     ) -> Response[Any]:
         """Claim the most pressing case: 200 with the case, 204 when nothing waits."""
-        case = await claim_next(db_session, actor(request), audit_context(request), now=_now())
+        case = await claim_next(db_session, who, audit, now=_now())
         if case is None:
             return Response(content=None, status_code=204)
         return Response(case_json(case), status_code=200)
@@ -123,50 +126,55 @@ class ReviewApiController(Controller):
     @post("/{case_id:uuid}/claim", status_code=200)
     async def claim(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         case_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """Claim this case (200; also when you hold it already); 409 when another holds it."""
-        case = await claim_case(db_session, actor(request), audit_context(request), case_id,
+        case = await claim_case(db_session, who, audit, case_id,
                                 now=_now())
         return case_json(case)
 
     @post("/{case_id:uuid}/release", status_code=200)
     async def release(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         case_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """Give the case back to the queue (the draft evaluation stays)."""
-        case = await release_case(db_session, actor(request), audit_context(request), case_id,
+        case = await release_case(db_session, who, audit, case_id,
                                   now=_now())
         return case_json(case)
 
     @post("/{case_id:uuid}/lease", status_code=200)
     async def renew(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
         case_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """Renew your claim's lease (30 minutes from now)."""
-        case = await renew_lease(db_session, actor(request), case_id, now=_now())
+        case = await renew_lease(db_session, who, case_id, now=_now())
         return case_json(case)
 
     @put("/{case_id:uuid}/evaluation")
     async def save(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         case_id: FromPath[uuid.UUID], data: JSONBody[EvaluationIn],
     ) -> dict[str, Any]:
         """Replace the draft (whole); answers it with ``problems`` that still block signing."""
-        saved = await save_draft(db_session, actor(request), audit_context(request), case_id,
+        saved = await save_draft(db_session, who, audit, case_id,
                                  data.draft(), now=_now())
         return evaluation_json(saved.evaluation, saved.problems)
 
     @post("/{case_id:uuid}/evaluation/sign", status_code=200)
     async def sign(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         case_id: FromPath[uuid.UUID], data: JSONBody[SignIn],
     ) -> dict[str, Any]:
         """Sign: password re-checked (403 ``bad_password``), ``attest`` must be true."""
         evaluation = await password_checked(request, db_session, case_id, lambda: sign_evaluation(
-            db_session, actor(request), audit_context(request), case_id,
+            db_session, who, audit, case_id,
             password=data.password, attest=data.attest, check_password=verify_password_async,
             now=_now(),
         ))
@@ -175,11 +183,12 @@ class ReviewApiController(Controller):
     @post("/{case_id:uuid}/evaluation/addenda", status_code=201)
     async def addendum(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         case_id: FromPath[uuid.UUID], data: JSONBody[AddendumIn],
     ) -> dict[str, Any]:
         """Add a signed addendum to a signed evaluation (password re-checked)."""
         added = await password_checked(request, db_session, case_id, lambda: add_addendum(
-            db_session, actor(request), audit_context(request), case_id, text=data.text,
+            db_session, who, audit, case_id, text=data.text,
             password=data.password, check_password=verify_password_async, now=_now(),
         ))
         return addendum_json(added)
@@ -187,11 +196,12 @@ class ReviewApiController(Controller):
     @post("/{case_id:uuid}/info-requests", status_code=201)
     async def info_request(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         case_id: FromPath[uuid.UUID], data: JSONBody[InfoRequestIn],
     ) -> dict[str, Any]:
         """Ask the submitter for more; releases your claim, keeps the draft."""
         created = await request_information(
-            db_session, actor(request), audit_context(request), case_id, message=data.message,
+            db_session, who, audit, case_id, message=data.message,
             now=_now(),
         )
         return info_request_json(created)
@@ -208,13 +218,14 @@ class ReviewPagesController(Controller):
     @get("/")
     async def queue_page(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
         organization: Filter = None, kind: Filter = None, urgency: Filter = None,
         overdue: Filter = None, mine: Filter = None, cursor: Filter = None,
     ) -> Template:
         """The queue; an htmx request aimed at #queue-list gets just the list (polling)."""
         filters = _filters(organization, kind, urgency, overdue, mine, cursor)
-        result = await list_queue(db_session, actor(request), filters, now=_now())
-        user = actor(request)
+        result = await list_queue(db_session, who, filters, now=_now())
+        user = who
         orgs = [o for o in request.scope["user"].organizations if o.id in user.organization_ids]
         return page(
             request,
@@ -236,10 +247,11 @@ class ReviewPagesController(Controller):
 
     @post("/next", status_code=303)
     async def next_case(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext]
     ) -> Response[Any]:
         """"Next case": claim the most pressing case and open it."""
-        case = await claim_next(db_session, actor(request), audit_context(request), now=_now())
+        case = await claim_next(db_session, who, audit, now=_now())
         if case is None:
             flash(request, "Nothing waits in your queue right now.", "info")
             return redirect(request, "/review")
@@ -248,27 +260,30 @@ class ReviewPagesController(Controller):
     @get("/cases/{case_id:uuid}")
     async def case_page(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         case_id: FromPath[uuid.UUID],
     ) -> Template:
         """The case: patient summary, questionnaire, images, history, the evaluation."""
-        case_file = await load_case_file(db_session, actor(request), audit_context(request),
+        case_file = await load_case_file(db_session, who, audit,
                                          case_id, now=_now())
         return page(request, "review/case.html", {**views.helpers(), "cf": case_file})
 
     @post("/cases/{case_id:uuid}/claim", status_code=303)
     async def claim(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         case_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
-        await claim_case(db_session, actor(request), audit_context(request), case_id, now=_now())
+        await claim_case(db_session, who, audit, case_id, now=_now())
         return redirect(request, f"/review/cases/{case_id}")
 
     @post("/cases/{case_id:uuid}/release", status_code=303)
     async def release(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         case_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
-        await release_case(db_session, actor(request), audit_context(request), case_id,
+        await release_case(db_session, who, audit, case_id,
                            now=_now())
         flash(request, "The case is back in the queue; your draft is kept.", "success")
         return redirect(request, "/review")
@@ -276,20 +291,22 @@ class ReviewPagesController(Controller):
     @post("/cases/{case_id:uuid}/lease", status_code=200)
     async def renew(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
         case_id: FromPath[uuid.UUID],
     ) -> Template:
         """htmx, every few minutes while the page is open: keeps the claim alive."""
-        case = await renew_lease(db_session, actor(request), case_id, now=_now())
+        case = await renew_lease(db_session, who, case_id, now=_now())
         return page(request, "review/_lease.html", {**views.helpers(), "case": case})
 
     @post("/cases/{case_id:uuid}/evaluation", status_code=200)
     async def autosave(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         case_id: FromPath[uuid.UUID],
     ) -> Template:
         """htmx auto-save of the whole form; answers the "saved" line."""
         form = await request.form()
-        saved = await save_draft(db_session, actor(request), audit_context(request), case_id,
+        saved = await save_draft(db_session, who, audit, case_id,
                                  draft_from_form(form), now=_now())
         return page(request, "review/_save-status.html",
                     {**views.helpers(), "evaluation": saved.evaluation,
@@ -306,6 +323,7 @@ class ReviewPagesController(Controller):
     @post("/cases/{case_id:uuid}/sign", status_code=303)
     async def sign(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         case_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         """Sign; with htmx the current form comes along (hx-include) and is saved first."""
@@ -313,7 +331,7 @@ class ReviewPagesController(Controller):
         draft = draft_from_form(form) if "advice" in form else None
         try:
             await password_checked(request, db_session, case_id, lambda: sign_evaluation(
-                db_session, actor(request), audit_context(request), case_id,
+                db_session, who, audit, case_id,
                 password=str(form.get("password") or ""),
                 attest=str(form.get("attest") or "") in {"yes", "true", "on", "1"},
                 check_password=verify_password_async, now=_now(), draft=draft,
@@ -334,11 +352,12 @@ class ReviewPagesController(Controller):
     @post("/cases/{case_id:uuid}/addenda", status_code=303)
     async def addendum(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         case_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         form = await request.form()
         await password_checked(request, db_session, case_id, lambda: add_addendum(
-            db_session, actor(request), audit_context(request), case_id,
+            db_session, who, audit, case_id,
             text=str(form.get("text") or ""), password=str(form.get("password") or ""),
             check_password=verify_password_async, now=_now(),
         ))
@@ -348,10 +367,11 @@ class ReviewPagesController(Controller):
     @post("/cases/{case_id:uuid}/info-requests", status_code=303)
     async def info_request(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         case_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         form = await request.form()
-        await request_information(db_session, actor(request), audit_context(request), case_id,
+        await request_information(db_session, who, audit, case_id,
                                   message=str(form.get("message") or ""), now=_now())
         flash(request, "Sent back to the submitter; your draft is kept.", "success")
         return redirect(request, "/review")

@@ -23,7 +23,6 @@ from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.guards import require_roles
-from portal.requests import actor, audit_context
 from portal.screening import pages
 from portal.screening.schemas import (
     EventIn,
@@ -32,6 +31,7 @@ from portal.screening.schemas import (
     event_json,
     progress_json,
 )
+from reviewer.actor import Actor
 from reviewer.screening.children import class_list, mark_not_screened
 from reviewer.screening.events import (
     EVENT_READERS,
@@ -51,8 +51,11 @@ from reviewer.screening.reports import (
     indicators_csv,
     school_report,
 )
+from storage.audit import AuditContext
 
 readers = require_roles(*EVENT_READERS)
+BACK_TO_CHILD = {"back": "/screening/events/{event_id}/children/{enrollment_id}"}
+"""Where a refused step on a child's page goes back to (portal/errors.py)."""
 writers = require_roles(*EVENT_WRITERS)
 screeners = require_roles(*SCREENERS)
 reporters = require_roles(*REPORT_READERS)
@@ -118,11 +121,12 @@ class ScreeningEventApiController(Controller):
     @post("/", guards=[writers], status_code=201)
     async def create(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         data: JSONBody[EventIn],
     ) -> dict[str, Any]:
         """A screening day: site (the school), date, state (default: the organization's)."""
         event = await create_event(
-            db_session, actor(request), audit_context(request),
+            db_session, who, audit,
             NewEvent(site=data.site, event_date=data.date, state=data.state,
                      organization_id=data.organization_id),
         )
@@ -130,19 +134,21 @@ class ScreeningEventApiController(Controller):
 
     @get("/", guards=[readers])
     async def index(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor]
     ) -> dict[str, Any]:
         """The events of your organizations, latest first."""
-        events = await list_events(db_session, actor(request))
+        events = await list_events(db_session, who)
         return {"events": [event_json(event) for event in events]}
 
     @get("/{event_id:uuid}", guards=[readers])
     async def read(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         event_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """The event, its class progress and every child's state (the read is audited)."""
-        klass = await class_list(db_session, actor(request), audit_context(request), event_id)
+        klass = await class_list(db_session, who, audit, event_id)
         return {
             **event_json(klass.event),
             "progress": progress_json(klass.progress),
@@ -153,12 +159,13 @@ class ScreeningEventApiController(Controller):
           request_max_body_size=ROSTER_BODY_LIMIT)
     async def roster(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         event_id: FromPath[uuid.UUID], data: RosterBody,
     ) -> dict[str, Any]:
         """Multipart ``file``: the class roster CSV. Answers imported, updated and the refused
         lines (header = line 1). Importing the same file again updates and adds nothing."""
         result = await import_roster(
-            db_session, actor(request), audit_context(request), event_id,
+            db_session, who, audit, event_id,
             await _read_roster(data),
         )
         return result.payload()
@@ -167,12 +174,13 @@ class ScreeningEventApiController(Controller):
           status_code=200)
     async def not_screened(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         event_id: FromPath[uuid.UUID], enrollment_id: FromPath[uuid.UUID],
         data: JSONBody[NotScreenedIn],
     ) -> dict[str, Any]:
         """Mark a child not screened, with a reason (absent, no_consent, refused, …)."""
         _, child = await mark_not_screened(
-            db_session, actor(request), audit_context(request), event_id, enrollment_id,
+            db_session, who, audit, event_id, enrollment_id,
             data.reason, data.note,
         )
         return child_json(child)
@@ -180,10 +188,11 @@ class ScreeningEventApiController(Controller):
     @get("/{event_id:uuid}/report", guards=[reporters])
     async def report(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         event_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """BSS indicators of the event, in total and by grade."""
-        report = await event_report(db_session, actor(request), audit_context(request),
+        report = await event_report(db_session, who, audit,
                                     event_id)
         return {
             **event_json(report.event),
@@ -194,21 +203,23 @@ class ScreeningEventApiController(Controller):
     @get("/{event_id:uuid}/report.csv", guards=[reporters])
     async def report_csv(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         event_id: FromPath[uuid.UUID],
     ) -> Response[bytes]:
         """The indicator table as CSV: one row per grade and one for the event."""
-        report = await event_report(db_session, actor(request), audit_context(request),
+        report = await event_report(db_session, who, audit,
                                     event_id, action="screening_report.exported")
         return _csv(indicators_csv(report.rows), f"screening-{event_id}-indicators.csv")
 
     @get("/{event_id:uuid}/data-sheet.csv", guards=[reporters])
     async def data_sheet(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         event_id: FromPath[uuid.UUID],
     ) -> Response[bytes]:
         """The BSS data sheet as CSV: one row per child (names included; the export is
         audited)."""
-        report = await event_report(db_session, actor(request), audit_context(request),
+        report = await event_report(db_session, who, audit,
                                     event_id, action="screening_event.exported")
         return _csv(data_sheet_csv(report), f"screening-{event_id}-children.csv")
 
@@ -220,21 +231,23 @@ class ScreeningReportApiController(Controller):
     @get("/schools", guards=[reporters])
     async def schools(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         date_from: Annotated[date | None, QueryParameter(name="from")] = None,
         date_to: Annotated[date | None, QueryParameter(name="to")] = None,
     ) -> dict[str, Any]:
         """BSS indicators per school over your organizations' events (optional from/to)."""
-        rows = await school_report(db_session, actor(request), audit_context(request),
+        rows = await school_report(db_session, who, audit,
                                    date_from, date_to)
         return {"schools": [_row_json(row) for row in rows[:-1]], "total": _row_json(rows[-1])}
 
     @get("/schools.csv", guards=[reporters])
     async def schools_csv(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         date_from: Annotated[date | None, QueryParameter(name="from")] = None,
         date_to: Annotated[date | None, QueryParameter(name="to")] = None,
     ) -> Response[bytes]:
-        rows = await school_report(db_session, actor(request), audit_context(request),
+        rows = await school_report(db_session, who, audit,
                                    date_from, date_to)
         return _csv(indicators_csv(rows), "screening-schools.csv")
 
@@ -292,7 +305,7 @@ class ScreeningPagesController(Controller):
         return await pages.findings_save(request, db_session, event_id, enrollment_id, data)
 
     @post("/events/{event_id:uuid}/children/{enrollment_id:uuid}/not-screened",
-          guards=[screeners], status_code=303)
+          guards=[screeners], status_code=303, opt=BACK_TO_CHILD)
     async def not_screened(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
         event_id: FromPath[uuid.UUID], enrollment_id: FromPath[uuid.UUID], data: Form,
@@ -300,7 +313,7 @@ class ScreeningPagesController(Controller):
         return await pages.not_screened_form(request, db_session, event_id, enrollment_id, data)
 
     @post("/events/{event_id:uuid}/children/{enrollment_id:uuid}/submit", guards=[screeners],
-          status_code=303)
+          status_code=303, opt=BACK_TO_CHILD)
     async def submit(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
         event_id: FromPath[uuid.UUID], enrollment_id: FromPath[uuid.UUID],

@@ -14,6 +14,7 @@ from litestar import Request, Response
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.errors import form_error
 from portal.intake.worker import finish_case_views
 from portal.rendering import flash, page, redirect
 from portal.requests import actor, audit_context
@@ -104,7 +105,8 @@ async def create_event_form(
         )
     except DomainError as exc:
         field = "state" if "state" in exc.code else "site" if "site" in exc.code else "form"
-        return await events_page(request, db, errors={field: exc.message}, values=values,
+        error = await form_error(db, exc, own_page=())
+        return await events_page(request, db, errors={field: error}, values=values,
                                  status_code=422)
     flash(request, "Event created. Import the class roster next.", "success")
     return redirect(request, f"/screening/events/{event.id}")
@@ -135,10 +137,8 @@ async def roster_upload(
     try:
         result = await import_roster(db, actor(request), audit_context(request), event_id, data)
     except DomainError as exc:
-        if exc.kind == "not_found" or exc.kind == "forbidden":
-            raise
-        return await event_page(request, db, event_id, import_error=exc.message,
-                                status_code=422)
+        error = await form_error(db, exc)
+        return await event_page(request, db, event_id, import_error=error, status_code=422)
     answer = await event_page(request, db, event_id, import_result=result)
     answer.headers["HX-Trigger"] = "roster-imported"
     return answer
@@ -205,10 +205,9 @@ async def findings_save(
         event, child = await save_findings(db, who, ctx, event_id, enrollment_id,
                                            findings_from_form(data))
     except DomainError as exc:
-        if exc.kind in {"not_found", "forbidden"}:
-            raise
+        error = await form_error(db, exc)
         event, child = await get_child(db, who, ctx, event_id, enrollment_id, audit=False)
-        context = _child_context(request, event, child, error=exc.message, submitted=data)
+        context = _child_context(request, event, child, error=error, submitted=data)
         return page(request, "screening/_findings-form.html", context, status_code=422)
     context = _child_context(request, event, child, saved=True, photos_oob=True)
     return page(request, "screening/_findings-form.html", context)
@@ -218,14 +217,9 @@ async def not_screened_form(
     request: Request[Any, Any, Any], db: AsyncSession, event_id: uuid.UUID,
     enrollment_id: uuid.UUID, data: dict[str, str],
 ) -> Response[Any]:
-    try:
-        await mark_not_screened(db, actor(request), audit_context(request), event_id,
-                                enrollment_id, data.get("reason"), data.get("note"))
-    except DomainError as exc:
-        if exc.kind in {"not_found", "forbidden"}:
-            raise
-        flash(request, exc.message, "error")
-        return redirect(request, f"/screening/events/{event_id}/children/{enrollment_id}")
+    # A refused step goes back to the child's page (the route's ``back``, portal/errors.py).
+    await mark_not_screened(db, actor(request), audit_context(request), event_id,
+                            enrollment_id, data.get("reason"), data.get("note"))
     flash(request, "Marked as not screened.", "success")
     return redirect(request, f"/screening/events/{event_id}")
 
@@ -238,13 +232,7 @@ async def submit_form(
     if enrollment is not None and enrollment.case_id is not None:
         # A dentist must never get a case whose pictures are still being made.
         await finish_case_views(request.app, enrollment.case_id)
-    try:
-        await submit_child(db, actor(request), audit_context(request), event_id, enrollment_id)
-    except DomainError as exc:
-        if exc.kind in {"not_found", "forbidden"}:
-            raise
-        flash(request, exc.message, "error")
-        return redirect(request, f"/screening/events/{event_id}/children/{enrollment_id}")
+    await submit_child(db, actor(request), audit_context(request), event_id, enrollment_id)
     flash(request, "Sent to the dentists.", "success")
     return redirect(request, f"/screening/events/{event_id}")
 
