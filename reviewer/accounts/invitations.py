@@ -241,10 +241,17 @@ async def accept(db: AsyncSession, actor: Actor, invitation_id: uuid.UUID) -> Pa
 async def decline(db: AsyncSession, actor: Actor, invitation_id: uuid.UUID
                   ) -> PatientInvitation:
     invitation = await _own_pending(db, actor, invitation_id)
-    invitation.status = DECLINED
+    return await _close(db, actor, invitation, DECLINED)
+
+
+async def _close(db: AsyncSession, actor: Actor, invitation: PatientInvitation, status: str
+                 ) -> PatientInvitation:
+    """End a pending invitation without linking anything (declined, withdrawn); audited as
+    ``patient_invitation.<status>``."""
+    invitation.status = status
     invitation.decided_at = datetime.now(UTC)
     await record_event(
-        db, "patient_invitation.declined", _context(actor),
+        db, f"patient_invitation.{status}", _context(actor),
         organization_id=invitation.organization_id, subject_type="patient",
         subject_id=invitation.patient_id, details={"invitation_id": str(invitation.id)},
     )
@@ -310,11 +317,4 @@ async def withdraw(db: AsyncSession, actor: Actor, patient_id: uuid.UUID,
         PatientInvitation.id == invitation_id, PatientInvitation.patient_id == patient.id))
     if invitation is None or invitation.status != PENDING:
         raise NotFound("No such pending invitation.", code="invitation_not_found")
-    invitation.status = WITHDRAWN
-    invitation.decided_at = datetime.now(UTC)
-    await record_event(
-        db, "patient_invitation.withdrawn", _context(actor),
-        organization_id=invitation.organization_id, subject_type="patient",
-        subject_id=patient.id, details={"invitation_id": str(invitation.id)},
-    )
-    return invitation
+    return await _close(db, actor, invitation, WITHDRAWN)
