@@ -1,0 +1,166 @@
+"""Proposing claim lines from an encounter's facts (the order is told in
+``reviewer.coding.rules``). Pure."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from reviewer.cases.enums import CaseKind, OriginatingSite
+from reviewer.coding.catalog import (
+    ASSESSMENT_CODE,
+    INTERPRETATION_CODE,
+    get_code,
+)
+from reviewer.coding.claim_model import (
+    TELEDENTISTRY_FOR,
+    AsyncReviewFacts,
+    ClaimLine,
+    Encounter,
+    EncounterType,
+    LiveSessionFacts,
+    OnSiteVisit,
+    ProblemStatus,
+    Provider,
+    RadiographSet,
+    ServiceDelivered,
+)
+from reviewer.coding.payer import DEFAULT_PROFILE, PayerProfile
+from reviewer.vocabulary import (
+    CAPTURE_CODE_BY_KIND,
+    ESTABLISHED_PROBLEM_EVALUATION,
+    NEW_PROBLEM_EVALUATION,
+    POST_OPERATIVE_EVALUATION,
+    RadiographKind,
+)
+
+# --- proposal --------------------------------------------------------------------------------
+
+
+def evaluation_code_for(case_kind: CaseKind | None, problem: ProblemStatus) -> str:
+    """The dentist's evaluation code: D0171 post-op, D0170 established problem, D0140 new."""
+    if case_kind is CaseKind.POST_OP:
+        return POST_OPERATIVE_EVALUATION
+    if problem is ProblemStatus.ESTABLISHED:
+        return ESTABLISHED_PROBLEM_EVALUATION
+    return NEW_PROBLEM_EVALUATION
+
+
+def _line(
+    code: str,
+    provider: Provider,
+    when: dt.date,
+    pos: str,
+    encounter: Encounter,
+    *,
+    tooth: str | None = None,
+    quantity: int = 1,
+) -> ClaimLine:
+    get_code(code)  # an unknown code is a programming or data error: raise UnknownCode
+    return ClaimLine(
+        code=code,
+        provider=provider,
+        date_of_service=when,
+        tooth=tooth,
+        surfaces=None,
+        quantity=quantity,
+        place_of_service=pos,
+        encounter=encounter,
+    )
+
+
+def _propose(
+    *,
+    encounter: Encounter,
+    case_kind: CaseKind | None,
+    problem: ProblemStatus,
+    dentist: Provider,
+    dentist_date: dt.date,
+    originating_site: OriginatingSite,
+    on_site: OnSiteVisit | None,
+    services: Sequence[ServiceDelivered],
+    radiographs: Sequence[RadiographSet],
+    profile: PayerProfile,
+) -> list[ClaimLine]:
+    pos = profile.place_of_service(originating_site)
+    lines: list[ClaimLine] = []
+
+    # 1. the on-site provider's services, on their day
+    has_assessment = any(s.code == ASSESSMENT_CODE for s in services)
+    if case_kind is CaseKind.SCHOOL_SCREENING and not has_assessment:
+        if on_site is None:
+            raise ValueError(
+                "a school screening needs the hygienist's visit (on_site) for its D0191 line"
+            )
+        lines.append(_line(ASSESSMENT_CODE, on_site.provider, on_site.date, pos, encounter))
+    for service in services:
+        lines.append(
+            _line(service.code, service.provider, service.date, pos, encounter, tooth=service.tooth)
+        )
+
+    # 2. image capture only, for whoever took images the dentist read
+    read = [r for r in radiographs if r.interpreted]
+    captures: dict[tuple[str, Provider, dt.date], int] = {}
+    for r in read:
+        if r.captured_by is None or r.captured_by.npi == dentist.npi:
+            continue
+        key = (CAPTURE_CODE_BY_KIND[r.kind], r.captured_by, r.captured_on)
+        if r.kind is RadiographKind.COMPLETE_SERIES:
+            captures[key] = 1  # a complete series is one unit, however many images
+        else:
+            captures[key] = captures.get(key, 0) + max(r.images, 1)
+    for (code, provider, taken_on), quantity in captures.items():
+        lines.append(_line(code, provider, taken_on, pos, encounter, quantity=quantity))
+
+    # 3. the dentist's evaluation
+    reports_evaluation = (
+        case_kind is not CaseKind.SCHOOL_SCREENING or profile.allows_school_screening_evaluation
+    )
+    if reports_evaluation:
+        lines.append(
+            _line(evaluation_code_for(case_kind, problem), dentist, dentist_date, pos, encounter)
+        )
+
+    # 4. reading images someone else took
+    if any(r.captured_by is None or r.captured_by.npi != dentist.npi for r in read):
+        lines.append(_line(INTERPRETATION_CODE, dentist, dentist_date, pos, encounter))
+
+    # 5. the teledentistry code of the encounter
+    lines.append(_line(TELEDENTISTRY_FOR[encounter.type], dentist, dentist_date, pos, encounter))
+    return lines
+
+
+def propose_async_lines(
+    facts: AsyncReviewFacts, profile: PayerProfile = DEFAULT_PROFILE
+) -> list[ClaimLine]:
+    """The claim lines of a signed asynchronous review (D9996 encounter)."""
+    return _propose(
+        encounter=Encounter(EncounterType.ASYNCHRONOUS, facts.encounter_id),
+        case_kind=facts.case_kind,
+        problem=facts.problem,
+        dentist=facts.dentist,
+        dentist_date=facts.signed_on,
+        originating_site=facts.originating_site,
+        on_site=facts.on_site,
+        services=facts.services,
+        radiographs=facts.radiographs,
+        profile=profile,
+    )
+
+
+def propose_live_lines(
+    facts: LiveSessionFacts, profile: PayerProfile = DEFAULT_PROFILE
+) -> list[ClaimLine]:
+    """The claim lines of a live session (D9995 encounter), apart from any asynchronous review."""
+    return _propose(
+        encounter=Encounter(EncounterType.SYNCHRONOUS, facts.encounter_id),
+        case_kind=facts.case_kind,
+        problem=facts.problem,
+        dentist=facts.dentist,
+        dentist_date=facts.session_date,
+        originating_site=facts.originating_site,
+        on_site=facts.on_site,
+        services=facts.services,
+        radiographs=facts.radiographs,
+        profile=profile,
+    )
