@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,17 @@ DOCUMENTS = ("documentation.pdf", "claim-attachment.zip")
 def _evaluation_rows(var_dir: Path) -> list[tuple[Any, ...]]:
     with sqlite3.connect(var_dir / "toothline.db") as db:
         return list(db.execute("SELECT * FROM evaluation ORDER BY id"))
+
+
+def _download(client: Any, path: str, timeout_s: float = 60.0) -> Any:
+    """GET a document as a client should: while the package is being built (202, after
+    signing) ask again after ``Retry-After``, for a bounded time."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        response = client.get(path)
+        if response.status_code != 202 or time.monotonic() > deadline:
+            return response
+        time.sleep(min(float(response.headers.get("retry-after", "1")), 1.0))
 
 
 def test_a_signed_evaluation_and_its_documents_survive_a_restart(tmp_path: Path) -> None:
@@ -58,7 +70,7 @@ def test_a_signed_evaluation_and_its_documents_survive_a_restart(tmp_path: Path)
         with direct_client(server.url, billing) as client:
             before = {}
             for name in DOCUMENTS:
-                response = client.get(f"/api/v1/cases/{case_id}/{name}")
+                response = _download(client, f"/api/v1/cases/{case_id}/{name}")
                 assert response.status_code == 200, response.text
                 assert response.content
                 before[name] = response.content
