@@ -49,11 +49,12 @@ def _write_outbox(var_dir: Path, message: EmailMessage) -> Path:
 
 async def send(settings: MailSettings, var_dir: Path, message: EmailMessage) -> bool:
     """Deliver one message; ``False`` (logged, never raised) when the server refused it or
-    could not be reached. The log names neither the address nor the content."""
+    could not be reached. The log names the purpose and the error's type, never the address
+    or the content (the JSON log formatter prints the message, not ``extra`` fields)."""
     purpose = str(message.get("X-Toothline-Purpose", "mail"))
     if not settings.smtp_url:
         path = _write_outbox(var_dir, message)
-        log.info("mail written to the outbox", extra={"purpose": purpose, "file": path.name})
+        log.info("mail (%s) written to the outbox as %s", purpose, path.name)
         return True
     url = urlsplit(settings.smtp_url)
     query = parse_qs(url.query)
@@ -78,7 +79,7 @@ async def send(settings: MailSettings, var_dir: Path, message: EmailMessage) -> 
             timeout=SMTP_TIMEOUT_S,
         )
     except (aiosmtplib.SMTPException, OSError) as exc:
-        log.warning("mail not sent", extra={"purpose": purpose, "error": type(exc).__name__})
+        log.warning("mail (%s) not sent: %s", purpose, type(exc).__name__)
         return False
-    log.info("mail sent", extra={"purpose": purpose})
+    log.info("mail (%s) sent", purpose)
     return True

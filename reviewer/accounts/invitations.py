@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from reviewer.access import get_patient
 from reviewer.accounts.validation import check_email
 from reviewer.actor import Actor
+from reviewer.clock import as_utc
 from reviewer.errors import Forbidden, NotFound
 from storage.audit import AuditContext, record_event
 from storage.models import Organization, Patient, PatientInvitation, Role, User, patient_login
@@ -73,12 +74,8 @@ class PendingInvitation:
     patient_last_initial: str
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
 def is_open(invitation: PatientInvitation, now: datetime | None = None) -> bool:
-    return invitation.status == PENDING and _utc(invitation.expires_at) > (
+    return invitation.status == PENDING and as_utc(invitation.expires_at) > (
         now or datetime.now(UTC)
     )
 

@@ -21,7 +21,12 @@ from sqlalchemy import select, update
 from portal.accounts.tokens import user_for_token
 from storage.database import alembic_config, create_engine, create_session_maker, upgrade_database
 from storage.models import ApiToken, User
-from tests.support.database import _pg_admin, _pg_server_url, _postgres_available
+from tests.support.database import (
+    REQUIRE_POSTGRES,
+    _pg_admin,
+    _pg_server_url,
+    _postgres_available,
+)
 
 REVISION = "0006"
 
@@ -55,6 +60,8 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     problem = _postgres_available()
     if problem:
+        if REQUIRE_POSTGRES:  # CI: a missing server fails, as in tests/support/database.py
+            pytest.fail(f"PostgreSQL not reachable ({problem})")
         pytest.skip(f"PostgreSQL not reachable ({problem})")
     name = f"toothline_test_{secrets.token_hex(4)}"
     asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
