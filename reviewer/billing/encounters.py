@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reviewer.actor import Actor
 from reviewer.billing.facts import CaseFacts, LiveFacts, load_case_facts, load_live_facts
+from reviewer.billing.same_day import same_day_problems
 from reviewer.cases.enums import CaseStatus
 from reviewer.coding.rules import (
     ClaimLine,
@@ -340,11 +341,12 @@ async def load_view(
             await db.flush()
     lines = list(facts.record.lines)
     context = kind.context(facts)
+    same_day = await same_day_problems(db, billing, facts.patient.id, lines)
     return EncounterView(
         encounter=Encounter(kind.encounter_type, str(subject.id)),
         billing=billing,
         lines=lines,
-        violations=validate_lines(lines, context),
+        violations=validate_lines(lines, context) + same_day,
         context=context,
         case_facts=facts if isinstance(facts, CaseFacts) else None,
         live_facts=facts if isinstance(facts, LiveFacts) else None,

@@ -146,7 +146,8 @@ def _provider(user: User) -> Provider:
         role = ProviderRole(user.role)
     except ValueError:
         role = ProviderRole.OTHER
-    return Provider(npi=user.npi or "", name=user.display_name or user.email, role=role)
+    return Provider(npi=user.npi or "", name=user.display_name or user.email, role=role,
+                    user_id=str(user.id))
 
 
 def _text(value: Any) -> str:

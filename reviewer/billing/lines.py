@@ -21,16 +21,19 @@ from reviewer.billing.encounters import (
     visible_view,
 )
 from reviewer.billing.packages import rebuild_after_commit
+from reviewer.billing.providers import with_chosen_providers
+from reviewer.billing.same_day import SAME_DAY_RULES, same_day_problems
 from reviewer.cases.state import CaseAction, transition
 from reviewer.coding.rules import (
     ClaimLine,
     EncounterType,
     InvalidClaimLine,
+    Rule,
     RuleViolation,
     blocking,
     validate_lines,
 )
-from reviewer.errors import Conflict
+from reviewer.errors import Conflict, Invalid, Unprocessable
 from storage.audit import AuditContext, record_event
 
 
@@ -84,6 +87,17 @@ async def _editable(
     return view
 
 
+class ProviderNotSigner(LinesRefused):
+    """A dentist's line (evaluation, interpretation, D9995/D9996) put on someone other than
+    the dentist who signed."""
+
+    code = "provider_not_signer"
+
+
+class CorrectionReasonRequired(Unprocessable):
+    code = "correction_reason_required"
+
+
 async def update_lines(
     db: AsyncSession,
     actor: Actor,
@@ -91,17 +105,24 @@ async def update_lines(
     kind: EncounterType,
     encounter_id: uuid.UUID,
     rows: Sequence[Mapping[str, Any]],
+    reason: str | None = None,
 ) -> EncounterView:
     """Replace an encounter's claim lines with billing's edit, if the coding rules allow it.
 
-    Raises :class:`LinesRefused` (422) naming every rule broken; warnings do not refuse.
-    Editing un-readies the encounter (it goes back to ``proposed``); the package with the new
-    lines is built after the commit.
+    Every line's provider is a provider of the organization chosen by id
+    (:mod:`reviewer.billing.providers`: 422 ``provider_unknown``); the dentist's lines stay on
+    the dentist who signed (422 ``provider_not_signer``). The encounter is signed, so a change
+    is a correction: it needs a ``reason`` (422 ``correction_reason_required``), is audited
+    with the lines before and after, and is kept on the billing row for the next package's
+    "claim lines corrected" section. Raises :class:`LinesRefused` (422) naming every rule
+    broken; warnings do not refuse. Editing un-readies the encounter (it goes back to
+    ``proposed``); the package with the new lines is built after the commit.
     """
     view = await _editable(
         db, actor, kind, encounter_id, BillingStatus.OPEN,
         "These claim lines are {spoken}: they no longer change.", code="billing_closed",
     )
+    rows = await with_chosen_providers(db, view.billing.organization_id, rows)
     lines: list[ClaimLine] = []
     for index, row in enumerate(rows):
         try:
@@ -123,17 +144,69 @@ async def update_lines(
     ]
     violations = foreign + validate_lines(lines, view.context)
     refused = blocking(violations)
+    not_signer = [v for v in refused if v.rule == Rule.PROVIDER_NOT_SIGNER]
+    if not_signer:
+        raise ProviderNotSigner(not_signer)
     if refused:
         raise LinesRefused(refused)
-    view.billing.lines = [line.as_dict() for line in lines]
+    before = [line.as_dict() for line in view.lines]
+    after = [line.as_dict() for line in lines]
+    if after == before:
+        return view
+    why = (reason or "").strip()
+    if not why:
+        raise CorrectionReasonRequired(
+            "These lines belong to a signed encounter: say why they change (reason)."
+        )
+    if len(why) > 500:
+        raise Invalid("Keep the reason under 500 characters.", code="invalid_reason")
+    at = dt.datetime.now(dt.UTC)
+    view.billing.corrections = [
+        *(view.billing.corrections or []),
+        {"at": at.isoformat(), "by_id": str(actor.user_id), "by": actor.email,
+         "reason": why, "before": before, "after": after},
+    ]
+    view.billing.lines = after
     view.billing.status = BillingStatus.PROPOSED
     view.billing.ready_at = None
     view.billing.edited_by_id = actor.user_id
     view.lines = lines
-    view.violations = violations
-    await _audit(db, ctx, view, "claim_lines.edited", {"codes": [line.code for line in lines]})
+    view.violations = violations + await same_day_problems(
+        db, view.billing, view.patient.id, lines
+    )
+    await _audit(db, ctx, view, "claim_lines.edited", {
+        "codes": [line.code for line in lines], "reason": why, "before": before, "after": after,
+    })
     rebuild_after_commit(db, kind, encounter_id, actor)
     return view
+
+
+async def override_same_day(
+    db: AsyncSession, actor: Actor, ctx: AuditContext, kind: EncounterType,
+    encounter_id: uuid.UUID, rule: str, reason: str,
+) -> EncounterView:
+    """Record billing's reason to bill a same-day line anyway (audited); the problem stays on
+    the encounter as a warning that quotes the reason."""
+    if rule not in SAME_DAY_RULES:
+        raise Invalid(f"Only {', '.join(sorted(SAME_DAY_RULES))} can be overridden.",
+                      code="invalid_override")
+    why = reason.strip()
+    if not why or len(why) > 500:
+        raise Invalid("Say why (up to 500 characters).", code="invalid_reason")
+    view = await _editable(
+        db, actor, kind, encounter_id, BillingStatus.OPEN,
+        "These claim lines are {spoken}: they no longer change.", code="billing_closed",
+    )
+    if not any(v.rule == rule for v in view.violations):
+        raise Conflict(f"This encounter has no {rule} problem to override.",
+                       code="nothing_to_override")
+    view.billing.overrides = [
+        *[o for o in (view.billing.overrides or []) if o.get("rule") != rule],
+        {"rule": rule, "reason": why, "at": dt.datetime.now(dt.UTC).isoformat(),
+         "by_id": str(actor.user_id), "by": actor.email},
+    ]
+    await _audit(db, ctx, view, "claim_lines.override", {"rule": rule, "reason": why})
+    return await visible_view(db, actor, kind, encounter_id)
 
 
 async def mark_ready(

@@ -40,9 +40,20 @@ class Provider:
     npi: str
     name: str
     role: ProviderRole
+    user_id: str | None = None
+    """The organization's user who is this provider. Lines billing edits always carry it
+    (:mod:`reviewer.billing.providers` fills name, NPI and role from that user); ``None`` only
+    on lines stored before providers were chosen by id."""
 
-    def as_dict(self) -> dict[str, str]:
-        return {"npi": self.npi, "name": self.name, "role": str(self.role)}
+    def as_dict(self) -> dict[str, str | None]:
+        return {"user_id": self.user_id, "npi": self.npi, "name": self.name,
+                "role": str(self.role)}
+
+    def same_person(self, other: Provider) -> bool:
+        """One provider: the same user where both are known, else the same NPI."""
+        if self.user_id and other.user_id:
+            return self.user_id == other.user_id
+        return bool(self.npi) and self.npi == other.npi
 
 
 class EncounterType(StrEnum):
@@ -118,6 +129,7 @@ class ClaimLine:
                     npi=str(provider["npi"]),
                     name=str(provider["name"]),
                     role=ProviderRole(provider["role"]),
+                    user_id=str(provider["user_id"]) if provider.get("user_id") else None,
                 ),
                 date_of_service=when if isinstance(when, dt.date) else dt.date.fromisoformat(when),
                 tooth=tooth or None,
@@ -273,6 +285,9 @@ class Rule(StrEnum):
     SERVICE_LINE_PROVIDER = "service_line_provider"
     SERVICE_LINE_DATE = "service_line_date"
     RECOMMENDED_NOT_CLAIMED = "recommended_not_claimed"
+    PROVIDER_NOT_SIGNER = "provider_not_signer"
+    TELEDENTISTRY_ONCE_PER_DAY = "teledentistry_once_per_day"
+    EVALUATION_ONCE_PER_DAY = "evaluation_once_per_day"
     INTERPRETATION_NOT_BY_CAPTURER = "interpretation_not_by_capturer"
     CAPTURE_NEEDS_INTERPRETATION = "capture_needs_interpretation"
     CASE_MANAGEMENT_BILLED = "case_management_billed_by_payer"

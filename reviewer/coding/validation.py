@@ -33,6 +33,7 @@ from reviewer.coding.claim_model import (
     LiveSessionFacts,
     OnSiteVisit,
     ProblemStatus,
+    Provider,
     ProviderRole,
     RecommendedProcedure,
     Rule,
@@ -76,6 +77,9 @@ class ValidationContext:
     originating_site: OriginatingSite | None = None
     dentist_date: dt.date | None = None
     """The date the dentist signed (asynchronous) or the live session's date."""
+    signer: Provider | None = None
+    """The dentist who signed the evaluation (or held the live session): the evaluation,
+    interpretation and teledentistry lines are theirs and nobody else's."""
     services: tuple[ServiceDelivered, ...] | None = None
     """The on-site services recorded as delivered (``None``: unknown, not checked)."""
     recommended: tuple[RecommendedProcedure, ...] = ()
@@ -105,6 +109,7 @@ def _context(
         problem=facts.problem,
         originating_site=facts.originating_site,
         dentist_date=dentist_date,
+        signer=facts.dentist,
         services=_delivered(facts.case_kind, facts.on_site, facts.services),
         recommended=facts.recommended,
     )
@@ -242,6 +247,19 @@ def _check_line(index: int, line: ClaimLine, context: ValidationContext) -> list
                 index,
             )
         )
+    if (
+        code in DENTIST_CODES
+        and context.signer is not None
+        and not line.provider.same_person(context.signer)
+    ):
+        out.append(
+            _v(
+                Rule.PROVIDER_NOT_SIGNER,
+                f"{code} is reported on {context.signer.name}, the dentist who signed this "
+                f"encounter; not on {line.provider.name} (NPI {line.provider.npi or 'none'})",
+                index,
+            )
+        )
     if code in ONSITE_HYGIENIST_CODES and line.provider.role is not ProviderRole.HYGIENIST:
         out.append(
             _v(
@@ -366,7 +384,7 @@ def _check_delivered(
                 index,
             )
         ]
-    by_provider = [s for s in same if s.provider.npi == line.provider.npi]
+    by_provider = [s for s in same if s.provider.same_person(line.provider)]
     if not by_provider:
         names = ", ".join(sorted({s.provider.name for s in same}))
         return [

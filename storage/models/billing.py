@@ -86,6 +86,13 @@ class EncounterBilling(Base):
         ForeignKey("user_account.id", ondelete="SET NULL"), default=None
     )
     ready_at: Mapped[datetime | None] = mapped_column(DateTimeUTC, default=None)
+    corrections: Mapped[list[dict[str, Any]]] = mapped_column(JsonB, default=list)
+    """Every change of the lines after signing: ``{"at", "by_id", "by", "reason", "before",
+    "after"}`` (the lines before and after). The package prints them as "claim lines
+    corrected" below the signed record."""
+    overrides: Mapped[list[dict[str, Any]]] = mapped_column(JsonB, default=list)
+    """Billing's recorded exceptions to a cross-encounter rule: ``{"rule", "reason", "at",
+    "by_id", "by"}`` (:mod:`reviewer.billing.same_day`)."""
     billed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC, default=None)
 
 
