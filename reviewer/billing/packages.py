@@ -13,6 +13,7 @@ and ``Retry-After`` (not audited). Versions already stored stay downloadable by 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -32,7 +33,8 @@ from reviewer.billing.encounters import (
     teledentistry_code,
 )
 from reviewer.billing.facts import CaseFacts, LiveFacts
-from reviewer.coding.rules import EncounterType
+from reviewer.coding.rules import ClaimLine, EncounterType
+from reviewer.documents.model import AsyncRecord, LineCorrection, LiveRecord
 from reviewer.documents.package import ATTACHMENT_NAME, build_claim_package
 from reviewer.documents.pdf import render_live_record
 from reviewer.errors import DomainError, NotFound
@@ -83,6 +85,33 @@ def rebuild_after_commit(
     after_commit(db, BUILD_JOB, payload)
 
 
+def with_corrections(
+    facts: CaseFacts | LiveFacts, corrections: list[dict[str, Any]], *, made_at: dt.datetime
+) -> CaseFacts | LiveFacts:
+    """The facts whose documents print billing's corrections below the signed lines, dated
+    when they are made."""
+    record = facts.record
+    if corrections:
+        record = dataclasses.replace(
+            record,
+            signed_lines=tuple(ClaimLine.from_dict(r) for r in corrections[0]["before"]),
+            corrections=tuple(
+                LineCorrection(
+                    at=dt.datetime.fromisoformat(c["at"]), by=str(c["by"]),
+                    reason=str(c["reason"]),
+                    lines=tuple(ClaimLine.from_dict(r) for r in c["after"]),
+                )
+                for c in corrections
+            ),
+        )
+    record = dataclasses.replace(record, made_at=made_at)
+    if isinstance(facts, CaseFacts):
+        assert isinstance(record, AsyncRecord)
+        return dataclasses.replace(facts, record=record)
+    assert isinstance(record, LiveRecord)
+    return dataclasses.replace(facts, record=record)
+
+
 @dataclass(frozen=True)
 class _Files:
     pdf: bytes
@@ -129,7 +158,10 @@ async def build_current_package(
     version = (latest.version + 1) if latest else 1
     acn = attachment_control_number(str(encounter_id), version)
     # The pictures are read only when a new version is built.
-    facts = await adapter.facts(db, subject, view.lines, blobs)
+    facts = with_corrections(
+        await adapter.facts(db, subject, view.lines, blobs), view.billing.corrections or [],
+        made_at=dt.datetime.now(dt.UTC),
+    )
     files: _Files = await anyio.to_thread.run_sync(
         functools.partial(_render, facts, acn, version)
     )

@@ -117,6 +117,17 @@ class AddendumNote:
 
 
 @dataclass(frozen=True)
+class LineCorrection:
+    """Billing's change of the claim lines after the record was signed."""
+
+    at: dt.datetime
+    by: str
+    reason: str
+    lines: tuple[ClaimLine, ...]
+    """The lines after the change."""
+
+
+@dataclass(frozen=True)
 class Participant:
     name: str
     role: str
@@ -155,6 +166,12 @@ class AsyncRecord:
     addenda: tuple[AddendumNote, ...] = ()
     payer_profile: str = "Default"
     encounter_type: EncounterType = EncounterType.ASYNCHRONOUS
+    signed_lines: tuple[ClaimLine, ...] | None = None
+    """The lines as they stood when the record was signed, where billing corrected them
+    since (``lines`` then holds the corrected ones)."""
+    corrections: tuple[LineCorrection, ...] = ()
+    made_at: dt.datetime | None = None
+    """When this document was made (its creation date); None: dated by the signature."""
 
 
 @dataclass(frozen=True)
@@ -183,11 +200,17 @@ class LiveRecord:
     """When the session was recorded: the document's fixed creation time."""
     payer_profile: str = "Default"
     encounter_type: EncounterType = EncounterType.SYNCHRONOUS
+    signed_lines: tuple[ClaimLine, ...] | None = None
+    corrections: tuple[LineCorrection, ...] = ()
+    made_at: dt.datetime | None = None
 
 
 def record_moment(record: AsyncRecord | LiveRecord) -> dt.datetime:
-    """The fixed moment a document is dated with: the signature (or the latest signed
-    addendum) for a review, the time it was recorded for a live session. UTC-aware."""
+    """The moment a document is dated with: when it was made (``made_at``, set for every
+    package version), else the signature (or the latest signed addendum) for a review, the
+    time it was recorded for a live session. UTC-aware."""
+    if record.made_at is not None:
+        return as_utc(record.made_at)
     if isinstance(record, LiveRecord):
         moment = record.recorded_at
     else:

@@ -194,6 +194,28 @@ class _Document(FPDF):
         self.ln(1)
 
 
+def _as_signed(record: AsyncRecord | LiveRecord) -> Sequence[ClaimLine]:
+    return record.signed_lines if record.signed_lines is not None else record.lines
+
+
+def _corrections(doc: _Document, record: AsyncRecord | LiveRecord, tz: str) -> None:
+    """Billing's changes after signing, each with who, when and why: they are never printed
+    as if the signer had signed them."""
+    if not record.corrections:
+        return
+    doc.section("Claim lines corrected")
+    doc.paragraph(
+        "Billing changed the claim lines after the record above was signed. The signature "
+        "covers the record and the lines as signed, not these corrections."
+    )
+    for number, correction in enumerate(record.corrections, start=1):
+        doc.field(
+            f"Correction {number}",
+            f"{format_moment(correction.at, tz)} by {correction.by}: {correction.reason}",
+        )
+        doc.rows(_LINE_HEADER, _line_rows(correction.lines), _LINE_WIDTHS)
+
+
 def _line_rows(lines: Sequence[ClaimLine]) -> list[list[str]]:
     return [
         [
@@ -329,8 +351,8 @@ def render_async_record(
     doc.field("Referral", record.referral or "none")
     doc.field("Follow-up", record.follow_up or "none")
 
-    doc.section("Claim lines")
-    doc.rows(_LINE_HEADER, _line_rows(record.lines), _LINE_WIDTHS)
+    doc.section("Claim lines" if not record.corrections else "Claim lines as signed")
+    doc.rows(_LINE_HEADER, _line_rows(_as_signed(record)), _LINE_WIDTHS)
 
     doc.section("Signature and attestation")
     license_ = record.dentist.license or "license not on file"
@@ -346,6 +368,7 @@ def render_async_record(
         signed = format_moment(note.signed_at, tz)
         doc.field(f"Addendum {number}", f"{note.author}, signed {signed}")
         doc.paragraph(note.text)
+    _corrections(doc, record, tz)
     return bytes(doc.output())
 
 
@@ -390,8 +413,9 @@ def render_live_record(record: LiveRecord, *, version: int = 1) -> bytes:
     )
     doc.section("Advice given")
     doc.paragraph(record.advice)
-    doc.section("Claim lines")
-    doc.rows(_LINE_HEADER, _line_rows(record.lines), _LINE_WIDTHS)
+    doc.section("Claim lines" if not record.corrections else "Claim lines as recorded")
+    doc.rows(_LINE_HEADER, _line_rows(_as_signed(record)), _LINE_WIDTHS)
+    _corrections(doc, record, tz)
     return bytes(doc.output())
 
 
@@ -434,6 +458,9 @@ def render_attachment_pdf(
     dates = sorted({line.date_of_service.isoformat() for line in record.lines})
     doc.field("Date(s) of service", ", ".join(dates))
     doc.field("Claimed codes", ", ".join(line.code for line in record.lines))
+    if record.corrections:
+        doc.field("Claim lines", "corrected by billing after signing: see the record's "
+                                 "\"Claim lines corrected\"")
     doc.section("Narrative")
     doc.paragraph(narrative)
     for index, item in enumerate(images, start=1):

@@ -5,11 +5,16 @@ patient per date of service across encounters."""
 
 from __future__ import annotations
 
+import datetime as dt
+import io
+
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reviewer.billing import services
+from reviewer.billing.jobs import build_package_job
 from reviewer.billing.lines import (
     CorrectionReasonRequired,
     ProviderNotSigner,
@@ -18,8 +23,9 @@ from reviewer.billing.lines import (
 from reviewer.billing.providers import ProviderUnknown
 from reviewer.coding.rules import EncounterType
 from storage.blobs import BlobStore
-from storage.models import AuditEvent, EncounterBilling
+from storage.models import AuditEvent, ClaimPackage, EncounterBilling
 from tests.integration.billing.conftest import CTX, actor_for, seed_post_op, user
+from tests.integration.billing.test_documents import text_of
 
 ASYNC = EncounterType.ASYNCHRONOUS
 
@@ -165,3 +171,34 @@ async def test_dropping_the_line_clears_the_same_day_problem(
     one = await services.case_encounter(demo_db, billing, CTX, first.case_id)
     assert not [v for v in one.violations if v.rule.endswith("_once_per_day")]
     assert rows  # the second encounter had lines to drop
+
+
+async def test_the_next_package_prints_the_correction_below_the_signed_lines(
+    demo_db: AsyncSession, blobs: BlobStore
+):
+    seeded = await seed_post_op(demo_db, blobs)
+    billing = await actor_for(demo_db, "billing@demo.test")
+    rows = await _rows(demo_db, seeded.case_id)
+    kept = [r for r in rows if r["code"] != "D0391"]
+    await services.update_lines(demo_db, billing, CTX, ASYNC, seeded.case_id, kept,
+                                reason="X-ray read by the referring dentist")
+    await demo_db.commit()
+    started = dt.datetime.now(dt.UTC)
+    await build_package_job(demo_db, blobs, {"kind": "asynchronous",
+                                             "encounter_id": str(seeded.case_id)})
+    packages = (await demo_db.scalars(
+        select(ClaimPackage).where(ClaimPackage.case_id == seeded.case_id)
+        .order_by(ClaimPackage.version)
+    )).all()
+    assert [p.version for p in packages] == [1, 2]
+    pdf = await blobs.read(packages[1].pdf_key)
+    text = text_of(pdf)
+    signed_part, corrected = text.split("Claim lines corrected", 1)
+    assert "Claim lines as signed" in signed_part and "D0391" in signed_part
+    assert "billing@demo.test: X-ray read by the referring dentist" in corrected
+    assert "D0391" not in corrected and "D9996" in corrected
+    # the document is dated when it was made, not at the signature
+    made = PdfReader(io.BytesIO(pdf)).metadata.creation_date
+    assert made is not None and made >= started.replace(microsecond=0)
+    first = text_of(await blobs.read(packages[0].pdf_key))
+    assert "Claim lines corrected" not in first
