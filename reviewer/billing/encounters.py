@@ -25,7 +25,14 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reviewer.actor import Actor
-from reviewer.billing.facts import CaseFacts, LiveFacts, load_case_facts, load_live_facts
+from reviewer.billing.facts import (
+    CaseFacts,
+    LiveFacts,
+    load_case_facts,
+    load_live_facts,
+    payer_profile_record_for,
+)
+from reviewer.billing.fees import FeeTable, fee_table
 from reviewer.billing.same_day import same_day_problems
 from reviewer.cases.enums import CaseStatus
 from reviewer.coding.rules import (
@@ -101,6 +108,16 @@ class EncounterView:
     case_facts: CaseFacts | None = None
     live_facts: LiveFacts | None = None
     packages: list[ClaimPackage] = field(default_factory=list)
+    fees: FeeTable = field(default_factory=lambda: FeeTable({}, {}))
+
+    @property
+    def total_cents(self) -> int:
+        return sum(line.fee_cents or 0 for line in self.lines)
+
+    @property
+    def missing_fees(self) -> list[str]:
+        """Codes of lines with no fee in the schedule."""
+        return [line.code for line in self.lines if line.fee_cents is None]
 
     @property
     def teledentistry_code(self) -> str:
@@ -339,7 +356,11 @@ async def load_view(
         if store:
             db.add(billing)
             await db.flush()
-    lines = list(facts.record.lines)
+    profile = await payer_profile_record_for(db, subject.organization_id, facts.patient.payer_name)
+    fees = await fee_table(db, subject.organization_id, profile.id if profile else None)
+    # A stored line keeps the fee it was stored with; a line not stored yet shows today's.
+    lines = [line if line.fee_cents is not None else line.with_fee(fees.fee(line.code))
+             for line in facts.record.lines]
     context = kind.context(facts)
     same_day = await same_day_problems(db, billing, facts.patient.id, lines)
     return EncounterView(
@@ -351,6 +372,7 @@ async def load_view(
         case_facts=facts if isinstance(facts, CaseFacts) else None,
         live_facts=facts if isinstance(facts, LiveFacts) else None,
         packages=await packages_of(db, kind, subject.id),
+        fees=fees,
     )
 
 

@@ -88,10 +88,10 @@ class NotSigned(Conflict):
     code = "not_signed"
 
 
-async def payer_profile_for(
+async def payer_profile_record_for(
     db: AsyncSession, organization_id: uuid.UUID, payer_name: str | None
-) -> PayerProfile:
-    """The patient's payer's profile, else the organization's default, else the built-in one."""
+) -> PayerProfileRecord | None:
+    """The stored profile of the patient's payer, else the organization's default, else None."""
     rows = (
         await db.scalars(
             select(PayerProfileRecord).where(PayerProfileRecord.organization_id == organization_id)
@@ -100,6 +100,14 @@ async def payer_profile_for(
     chosen = next((r for r in rows if payer_name and r.name == payer_name), None)
     if chosen is None:
         chosen = next((r for r in rows if r.is_default), None)
+    return chosen
+
+
+async def payer_profile_for(
+    db: AsyncSession, organization_id: uuid.UUID, payer_name: str | None
+) -> PayerProfile:
+    """The patient's payer's profile, else the organization's default, else the built-in one."""
+    chosen = await payer_profile_record_for(db, organization_id, payer_name)
     if chosen is None:
         return DEFAULT_PROFILE
     return PayerProfile.from_dict({"name": chosen.name, **(chosen.rules or {})})

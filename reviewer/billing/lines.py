@@ -126,7 +126,8 @@ async def update_lines(
     lines: list[ClaimLine] = []
     for index, row in enumerate(rows):
         try:
-            lines.append(ClaimLine.from_dict(row))
+            line = ClaimLine.from_dict({**row, "fee": None})
+            lines.append(line.with_fee(view.fees.fee(line.code)))
         except InvalidClaimLine as exc:
             raise InvalidClaimLine(f"line {index + 1}: {exc.message}") from None
     foreign = [
@@ -222,6 +223,7 @@ async def mark_ready(
         raise LinesRefused(view.blocking)
     view.billing.status = BillingStatus.READY
     view.billing.ready_at = dt.datetime.now(dt.UTC)
+    view.billing.lines = [line.as_dict() for line in view.lines]  # the fees billed, kept
     await _audit(db, ctx, view, "encounter_billing.ready")
     return view
 

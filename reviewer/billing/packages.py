@@ -65,10 +65,18 @@ def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
+def _priced_apart(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Lines without their fees: the documents do not print fees, so a change of the fee
+    schedule does not make a package stale."""
+    return [{k: v for k, v in line.items() if k != "fee"} for line in lines]
+
+
 def current_package(view: EncounterView, kind: EncounterKind) -> ClaimPackage | None:
     """The newest version if it holds the current lines and is newer than the last signature."""
     latest = view.packages[0] if view.packages else None
-    if latest is None or latest.lines != [line.as_dict() for line in view.lines]:
+    if latest is None or _priced_apart(latest.lines) != _priced_apart(
+        [line.as_dict() for line in view.lines]
+    ):
         return None
     if _aware(latest.created_at) < _aware(kind.signed_at(view.facts)):
         return None

@@ -4,6 +4,7 @@ violation, the facts the proposal reads, and the rule ids. No I/O; the rules are
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -90,9 +91,24 @@ class ClaimLine:
     quantity: int
     place_of_service: str
     encounter: Encounter
+    fee_cents: int | None = None
+    """The line's charge (unit fee times quantity) from the fee schedule when the line was stored
+    (:mod:`reviewer.billing.fees`); None where the schedule has no fee for the code."""
+
+    def with_fee(self, unit_cents: int | None) -> ClaimLine:
+        fee = None if unit_cents is None else unit_cents * max(self.quantity, 0)
+        return dataclasses.replace(self, fee_cents=fee)
+
+    @property
+    def fee(self) -> str | None:
+        """The charge as dollars and cents text (``"95.00"``)."""
+        if self.fee_cents is None:
+            return None
+        return f"{self.fee_cents // 100}.{self.fee_cents % 100:02d}"
 
     def as_dict(self) -> dict[str, Any]:
-        """The API's shape: ``{"code", "provider": {...}, "date_of_service", ..., "encounter"}``."""
+        """The API's shape: ``{"code", "provider": {...}, "date_of_service", ..., "encounter",
+        "fee"}``."""
         return {
             "code": self.code,
             "provider": self.provider.as_dict(),
@@ -102,6 +118,7 @@ class ClaimLine:
             "quantity": self.quantity,
             "place_of_service": self.place_of_service,
             "encounter": self.encounter.as_dict(),
+            "fee": self.fee,
         }
 
     @classmethod
@@ -137,6 +154,7 @@ class ClaimLine:
                 quantity=quantity,
                 place_of_service=str(data["place_of_service"]),
                 encounter=Encounter(type=EncounterType(encounter["type"]), id=str(encounter["id"])),
+                fee_cents=_cents(data.get("fee")),
             )
         except InvalidClaimLine:
             raise
@@ -144,6 +162,17 @@ class ClaimLine:
             raise InvalidClaimLine(f"claim line is missing {exc.args[0]!r}") from None
         except (TypeError, ValueError) as exc:
             raise InvalidClaimLine(f"claim line does not fit: {exc}") from None
+
+
+def _cents(fee: Any) -> int | None:
+    """A stored line's ``fee`` ("95.00") as cents; what a client sends is replaced by the
+    schedule's fee anyway."""
+    if fee is None or fee == "":
+        return None
+    whole, _, part = str(fee).partition(".")
+    if not whole.isdigit() or not (part == "" or (part.isdigit() and len(part) <= 2)):
+        raise InvalidClaimLine(f"fee {fee!r} is not an amount in dollars and cents")
+    return int(whole) * 100 + int(part.ljust(2, "0") or 0)
 
 
 class Severity(StrEnum):

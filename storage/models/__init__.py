@@ -7,6 +7,7 @@ from storage.models.base import Base, metadata
 from storage.models.billing import (
     ClaimPackage,
     EncounterBilling,
+    FeeScheduleEntry,
     LiveSession,
     PayerProfileRecord,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "DownloadLink",
     "EncounterBilling",
     "Evaluation",
+    "FeeScheduleEntry",
     "InfoRequest",
     "LedgerEntry",
     "License",

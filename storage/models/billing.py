@@ -29,6 +29,26 @@ class PayerProfileRecord(Base):
     rules: Mapped[dict[str, Any]] = mapped_column(JsonB, default=dict)
 
 
+class FeeScheduleEntry(Base):
+    """One code's fee in an organization's fee schedule (``payer_profile_id`` None), or a
+    payer profile's override of it. Whole cents: money is never a float."""
+
+    __tablename__ = "fee_schedule_entry"
+    __table_args__ = (
+        Index("ix_fee_schedule_entry_code", "organization_id", "payer_profile_id", "code",
+              unique=True),
+    )
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organization.id", ondelete="CASCADE")
+    )
+    payer_profile_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("payer_profile.id", ondelete="CASCADE"), default=None
+    )
+    code: Mapped[str] = mapped_column(String(5))
+    fee_cents: Mapped[int] = mapped_column(Integer)
+
+
 class LiveSession(Base):
     """A synchronous (D9995) encounter: a different thing from a case review."""
 

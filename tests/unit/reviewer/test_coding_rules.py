@@ -643,15 +643,20 @@ def test_claim_line_round_trips_in_the_api_shape() -> None:
     data = ln.as_dict()
     assert data == {
         "code": "D1351",
-        "provider": {"npi": HYGIENIST.npi, "name": "Mai Nguyễn", "role": "hygienist"},
+        "provider": {"user_id": None, "npi": HYGIENIST.npi, "name": "Mai Nguyễn",
+                     "role": "hygienist"},
         "date_of_service": "2026-03-02",
         "tooth": "3",
         "surfaces": None,
         "quantity": 1,
         "place_of_service": "02",
         "encounter": {"type": "asynchronous", "id": "case-1"},
+        "fee": None,
     }
     assert ClaimLine.from_dict(data) == ln
+    priced = ClaimLine.from_dict({**data, "fee": "1095.5", "quantity": 1})
+    assert priced.fee_cents == 109550 and priced.as_dict()["fee"] == "1095.50"
+    assert ln.with_fee(4200).fee == "42.00"
 
 
 @pytest.mark.parametrize(
@@ -662,6 +667,8 @@ def test_claim_line_round_trips_in_the_api_shape() -> None:
         {"quantity": True},
         {"tooth": 3},
         {"provider": {"npi": "1", "name": "x", "role": "wizard"}},
+        {"fee": "12.345"},
+        {"fee": "-1"},
         {"encounter": {"type": "in_person", "id": "1"}},
         {"code": None, "provider": None},
     ],
