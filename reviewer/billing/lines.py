@@ -17,10 +17,11 @@ from reviewer.billing.encounters import (
     BillingStatus,
     EncounterView,
     LinesRefused,
+    kind_of,
     require,
     visible_view,
 )
-from reviewer.billing.packages import rebuild_after_commit
+from reviewer.billing.packages import current_package, rebuild_after_commit
 from reviewer.billing.providers import with_chosen_providers
 from reviewer.billing.same_day import SAME_DAY_RULES, same_day_problems
 from reviewer.cases.state import CaseAction, transition
@@ -239,15 +240,28 @@ async def mark_billed(
     db: AsyncSession, actor: Actor, ctx: AuditContext, kind: EncounterType,
     encounter_id: uuid.UUID,
 ) -> EncounterView:
-    """ready → billed; a billed case review closes its case."""
+    """ready → billed; a billed case review closes its case. The encounter keeps the package
+    version and attachment control number it was billed with; while the current package is
+    still being built, billing waits (409 ``package_not_ready``)."""
     view = await _editable(
         db, actor, kind, encounter_id, (BillingStatus.READY,),
         "Mark the lines ready to bill first; they are {status}.",
     )
+    package = current_package(view, kind_of(kind))
+    if package is None:
+        raise Conflict(
+            "The documents for these lines are still being prepared; bill in a few seconds.",
+            code="package_not_ready",
+        )
     _close_case(view)
     view.billing.status = BillingStatus.BILLED
     view.billing.billed_at = dt.datetime.now(dt.UTC)
-    await _audit(db, ctx, view, "encounter_billing.billed")
+    view.billing.billed_package_version = package.version
+    view.billing.billed_attachment_control_number = package.attachment_control_number
+    await _audit(db, ctx, view, "encounter_billing.billed", {
+        "package_version": package.version,
+        "attachment_control_number": package.attachment_control_number,
+    })
     return view
 
 

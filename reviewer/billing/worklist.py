@@ -20,7 +20,16 @@ from reviewer.billing.encounters import EDITORS, BillingStatus, require, teleden
 from reviewer.coding.rules import ClaimLine, EncounterType
 from reviewer.export.csv_safe import csv_text
 from storage.audit import AuditContext, record_event
-from storage.models import Case, EncounterBilling, Evaluation, LiveSession, Patient, User
+from storage.models import (
+    Case,
+    ClaimPackage,
+    EncounterBilling,
+    Evaluation,
+    LiveSession,
+    Organization,
+    Patient,
+    User,
+)
 
 
 @dataclass(frozen=True)
@@ -115,22 +124,49 @@ async def worklist(
 
 
 CSV_HEADER = (
-    "encounter_type", "encounter_id", "teledentistry_code", "billing_status", "patient_reference",
-    "patient_name", "member_id", "code", "provider_npi", "provider_name", "provider_role",
-    "date_of_service", "tooth", "surfaces", "quantity", "place_of_service",
+    "date_of_service", "patient", "date_of_birth", "payer", "member_id", "billing_npi",
+    "rendering_npi", "code", "tooth", "surfaces", "place_of_service", "fee", "encounter_type",
+    "attachment_control_number",
+    # what billing needs besides, to find the line again
+    "quantity", "rendering_provider", "provider_role", "teledentistry_code", "encounter_id",
+    "billing_status", "package_version", "patient_reference",
 )
+"""The columns of ``/billing/export.csv``: one row per claim line (docs/billing.md)."""
+
+
+async def _packages_by_encounter(
+    db: AsyncSession, billings: Sequence[EncounterBilling]
+) -> dict[uuid.UUID, ClaimPackage]:
+    """The newest package of each encounter, in one query."""
+    case_ids = [b.case_id for b in billings if b.case_id]
+    live_ids = [b.live_session_id for b in billings if b.live_session_id]
+    if not case_ids and not live_ids:
+        return {}
+    packages = (await db.scalars(
+        select(ClaimPackage)
+        .where(or_(ClaimPackage.case_id.in_(case_ids),
+                   ClaimPackage.live_session_id.in_(live_ids)))
+        .order_by(ClaimPackage.version)
+    )).all()
+    newest: dict[uuid.UUID, ClaimPackage] = {}
+    for package in packages:
+        key = package.case_id or package.live_session_id
+        assert key is not None
+        newest[key] = package
+    return newest
 
 
 async def claim_lines_csv(
     db: AsyncSession, actor: Actor, ctx: AuditContext, statuses: Sequence[str] = BillingStatus.OPEN
 ) -> str:
-    """Every claim line of the worklist as CSV; no cell can become a spreadsheet formula."""
+    """Every claim line of the worklist as CSV, one row per line, traceable to the package
+    (the version billed with, else the newest); no cell can become a spreadsheet formula."""
     require(actor, EDITORS)
     if not actor.organization_ids:
         return csv_text(CSV_HEADER, [])
     wanted = _wanted(statuses)
     result = await db.execute(
-        select(EncounterBilling, Patient)
+        select(EncounterBilling, Patient, Organization)
         .outerjoin(Case, Case.id == EncounterBilling.case_id)
         .outerjoin(LiveSession, LiveSession.id == EncounterBilling.live_session_id)
         .join(
@@ -143,31 +179,38 @@ async def claim_lines_csv(
                 ),
             ),
         )
+        .join(Organization, Organization.id == EncounterBilling.organization_id)
         .where(
             EncounterBilling.organization_id.in_(actor.organization_ids),
             EncounterBilling.status.in_(wanted),
         )
         .order_by(EncounterBilling.created_at, EncounterBilling.id)
     )
+    found = result.all()
+    packages = await _packages_by_encounter(db, [billing for billing, _, _ in found])
     rows: list[list[object]] = []
-    count = 0
-    for billing, patient in result.all():
-        count += 1
+    for billing, patient, org in found:
+        package = packages.get(billing.case_id or billing.live_session_id)
+        version = billing.billed_package_version or (package.version if package else "")
+        acn = billing.billed_attachment_control_number or (
+            package.attachment_control_number if package else ""
+        )
         for raw in billing.lines:
             line = ClaimLine.from_dict(raw)
             rows.append([
-                line.encounter.type, line.encounter.id,
-                teledentistry_code(line.encounter.type),
-                billing.status, patient.id, patient.full_name, patient.member_id or "",
-                line.code, line.provider.npi, line.provider.name, line.provider.role,
-                line.date_of_service.isoformat(), line.tooth or "", line.surfaces or "",
-                line.quantity, line.place_of_service,
+                line.date_of_service.isoformat(), patient.full_name,
+                patient.date_of_birth.isoformat(), patient.payer_name or "",
+                patient.member_id or "", org.npi or "", line.provider.npi, line.code,
+                line.tooth or "", line.surfaces or "", line.place_of_service, line.fee or "",
+                line.encounter.type, acn,
+                line.quantity, line.provider.name, line.provider.role,
+                teledentistry_code(line.encounter.type), line.encounter.id, billing.status,
+                version, patient.id,
             ])
     for org_id in sorted(actor.organization_ids):
         await record_event(
             db, "claim_lines.exported", ctx, organization_id=org_id,
             subject_type="organization", subject_id=org_id,
-            details={"encounters": count, "lines": len(rows)},
+            details={"encounters": len(found), "lines": len(rows)},
         )
     return csv_text(CSV_HEADER, rows)
-

@@ -114,6 +114,11 @@ class EncounterBilling(Base):
     """Billing's recorded exceptions to a cross-encounter rule: ``{"rule", "reason", "at",
     "by_id", "by"}`` (:mod:`reviewer.billing.same_day`)."""
     billed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC, default=None)
+    billed_package_version: Mapped[int | None] = mapped_column(Integer, default=None)
+    """The claim package version the encounter was billed with (kept: a later version made by
+    an addendum or a correction does not change what was sent)."""
+    billed_attachment_control_number: Mapped[str | None] = mapped_column(String(40),
+                                                                        default=None)
 
 
 class ClaimPackage(Base):

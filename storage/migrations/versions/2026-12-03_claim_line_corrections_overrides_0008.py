@@ -1,7 +1,8 @@
-"""encounter billing: corrections after signing, same-day overrides
+"""encounter billing: corrections after signing, same-day overrides, the billed package
 
 Every stored encounter starts with no corrections and no overrides (``[]``): lines edited
 before this revision were edited without a recorded reason, and nothing can invent one.
+Encounters billed before it have no billed package version (it was not recorded).
 
 Revision ID: 0008
 Revises: 0007
@@ -26,9 +27,14 @@ def upgrade() -> None:
                                       server_default=sa.text("'[]'")))
         batch_op.add_column(sa.Column('overrides', JsonB, nullable=False,
                                       server_default=sa.text("'[]'")))
+        batch_op.add_column(sa.Column('billed_package_version', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('billed_attachment_control_number', sa.String(length=40),
+                                      nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('encounter_billing', schema=None) as batch_op:
+        batch_op.drop_column('billed_attachment_control_number')
+        batch_op.drop_column('billed_package_version')
         batch_op.drop_column('overrides')
         batch_op.drop_column('corrections')

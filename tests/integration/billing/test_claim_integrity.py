@@ -5,6 +5,7 @@ patient per date of service across encounters."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 
@@ -22,6 +23,7 @@ from reviewer.billing.lines import (
 )
 from reviewer.billing.providers import ProviderUnknown
 from reviewer.coding.rules import EncounterType
+from reviewer.errors import Conflict
 from storage.blobs import BlobStore
 from storage.models import AuditEvent, ClaimPackage, EncounterBilling
 from tests.integration.billing.conftest import CTX, actor_for, seed_post_op, user
@@ -202,3 +204,38 @@ async def test_the_next_package_prints_the_correction_below_the_signed_lines(
     assert made is not None and made >= started.replace(microsecond=0)
     first = text_of(await blobs.read(packages[0].pdf_key))
     assert "Claim lines corrected" not in first
+
+
+async def test_the_export_traces_each_line_to_what_was_billed(
+    demo_db: AsyncSession, blobs: BlobStore
+):
+    seeded = await seed_post_op(demo_db, blobs)
+    billing = await actor_for(demo_db, "billing@demo.test")
+    await services.mark_ready(demo_db, billing, CTX, ASYNC, seeded.case_id)
+    billed = await services.mark_billed(demo_db, billing, CTX, ASYNC, seeded.case_id)
+    assert billed.billing.billed_package_version == 1
+    acn = billed.billing.billed_attachment_control_number
+    assert acn and acn.startswith("TL") and acn.endswith("V01")
+    text = await services.claim_lines_csv(demo_db, billing, CTX, ["billed"])
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert list(rows[0])[:14] == [
+        "date_of_service", "patient", "date_of_birth", "payer", "member_id", "billing_npi",
+        "rendering_npi", "code", "tooth", "surfaces", "place_of_service", "fee",
+        "encounter_type", "attachment_control_number",
+    ]
+    assert [r["code"] for r in rows] == ["D0171", "D0391", "D9996"]
+    first = rows[0]
+    assert first["date_of_service"] == "2026-11-21" and first["patient"] == "Pat Demo"
+    assert first["date_of_birth"] == "1988-04-12" and first["billing_npi"] == "1234567893"
+    assert first["rendering_npi"] == "1326044579" and first["encounter_type"] == "asynchronous"
+    assert {r["attachment_control_number"] for r in rows} == {acn}
+    assert {r["package_version"] for r in rows} == {"1"}
+
+
+async def test_billing_waits_for_the_current_package(demo_db: AsyncSession, blobs: BlobStore):
+    seeded = await seed_post_op(demo_db, blobs, package=False)
+    billing = await actor_for(demo_db, "billing@demo.test")
+    await services.mark_ready(demo_db, billing, CTX, ASYNC, seeded.case_id)
+    with pytest.raises(Conflict) as refused:
+        await services.mark_billed(demo_db, billing, CTX, ASYNC, seeded.case_id)
+    assert refused.value.code == "package_not_ready"
