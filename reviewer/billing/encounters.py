@@ -367,13 +367,27 @@ async def load_view(
         encounter=Encounter(kind.encounter_type, str(subject.id)),
         billing=billing,
         lines=lines,
-        violations=validate_lines(lines, context) + same_day,
+        violations=validate_lines(lines, context) + same_day + _coverage(facts.patient),
         context=context,
         case_facts=facts if isinstance(facts, CaseFacts) else None,
         live_facts=facts if isinstance(facts, LiveFacts) else None,
         packages=await packages_of(db, kind, subject.id),
         fees=fees,
     )
+
+
+def _coverage(patient: Patient) -> list[RuleViolation]:
+    """A warning (not a refusal: a self-paying patient is billed too) when the patient has no
+    payer or no member id on file."""
+    missing = [label for label, value in (("payer", patient.payer_name),
+                                          ("member id", patient.member_id)) if not value]
+    if not missing:
+        return []
+    return [RuleViolation(
+        rule="coverage_missing", severity=Severity.WARNING,
+        message=(f"The patient has no {' and no '.join(missing)} on file: add them on the "
+                 "patient's record before billing a payer, or bill the patient"),
+    )]
 
 
 async def visible_view(

@@ -26,7 +26,7 @@ from reviewer.coding.rules import EncounterType
 from reviewer.errors import Conflict
 from storage.blobs import BlobStore
 from storage.models import AuditEvent, ClaimPackage, EncounterBilling
-from tests.integration.billing.conftest import CTX, actor_for, seed_post_op, user
+from tests.integration.billing.conftest import CTX, actor_for, seed_post_op, seed_school, user
 from tests.integration.billing.test_documents import text_of
 
 ASYNC = EncounterType.ASYNCHRONOUS
@@ -239,3 +239,14 @@ async def test_billing_waits_for_the_current_package(demo_db: AsyncSession, blob
     with pytest.raises(Conflict) as refused:
         await services.mark_billed(demo_db, billing, CTX, ASYNC, seeded.case_id)
     assert refused.value.code == "package_not_ready"
+
+
+async def test_a_patient_without_coverage_gets_a_warning(demo_db: AsyncSession, blobs: BlobStore):
+    seeded = await seed_school(demo_db, blobs, package=False)  # Zoë: no payer, no member id
+    billing = await actor_for(demo_db, "billing@demo.test")
+    view = await services.case_encounter(demo_db, billing, CTX, seeded.case_id)
+    [warning] = [v for v in view.warnings if v.rule == "coverage_missing"]
+    assert "no payer and no member id" in warning.message
+    post_op = await seed_post_op(demo_db, blobs, package=False)  # Pat Demo: both on file
+    view = await services.case_encounter(demo_db, billing, CTX, post_op.case_id)
+    assert not [v for v in view.violations if v.rule == "coverage_missing"]
