@@ -213,6 +213,28 @@ async def test_live_session_api(client: AsyncTestClient[Litestar], post_op: Seed
         headers={"x-csrftoken": token},
     )
     assert bad.status_code == 400 and bad.json()["code"] == "invalid_live_session"
+    # a typed body: an unknown key or a wrong type is the usual 400 "invalid"
+    for wrong in ({**body, "recording_url": "x"}, {**body, "participants": "Pat"},
+                  {**body, "patient_site": "car"}):
+        refused = await client.post("/api/v1/live-sessions", json=wrong,
+                                    headers={"x-csrftoken": token})
+        assert refused.status_code == 400 and refused.json()["code"] == "invalid", wrong
+    evaluated = await client.post(
+        "/api/v1/live-sessions", headers={"x-csrftoken": token},
+        json={**body, "patient_site": "office", "evaluation": {
+            "problem_status": "established", "findings": "Healing well.",
+            "procedures": [{"code": "D2391", "tooth": "3", "rationale": "caries"}]}},
+    )
+    assert evaluated.status_code == 201, evaluated.text
+    # the front desk closes it from its page: a route per action, back to the worklist
+    await sign_in(client, "billing@demo.test")
+    token = await csrf_token(client)
+    closed = await client.post(f"/billing/live-sessions/{session_id}/nothing-to-bill",
+                               headers={"x-csrftoken": token}, follow_redirects=False)
+    assert closed.status_code == 303 and closed.headers["location"] == "/billing"
+    lines_url = f"/api/v1/live-sessions/{session_id}/claim-lines"
+    assert (await client.get(lines_url)).json()["status"] == "nothing_to_bill"
+    await client.app.state.jobs.drained()  # the evaluated session's package, built after commit
 
 
 async def test_unbuilt_package_answers_202_until_the_job_ran(
@@ -232,3 +254,41 @@ async def test_unbuilt_package_answers_202_until_the_job_ran(
     ready = await client.get(url)
     assert ready.status_code == 200 and ready.headers["content-type"] == "application/zip"
     assert await _count(app_db, "claim_package.downloaded") == 1
+
+
+async def test_typed_bodies(client: AsyncTestClient[Litestar], post_op: Seeded):
+    """The schema lists each body's fields and the statuses; a body of the wrong shape answers
+    400 "invalid" and changes nothing; an unknown page action is the router's 404."""
+    schema = (await client.get("/schema/openapi.json")).json()
+
+    def body_of(method: str, path: str) -> dict:
+        content = schema["paths"][path][method]["requestBody"]["content"]
+        name = content["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+        return schema["components"]["schemas"][name]
+
+    for base in ("/api/v1/cases/{case_id}", "/api/v1/live-sessions/{session_id}"):
+        status = body_of("post", f"{base}/billing-status")["properties"]["status"]
+        assert status["enum"] == ["ready", "billed", "nothing_to_bill"]
+        assert body_of("put", f"{base}/claim-lines")["required"] == ["lines"]
+    live = body_of("post", "/api/v1/live-sessions")
+    assert {"patient_id", "started_at", "ended_at", "platform"} <= set(live["required"])
+
+    await sign_in(client, "billing@demo.test")
+    headers = {"x-csrftoken": await csrf_token(client)}
+    url = f"/api/v1/cases/{post_op.case_id}"
+    before = (await client.get(f"{url}/claim-lines")).json()
+    line = before["lines"][0]
+    for wrong in ({"lines": [{**line, "note": "x"}]}, {"lines": [{**line, "quantity": "two"}]},
+                  {"lines": [{**line, "date_of_service": "21/11/2026"}]}, {"lines": "D0171"},
+                  {}):
+        answer = await client.put(f"{url}/claim-lines", json=wrong, headers=headers)
+        assert answer.status_code == 400 and answer.json()["code"] == "invalid", wrong
+    for wrong in ({"status": "closed"}, {"status": "ready", "why": "x"}, {}):
+        answer = await client.post(f"{url}/billing-status", json=wrong, headers=headers)
+        assert answer.status_code == 400 and answer.json()["code"] == "invalid", wrong
+    assert (await client.get(f"{url}/claim-lines")).json() == before
+    ready = await client.post(f"{url}/billing-status", json={"status": "ready"}, headers=headers)
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+    unknown = await client.post(f"/billing/cases/{post_op.case_id}/close", headers=headers,
+                                follow_redirects=False)
+    assert unknown.status_code == 404

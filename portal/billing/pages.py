@@ -1,0 +1,295 @@
+"""Billing pages (front_desk): the worklist and its CSV export, one encounter's page (lines
+editor, ready / billed / nothing to bill, packages), and the stored package files.
+
+``/billing``, ``/billing/export.csv``, ``/billing/{cases|live-sessions}/{id}`` (+ ``/lines``,
+``/ready``, ``/billed``, ``/nothing-to-bill``), ``/billing/packages/{id}/record.pdf|
+claim-attachment.zip`` (any stored version). The encounter routes are written once
+(:class:`EncounterPages`); :class:`CasePages` and :class:`LiveSessionPages` name the path.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath, FromQuery
+from litestar.response import Stream, Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.billing.shared import (
+    ENCOUNTER_OF_CASE,
+    ENCOUNTER_OF_LIVE_SESSION,
+    FRONT_DESK,
+    READERS,
+    SEGMENT,
+    STATUS_CHANGES,
+    EncounterKey,
+    StatusChange,
+    encounter_view,
+    stream_download,
+)
+from portal.rendering import flash, page, redirect
+from reviewer.actor import Actor
+from reviewer.billing import services
+from reviewer.billing.services import BillingStatus, EncounterView, LinesRefused
+from reviewer.errors import Invalid, NotFound
+from storage.audit import AuditContext
+from storage.blobs import BlobStore
+
+STATUS_FILTERS: Mapping[str, tuple[str, ...]] = {
+    "open": BillingStatus.OPEN,
+    "proposed": (BillingStatus.PROPOSED,),
+    "ready": (BillingStatus.READY,),
+    "billed": (BillingStatus.BILLED,),
+    "nothing_to_bill": (BillingStatus.NOTHING_TO_BILL,),
+    "all": BillingStatus.ALL,
+}
+LINE_FIELDS = ("code", "provider", "date_of_service", "tooth", "surfaces", "quantity",
+               "place_of_service")
+PACKAGE_FILES = {"record.pdf": "record", "claim-attachment.zip": "zip"}
+MAX_ROWS = 50
+
+
+def _filter(status: str) -> str:
+    """The worklist filter asked for; an unknown one shows the open encounters."""
+    return status if status in STATUS_FILTERS else "open"
+
+
+def _row_count(form: Mapping[str, Any]) -> int:
+    return min(int(form.get("rows", "0") or 0), MAX_ROWS)
+
+
+def _rows_from_form(form: Mapping[str, Any], view: EncounterView) -> list[dict[str, Any]]:
+    """The editor's table (``code-0``, ``provider-0``, ...) as claim-line dicts."""
+    providers = {p["key"]: p for p in _providers(view)}
+    rows: list[dict[str, Any]] = []
+    for i in range(_row_count(form)):
+        code = str(form.get(f"code-{i}", "")).strip()
+        if not code or form.get(f"remove-{i}"):
+            continue
+        provider = providers.get(str(form.get(f"provider-{i}", "")))
+        if provider is None:
+            raise Invalid(f"line {i + 1}: choose a provider", code="invalid_claim_line")
+        quantity_text = str(form.get(f"quantity-{i}", "1")).strip() or "1"
+        if not quantity_text.isdigit():
+            raise Invalid(f"line {i + 1}: quantity must be a whole number",
+                          code="invalid_claim_line")
+        rows.append({
+            "code": code,
+            "provider": {"npi": provider["npi"], "name": provider["name"],
+                         "role": provider["role"]},
+            "date_of_service": str(form.get(f"date_of_service-{i}", "")).strip(),
+            "tooth": str(form.get(f"tooth-{i}", "")).strip().upper() or None,
+            "surfaces": str(form.get(f"surfaces-{i}", "")).strip().upper() or None,
+            "quantity": int(quantity_text),
+            "place_of_service": str(form.get(f"place_of_service-{i}", "")).strip(),
+            "encounter": view.encounter.as_dict(),
+        })
+    return rows
+
+
+def _echo(form: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The rows as typed, to show again under a refusal."""
+    rows = []
+    for i in range(_row_count(form)):
+        if not str(form.get(f"code-{i}", "")).strip():
+            continue
+        rows.append({f: str(form.get(f"{f}-{i}", "")) for f in LINE_FIELDS})
+    return rows
+
+
+def _providers(view: EncounterView) -> list[dict[str, str]]:
+    seen: dict[str, dict[str, str]] = {}
+    candidates = list(view.lines)
+    facts = view.case_facts or view.live_facts
+    if facts is not None:
+        candidates += list(facts.proposed)
+    for line in candidates:
+        p = line.provider
+        key = f"{p.npi}|{p.role}"
+        seen.setdefault(key, {"key": key, "npi": p.npi, "name": p.name, "role": str(p.role)})
+    return list(seen.values())
+
+
+def _form_rows(view: EncounterView) -> list[dict[str, Any]]:
+    return [
+        {
+            "code": line.code,
+            "provider": f"{line.provider.npi}|{line.provider.role}",
+            "date_of_service": line.date_of_service.isoformat(),
+            "tooth": line.tooth or "",
+            "surfaces": line.surfaces or "",
+            "quantity": line.quantity,
+            "place_of_service": line.place_of_service,
+        }
+        for line in view.lines
+    ]
+
+
+def _encounter_page(
+    request: Request[Any, Any, Any],
+    view: EncounterView,
+    *,
+    rows: list[dict[str, Any]] | None = None,
+    refusal: LinesRefused | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Template:
+    kind = SEGMENT[view.encounter.type]
+    form_rows = rows if rows is not None else _form_rows(view)
+    blank = {"code": "", "provider": "", "date_of_service": "", "tooth": "", "surfaces": "",
+             "quantity": 1, "place_of_service": view.lines[0].place_of_service
+             if view.lines else ""}
+    return page(
+        request,
+        "billing/encounter.html",
+        {
+            "view": view,
+            "kind": kind,
+            "base": f"/billing/{kind}/{view.encounter.id}",
+            "api": f"/api/v1/{kind}/{view.encounter.id}",
+            "rows": [*form_rows, blank],
+            "providers": _providers(view),
+            "refusal": refusal,
+            "error": error,
+            "editable": view.billing.status in BillingStatus.OPEN,
+        },
+        fragments={"claim-lines": "billing/_claim-lines.html"},
+        status_code=status_code,
+    )
+
+
+class FrontDeskPages(Controller):
+    """Billing's pages are the front desk's (the stored package files excepted)."""
+
+    include_in_schema = False
+    guards = [FRONT_DESK]
+
+
+class BillingPageController(FrontDeskPages):
+    """The worklist and its export."""
+
+    path = "/billing"
+
+    @get("/")
+    async def worklist(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        status: FromQuery[str] = "open",
+    ) -> Template:
+        chosen = _filter(status)
+        rows = await services.worklist(db_session, who, audit, STATUS_FILTERS[chosen])
+        return page(
+            request, "billing/worklist.html",
+            {"rows": rows, "status": chosen, "filters": list(STATUS_FILTERS)},
+            fragments={"worklist": "billing/_worklist.html"},
+        )
+
+    @get("/export.csv")
+    async def export(
+        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
+        audit: NamedDependency[AuditContext], status: FromQuery[str] = "open",
+    ) -> Response[str]:
+        text = await services.claim_lines_csv(db_session, who, audit,
+                                              STATUS_FILTERS[_filter(status)])
+        return Response(
+            text, media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="claim-lines.csv"',
+                     "Cache-Control": "no-store"},
+        )
+
+
+class PackageFilePages(Controller):
+    """A stored package version's files, for the dentist too (any version, not only the
+    current one)."""
+
+    path = "/billing/packages"
+    include_in_schema = False
+    guards = [READERS]
+
+    @get("/{package_id:uuid}/{name:str}")
+    async def package_file(
+        self, db_session: NamedDependency[AsyncSession], blobs: NamedDependency[BlobStore],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        package_id: FromPath[uuid.UUID], name: FromPath[str],
+    ) -> Stream:
+        which = PACKAGE_FILES.get(name)
+        if which is None:
+            raise NotFound("Unknown package file.")
+        download = await services.download_package_file(db_session, who, audit, package_id,
+                                                        which)
+        return await stream_download(blobs, download)
+
+
+def _status_route(change: StatusChange) -> HTTPRouteHandler:
+    """``POST …/{ready|billed|nothing-to-bill}``: one route per row of STATUS_CHANGES, so an
+    unknown action is a 404 of the router."""
+
+    async def handler(
+        self: EncounterPages, request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
+        audit: NamedDependency[AuditContext], encounter: NamedDependency[EncounterKey],
+    ) -> Response[Any]:
+        await change.apply(db_session, who, audit, encounter)
+        flash(request, change.done, "success")
+        return redirect(request, "/billing" if change.closes else encounter.page)
+
+    handler.__name__ = handler.__qualname__ = f"mark_{change.status}"
+    return post(f"/{change.slug}", status_code=303)(handler)
+
+
+class EncounterPages(FrontDeskPages):
+    """The page of one encounter and its changes; the subclasses below name the kind."""
+
+    @get("/")
+    async def encounter_page(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        encounter: NamedDependency[EncounterKey],
+    ) -> Template:
+        return _encounter_page(request, await encounter_view(db_session, who, audit, encounter))
+
+    @post("/lines", status_code=303)
+    async def edit_lines(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        encounter: NamedDependency[EncounterKey],
+    ) -> Response[Any]:
+        form = dict(await request.form())
+        view = await encounter_view(db_session, who, audit, encounter)
+        try:
+            rows = _rows_from_form(form, view)
+            await services.update_lines(db_session, who, audit, encounter.type, encounter.id,
+                                        rows)
+        except LinesRefused as exc:  # nothing was changed; a 422 rolls the request back
+            return _encounter_page(
+                request, view, rows=_echo(form), refusal=exc, status_code=422
+            )
+        except Invalid as exc:
+            return _encounter_page(
+                request, view, rows=_echo(form), error=exc.message, status_code=422
+            )
+        flash(request, "Claim lines saved.", "success")
+        return redirect(request, encounter.page)
+
+    mark_ready = _status_route(STATUS_CHANGES["ready"])
+    mark_billed = _status_route(STATUS_CHANGES["billed"])
+    mark_nothing_to_bill = _status_route(STATUS_CHANGES["nothing_to_bill"])
+
+
+class CasePages(EncounterPages):
+    path = "/billing/cases/{case_id:uuid}"
+    dependencies = ENCOUNTER_OF_CASE
+
+
+class LiveSessionPages(EncounterPages):
+    path = "/billing/live-sessions/{session_id:uuid}"
+    dependencies = ENCOUNTER_OF_LIVE_SESSION
+
+
+PAGE_CONTROLLERS: list[type] = [BillingPageController, PackageFilePages, CasePages,
+                                 LiveSessionPages]
