@@ -85,10 +85,15 @@ _PAGE_KINDS_WITH_OWN_PAGE = frozenset({"not_found", "forbidden"})
 
 
 def back_url(request: Request[Any, Any, Any]) -> str | None:
-    """The declared back URL of the route that answered, filled with its path parameters."""
+    """The declared back URL of the route that answered, filled with its path parameters (or
+    a function of the request, for a route written once for several paths)."""
     handler = request.scope.get("route_handler")
     back = handler.opt.get(BACK) if handler is not None else None
-    if not isinstance(back, str) or wants_json(request):
+    if wants_json(request):
+        return None
+    if callable(back):
+        return str(back(request))
+    if not isinstance(back, str):
         return None
     return back.format(**request.path_params)
 

@@ -19,7 +19,12 @@ from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.guards import require_roles
-from portal.billing.schemas import BillingStatusIn, ClaimLinesIn, LiveSessionIn
+from portal.billing.schemas import (
+    BillingStatusIn,
+    ClaimLinesIn,
+    LiveSessionIn,
+    SameDayOverrideIn,
+)
 from portal.billing.shared import (
     ENCOUNTER_OF_CASE,
     ENCOUNTER_OF_LIVE_SESSION,
@@ -32,6 +37,7 @@ from portal.billing.shared import (
 )
 from reviewer.actor import Actor
 from reviewer.billing import services
+from reviewer.billing.fees import format_fee
 from reviewer.billing.services import Download, EncounterView, LinesRefused, PackageNotReady
 from reviewer.coding.rules import EncounterType
 from storage.audit import AuditContext
@@ -40,13 +46,22 @@ from storage.models import Role
 
 
 def lines_json(view: EncounterView) -> dict[str, Any]:
+    billing = view.billing
     return {
         "encounter": view.encounter.as_dict(),
         "teledentistry_code": view.teledentistry_code,
-        "status": view.billing.status,
+        "status": billing.status,
         "lines": [line.as_dict() for line in view.lines],
+        "total_fee": format_fee(view.total_cents),
+        "missing_fees": view.missing_fees,
         "warnings": [v.as_dict() for v in view.warnings],
         "problems": [v.as_dict() for v in view.blocking],
+        "corrections": [{k: c[k] for k in ("at", "by", "reason")}
+                        for c in billing.corrections or []],
+        "overrides": [{k: o[k] for k in ("rule", "reason", "at", "by")}
+                      for o in billing.overrides or []],
+        "billed_package_version": billing.billed_package_version,
+        "billed_attachment_control_number": billing.billed_attachment_control_number,
     }
 
 
@@ -97,11 +112,24 @@ class EncounterBillingApi(Controller):
         """Replace the lines; 422 ``claim_lines_refused`` names every coding rule broken."""
         try:
             view = await services.update_lines(
-                db_session, who, audit, encounter.type, encounter.id, data.rows()
+                db_session, who, audit, encounter.type, encounter.id, data.rows(),
+                reason=data.reason,
             )
         except LinesRefused as exc:  # nothing was changed; a 422 rolls the request back
             return _refused(exc)
         return Response(lines_json(view), media_type=MediaType.JSON)
+
+    @post("/same-day-override", guards=[FRONT_DESK], status_code=200)
+    async def same_day_override(
+        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
+        audit: NamedDependency[AuditContext], encounter: NamedDependency[EncounterKey],
+        data: JSONBody[SameDayOverrideIn],
+    ) -> dict[str, Any]:
+        """Record why a line another encounter of the patient claimed on the same date is
+        billed anyway (audited); 409 ``nothing_to_override`` when there is no such problem."""
+        return lines_json(await services.override_same_day(
+            db_session, who, audit, encounter.type, encounter.id, data.rule, data.reason
+        ))
 
     @post("/billing-status", guards=[FRONT_DESK], status_code=200)
     async def billing_status(

@@ -35,8 +35,11 @@ from portal.billing.shared import (
 from portal.rendering import flash, page, redirect
 from reviewer.actor import Actor
 from reviewer.billing import services
+from reviewer.billing.fees import format_fee
+from reviewer.billing.providers import organization_providers
+from reviewer.billing.same_day import SAME_DAY_RULES
 from reviewer.billing.services import BillingStatus, EncounterView, LinesRefused
-from reviewer.errors import Invalid, NotFound
+from reviewer.errors import Invalid, NotFound, Unprocessable
 from storage.audit import AuditContext
 from storage.blobs import BlobStore
 
@@ -54,6 +57,11 @@ PACKAGE_FILES = {"record.pdf": "record", "claim-attachment.zip": "zip"}
 MAX_ROWS = 50
 
 
+def encounter_page_of(request: Request[Any, Any, Any]) -> str:
+    """Where a refused change on an encounter's page goes back to: that page."""
+    return request.url.path.rsplit("/", 1)[0]
+
+
 def _filter(status: str) -> str:
     """The worklist filter asked for; an unknown one shows the open encounters."""
     return status if status in STATUS_FILTERS else "open"
@@ -64,15 +72,15 @@ def _row_count(form: Mapping[str, Any]) -> int:
 
 
 def _rows_from_form(form: Mapping[str, Any], view: EncounterView) -> list[dict[str, Any]]:
-    """The editor's table (``code-0``, ``provider-0``, ...) as claim-line dicts."""
-    providers = {p["key"]: p for p in _providers(view)}
+    """The editor's table (``code-0``, ``provider-0`` = the provider's user id, ...) as
+    claim-line dicts; the service takes the provider's name and NPI from that user."""
     rows: list[dict[str, Any]] = []
     for i in range(_row_count(form)):
         code = str(form.get(f"code-{i}", "")).strip()
         if not code or form.get(f"remove-{i}"):
             continue
-        provider = providers.get(str(form.get(f"provider-{i}", "")))
-        if provider is None:
+        provider = str(form.get(f"provider-{i}", "")).strip()
+        if not provider:
             raise Invalid(f"line {i + 1}: choose a provider", code="invalid_claim_line")
         quantity_text = str(form.get(f"quantity-{i}", "1")).strip() or "1"
         if not quantity_text.isdigit():
@@ -80,8 +88,7 @@ def _rows_from_form(form: Mapping[str, Any], view: EncounterView) -> list[dict[s
                           code="invalid_claim_line")
         rows.append({
             "code": code,
-            "provider": {"npi": provider["npi"], "name": provider["name"],
-                         "role": provider["role"]},
+            "provider": {"user_id": provider},
             "date_of_service": str(form.get(f"date_of_service-{i}", "")).strip(),
             "tooth": str(form.get(f"tooth-{i}", "")).strip().upper() or None,
             "surfaces": str(form.get(f"surfaces-{i}", "")).strip().upper() or None,
@@ -102,24 +109,20 @@ def _echo(form: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _providers(view: EncounterView) -> list[dict[str, str]]:
-    seen: dict[str, dict[str, str]] = {}
-    candidates = list(view.lines)
-    facts = view.case_facts or view.live_facts
-    if facts is not None:
-        candidates += list(facts.proposed)
-    for line in candidates:
-        p = line.provider
-        key = f"{p.npi}|{p.role}"
-        seen.setdefault(key, {"key": key, "npi": p.npi, "name": p.name, "role": str(p.role)})
-    return list(seen.values())
+async def _providers(db: AsyncSession, view: EncounterView) -> list[dict[str, str]]:
+    """The organization's providers a line may be put on, chosen by user id."""
+    return [
+        {"key": str(u.id), "name": u.display_name or u.email, "role": u.role,
+         "npi": u.npi or ""}
+        for u in await organization_providers(db, view.billing.organization_id)
+    ]
 
 
 def _form_rows(view: EncounterView) -> list[dict[str, Any]]:
     return [
         {
             "code": line.code,
-            "provider": f"{line.provider.npi}|{line.provider.role}",
+            "provider": line.provider.user_id or "",
             "date_of_service": line.date_of_service.isoformat(),
             "tooth": line.tooth or "",
             "surfaces": line.surfaces or "",
@@ -133,11 +136,13 @@ def _form_rows(view: EncounterView) -> list[dict[str, Any]]:
 def _encounter_page(
     request: Request[Any, Any, Any],
     view: EncounterView,
+    providers: list[dict[str, str]],
     *,
     rows: list[dict[str, Any]] | None = None,
     refusal: LinesRefused | None = None,
     error: str | None = None,
     status_code: int = 200,
+    reason: str = "",
 ) -> Template:
     kind = SEGMENT[view.encounter.type]
     form_rows = rows if rows is not None else _form_rows(view)
@@ -153,10 +158,13 @@ def _encounter_page(
             "base": f"/billing/{kind}/{view.encounter.id}",
             "api": f"/api/v1/{kind}/{view.encounter.id}",
             "rows": [*form_rows, blank],
-            "providers": _providers(view),
+            "providers": providers,
+            "total_fee": format_fee(view.total_cents),
             "refusal": refusal,
             "error": error,
             "editable": view.billing.status in BillingStatus.OPEN,
+            "reason": reason,
+            "same_day": [v for v in view.blocking if v.rule in SAME_DAY_RULES],
         },
         fragments={"claim-lines": "billing/_claim-lines.html"},
         status_code=status_code,
@@ -239,7 +247,7 @@ def _status_route(change: StatusChange) -> HTTPRouteHandler:
         return redirect(request, "/billing" if change.closes else encounter.page)
 
     handler.__name__ = handler.__qualname__ = f"mark_{change.status}"
-    return post(f"/{change.slug}", status_code=303)(handler)
+    return post(f"/{change.slug}", status_code=303, opt={"back": encounter_page_of})(handler)
 
 
 class EncounterPages(FrontDeskPages):
@@ -251,7 +259,8 @@ class EncounterPages(FrontDeskPages):
         who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         encounter: NamedDependency[EncounterKey],
     ) -> Template:
-        return _encounter_page(request, await encounter_view(db_session, who, audit, encounter))
+        view = await encounter_view(db_session, who, audit, encounter)
+        return _encounter_page(request, view, await _providers(db_session, view))
 
     @post("/lines", status_code=303)
     async def edit_lines(
@@ -261,19 +270,36 @@ class EncounterPages(FrontDeskPages):
     ) -> Response[Any]:
         form = dict(await request.form())
         view = await encounter_view(db_session, who, audit, encounter)
+        providers = await _providers(db_session, view)
         try:
             rows = _rows_from_form(form, view)
             await services.update_lines(db_session, who, audit, encounter.type, encounter.id,
-                                        rows)
+                                        rows, reason=str(form.get("reason", "")))
         except LinesRefused as exc:  # nothing was changed; a 422 rolls the request back
             return _encounter_page(
-                request, view, rows=_echo(form), refusal=exc, status_code=422
+                request, view, providers, rows=_echo(form), refusal=exc, status_code=422,
+                reason=str(form.get("reason", "")),
             )
-        except Invalid as exc:
+        except (Invalid, Unprocessable) as exc:
             return _encounter_page(
-                request, view, rows=_echo(form), error=exc.message, status_code=422
+                request, view, providers, rows=_echo(form), error=exc.message,
+                status_code=422, reason=str(form.get("reason", "")),
             )
         flash(request, "Claim lines saved.", "success")
+        return redirect(request, encounter.page)
+
+    @post("/same-day-override", status_code=303, opt={"back": encounter_page_of})
+    async def same_day_override(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        encounter: NamedDependency[EncounterKey],
+    ) -> Response[Any]:
+        form = await request.form()
+        await services.override_same_day(
+            db_session, who, audit, encounter.type, encounter.id, str(form.get("rule", "")),
+            str(form.get("reason", "")),
+        )
+        flash(request, "Override recorded.", "success")
         return redirect(request, encounter.page)
 
     mark_ready = _status_route(STATUS_CHANGES["ready"])

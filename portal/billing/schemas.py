@@ -22,11 +22,16 @@ StatusName = Literal["ready", "billed", "nothing_to_bill"]
 
 
 class ClaimProviderIn(msgspec.Struct, forbid_unknown_fields=True):
-    npi: str
-    """The provider's NPI."""
-    name: str
-    role: ProviderRole
-    """dentist | hygienist | coordinator | other"""
+    """The provider, chosen by ``user_id`` among the organization's dentists, hygienists and
+    coordinators (422 ``provider_unknown`` otherwise). ``npi``, ``name`` and ``role`` may be
+    sent back as ``GET`` answered them but are never taken: the line gets the chosen user's
+    own. A line without ``user_id`` names the provider by ``npi`` (lines read before
+    providers had ids)."""
+
+    user_id: uuid.UUID | None = None
+    npi: str | None = None
+    name: str | None = None
+    role: ProviderRole | None = None
 
 
 class ClaimEncounterIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -50,17 +55,33 @@ class ClaimLineIn(msgspec.Struct, forbid_unknown_fields=True):
     tooth: str | None = None
     surfaces: str | None = None
     quantity: int = 1
+    fee: str | None = None
+    """As ``GET`` answered it; never taken: a line's fee comes from the fee schedule."""
 
 
 class ClaimLinesIn(msgspec.Struct, forbid_unknown_fields=True):
     """Billing's edit: the encounter's whole list of lines (PUT replaces it)."""
 
     lines: list[ClaimLineIn]
+    reason: str | None = None
+    """Why the lines change (required when they do: the encounter is signed; 422
+    ``correction_reason_required``). Printed in the next package's "claim lines corrected"."""
 
     def rows(self) -> list[dict[str, Any]]:
         """The lines as ``ClaimLine.from_dict`` reads them (dates as ISO text)."""
         rows: list[dict[str, Any]] = msgspec.to_builtins(self.lines)
         return rows
+
+
+SameDayRule = Literal["teledentistry_once_per_day", "evaluation_once_per_day"]
+
+
+class SameDayOverrideIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Bill a same-day line anyway: the problem stays, as a warning quoting the reason."""
+
+    rule: SameDayRule
+    reason: str
+    """Why (e.g. the payer's approval reference); 1 to 500 characters."""
 
 
 class BillingStatusIn(msgspec.Struct, forbid_unknown_fields=True):

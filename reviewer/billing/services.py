@@ -28,6 +28,7 @@ from reviewer.billing.lines import (
     mark_billed,
     mark_nothing_to_bill,
     mark_ready,
+    override_same_day,
     update_lines,
 )
 from reviewer.billing.live_sessions import create_live_session
@@ -61,6 +62,7 @@ __all__ = [
     "mark_billed",
     "mark_nothing_to_bill",
     "mark_ready",
+    "override_same_day",
     "update_lines",
     "worklist",
 ]

@@ -135,6 +135,7 @@ ACCESS: list[Rule] = [
     Rule("GET", "/api/v1/cases/{case_id:uuid}/documentation.pdf", BILLING_READERS),
     Rule("PUT", "/api/v1/cases/{case_id:uuid}/claim-lines", frozenset({FRONT_DESK})),
     Rule("POST", "/api/v1/cases/{case_id:uuid}/billing-status", frozenset({FRONT_DESK})),
+    Rule("POST", "/api/v1/cases/{case_id:uuid}/same-day-override", frozenset({FRONT_DESK})),
     Rule("POST", "/api/v1/live-sessions", frozenset({DENTIST})),
     Rule("GET", "/api/v1/live-sessions/*", BILLING_READERS),
     Rule("PUT,POST", "/api/v1/live-sessions/*", frozenset({FRONT_DESK})),

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal.settings import Settings
 from reviewer.billing.packages import BUILD_JOB
 from storage.database import create_engine, create_session_maker
-from storage.models import AuditEvent, Case
+from storage.models import AuditEvent, Case, User
 from tests.integration.billing.conftest import Seeded, seed_post_op, seed_school
 from tests.support.portal import csrf_token, sign_in
 
@@ -49,8 +49,8 @@ async def test_claim_lines_api_shape(client: AsyncTestClient[Litestar], post_op:
     body = response.json()
     first = body["lines"][0]
     assert set(first) == {"code", "provider", "date_of_service", "tooth", "surfaces", "quantity",
-                          "place_of_service", "encounter"}
-    assert set(first["provider"]) == {"npi", "name", "role"}
+                          "place_of_service", "encounter", "fee"}
+    assert set(first["provider"]) == {"user_id", "npi", "name", "role"}
     assert first["encounter"] == {"type": "asynchronous", "id": str(post_op.case_id)}
     assert [line["code"] for line in body["lines"]] == ["D0171", "D0391", "D9996"]
 
@@ -110,7 +110,8 @@ async def test_api_edit_refusal_names_the_rule(client: AsyncTestClient[Litestar]
     assert body["violations"][0]["rule"] == "teledentistry_not_alone"
     ok = await client.put(
         f"/api/v1/cases/{post_op.case_id}/claim-lines",
-        json={"lines": [line for line in lines if line["code"] != "D0391"]},
+        json={"lines": [line for line in lines if line["code"] != "D0391"],
+              "reason": "X-ray read elsewhere"},
         headers={"x-csrftoken": token},
     )
     assert ok.status_code == 200, ok.text
@@ -131,8 +132,10 @@ async def test_pages_edit_ready_billed(
     assert page.status_code == 200 and "D9996" in page.text and "claim-attachment.zip" in page.text
     token = await csrf_token(client)
     # remove every line but D9996: refused, with the rule named
-    form = {"rows": "4", "_csrf_token": token}
-    providers = "1326044579|dentist"
+    form = {"rows": "4", "_csrf_token": token, "reason": "X-ray read elsewhere"}
+    dentist = await app_db.scalar(select(User).where(User.email == "dentist@demo.test"))
+    assert dentist is not None
+    providers = str(dentist.id)
     for i, code in enumerate(["D0171", "D0391", "D9996"]):
         form.update({f"code-{i}": code, f"provider-{i}": providers,
                      f"date_of_service-{i}": "2026-11-21", f"quantity-{i}": "1",
@@ -153,6 +156,7 @@ async def test_pages_edit_ready_billed(
         follow_redirects=False,
     )
     assert ready.status_code == 303
+    await client.app.state.jobs.drained()  # the package of the edited lines
     billed = await client.post(
         f"/billing/cases/{post_op.case_id}/billed", headers={"x-csrftoken": token},
         follow_redirects=False,

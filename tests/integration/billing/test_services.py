@@ -95,7 +95,8 @@ async def test_edits_are_refused_with_the_rule_and_why(demo_db: AsyncSession, bl
 
     # an accepted edit: drop D0391
     kept = [r for r in rows if r["code"] != "D0391"]
-    edited = await services.update_lines(demo_db, billing, CTX, ASYNC, seeded.case_id, kept)
+    edited = await services.update_lines(demo_db, billing, CTX, ASYNC, seeded.case_id, kept,
+                                         reason="X-ray read elsewhere")
     assert [line.code for line in edited.lines] == ["D0171", "D9996"]
     await demo_db.commit()
     row = await demo_db.scalar(
@@ -251,7 +252,7 @@ async def test_worklist_and_csv(demo_db: AsyncSession, blobs: BlobStore):
     assert all(r.status == BillingStatus.PROPOSED for r in rows)
     text = await services.claim_lines_csv(demo_db, billing, CTX)
     lines = text.strip().split("\r\n")
-    assert lines[0].startswith("encounter_type,encounter_id")
+    assert lines[0].startswith("date_of_service,patient,date_of_birth,payer,member_id")
     assert len(lines) == 1 + 3 + 7
     assert "Zoë Nguyễn" in text
     await demo_db.commit()
