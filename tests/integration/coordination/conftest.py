@@ -1,3 +1,3 @@
 from __future__ import annotations
 
-from tests.support.services import blobs, demo_db  # noqa: F401 (fixtures for this folder's tests)
+from tests.support.services import app_db, blobs, demo_db  # noqa: F401 (fixtures, by name)

@@ -4,7 +4,6 @@ activities (consent to share), and minutes adding up on the D9997/D9992 document
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 
 import pytest
 from litestar import Litestar
@@ -12,12 +11,10 @@ from litestar.testing import AsyncTestClient
 from pypdf import PdfReader
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.settings import Settings
 from reviewer.coordination import services as coordination
 from reviewer.coordination.services import NewActivity
 from reviewer.errors import Conflict, Forbidden, NotFound
 from reviewer.referrals import services as referrals
-from storage.database import create_engine, create_session_maker
 from storage.models import Consent, Patient, ScreeningEvent
 from tests.integration.records.seeding import (
     CTX,
@@ -30,14 +27,6 @@ from tests.integration.records.seeding import (
 from tests.support.portal import csrf_token, sign_in
 
 NOW = dt.datetime(2026, 11, 25, 18, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-async def app_db(settings: Settings, app: Litestar) -> AsyncIterator[AsyncSession]:
-    engine = create_engine(settings.database.url)
-    async with create_session_maker(engine)() as session:
-        yield session
-    await engine.dispose()
 
 
 async def _login(client: AsyncTestClient[Litestar], email: str) -> None:

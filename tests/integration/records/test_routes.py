@@ -8,16 +8,12 @@ import hashlib
 import io
 import json
 import zipfile
-from collections.abc import AsyncIterator
 
-import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.settings import Settings
-from storage.database import create_engine, create_session_maker
 from storage.models import AuditEvent, DownloadLink
 from tests.integration.records.seeding import (
     demo_patient,
@@ -28,14 +24,6 @@ from tests.support.pdfs import hostile_pdfs, real_pdf
 from tests.support.portal import csrf_token, sign_in
 
 PDF = real_pdf()
-
-
-@pytest.fixture
-async def app_db(settings: Settings, app: Litestar) -> AsyncIterator[AsyncSession]:
-    engine = create_engine(settings.database.url)
-    async with create_session_maker(engine)() as session:
-        yield session
-    await engine.dispose()
 
 
 async def _count(db: AsyncSession, action: str) -> int:
