@@ -75,7 +75,7 @@ async def _desk_detail(
     return page(
         request, "records/request.html",
         {"view": view, "scope_text": services.describe_scope(view.request.scope),
-         "shared.download_url": shared.download_url(request, delivery.token) if delivery else None},
+         "download_url": shared.download_url(request, delivery.token) if delivery else None},
         fragments={"records-history": "records/_records-history.html"},
     )
 

@@ -259,3 +259,31 @@ async def test_bodies_are_typed_and_each_step_is_a_route(
             "post"], step
     assert "VerificationIn" in json.dumps(paths["/api/v1/records-requests/{request_id}/verify"])
     assert "DeliverIn" in json.dumps(paths["/api/v1/records-requests/{request_id}/deliver"])
+
+
+async def test_page_steps_and_the_link_shown_once(
+    client: AsyncTestClient[Litestar], app_db: AsyncSession
+):
+    """The desk's forms walk a request through the step routes; the release answers the
+    page with the link (from TOOTHLINE_PUBLIC_URL), the request's page later does not."""
+    patient = await demo_patient(app_db)
+    await signed_case(app_db, client.app.state.blobs, patient, collected_on=dt.date(2026, 1, 10))
+    await _login(client, "billing@demo.test")
+    logged = await client.post("/records", data={
+        "requester": "patient", "records": "all", "format": "electronic",
+        "patient_id": str(patient.id), "deliver_to": "portal"}, follow_redirects=False)
+    assert logged.status_code == 303, logged.text
+    base = logged.headers["location"]
+    verified = await client.post(f"{base}/verify", data={
+        "identity_method": "in_person_photo_id", "document_type": "license",
+        "authority": "self"}, follow_redirects=False)
+    assert verified.status_code == 303 and verified.headers["location"] == base
+    for action in ("quote", "waive", "prepare"):
+        moved = await client.post(f"{base}/{action}", follow_redirects=False)
+        assert moved.status_code == 303 and moved.headers["location"] == base, action
+    released = await client.post(f"{base}/deliver")
+    public_url = client.app.state.settings.server.public_url
+    assert released.status_code == 200 and 'id="download-url"' in released.text
+    assert f"{public_url}/records/download/" in released.text
+    again = await client.get(base)
+    assert "delivered" in again.text and 'id="download-url"' not in again.text
