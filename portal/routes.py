@@ -6,13 +6,14 @@ fragments) and ``API_CONTROLLERS`` (JSON, mounted under ``/api/v1``).
 
 from __future__ import annotations
 
-from portal import coordination, records
 from portal.accounts import controllers as accounts
 from portal.admin import controllers as admin
 from portal.billing import controllers as billing
+from portal.coordination import controllers as coordination
 from portal.health.controllers import HealthController
 from portal.intake import controllers as intake
 from portal.patients import controllers as patients
+from portal.records import controllers as records
 from portal.review import controllers as review
 from portal.screening import controllers as screening
 
