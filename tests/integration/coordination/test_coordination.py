@@ -4,7 +4,6 @@ activities (consent to share), and minutes adding up on the D9997/D9992 document
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 
 import pytest
 from litestar import Litestar
@@ -12,12 +11,10 @@ from litestar.testing import AsyncTestClient
 from pypdf import PdfReader
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.settings import Settings
 from reviewer.coordination import services as coordination
 from reviewer.coordination.services import NewActivity
 from reviewer.errors import Conflict, Forbidden, NotFound
 from reviewer.referrals import services as referrals
-from storage.database import create_engine, create_session_maker
 from storage.models import Consent, Patient, ScreeningEvent
 from tests.integration.records.seeding import (
     CTX,
@@ -30,14 +27,6 @@ from tests.integration.records.seeding import (
 from tests.support.portal import csrf_token, sign_in
 
 NOW = dt.datetime(2026, 11, 25, 18, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-async def app_db(settings: Settings, app: Litestar) -> AsyncIterator[AsyncSession]:
-    engine = create_engine(settings.database.url)
-    async with create_session_maker(engine)() as session:
-        yield session
-    await engine.dispose()
 
 
 async def _login(client: AsyncTestClient[Litestar], email: str) -> None:
@@ -207,3 +196,58 @@ async def test_coordination_scope(demo_db: AsyncSession):
             demo_db, coordinator, CTX, outsider.id,
             NewActivity.from_dict({"kind": "health_literacy", "description": "x",
                                    "minutes": 5, "necessity": "y"}), now=NOW)
+
+
+async def test_bodies_are_typed(client: AsyncTestClient[Litestar], app_db: AsyncSession):
+    """Unknown keys and wrong JSON types answer 400 ``invalid``; values keep the services'
+    codes; the period's days keep theirs, and an empty one means none."""
+    patient = await demo_patient(app_db)
+    case = await signed_case(app_db, client.app.state.blobs, patient,
+                             collected_on=dt.date(2026, 11, 1), files=())
+    await _login(client, "coordinator@demo.test")
+    activities = f"/api/v1/patients/{patient.id}/coordination-activities"
+    good = {"kind": "health_literacy", "description": "Explained brushing", "minutes": "15",
+            "necessity": "new braces", "performed_on": "2026-11-20", "with_whom": ["patient"]}
+    for wrong in ({**good, "colour": "blue"}, {**good, "minutes": "a while"},
+                  {**good, "description": ["x"]}, {**good, "counterpart": 3}):
+        refused = await client.post(activities, json=wrong)
+        assert refused.status_code == 400 and refused.json()["code"] == "invalid", wrong
+    for wrong, code in (({**good, "kind": "gossip"}, "invalid_kind"),
+                        ({**good, "minutes": 0}, "invalid_minutes"),
+                        ({**good, "performed_on": "soon"}, "invalid_performed_on"),
+                        ({k: v for k, v in good.items() if k != "description"},
+                         "description_required")):
+        refused = await client.post(activities, json=wrong)
+        assert refused.status_code == 400 and refused.json()["code"] == code, wrong
+    logged = await client.post(activities, json=good)  # "15" is read as 15 minutes
+    assert logged.status_code == 201 and logged.json()["minutes"] == 15, logged.text
+    assert (await client.get(f"{activities}?start=&end=")).status_code == 200
+    bad_day = await client.get(f"{activities}?start=yesterday")
+    assert bad_day.status_code == 400 and bad_day.json()["code"] == "invalid_start"
+
+    referral = {"case_id": str(case.case_id), "to_provider": "Valley Oral Surgery"}
+    refused = await client.post("/api/v1/referrals", json={**referral, "priority": "high"})
+    assert refused.status_code == 400 and refused.json()["code"] == "invalid"
+    nobody = await client.post("/api/v1/referrals", json={"case_id": str(case.case_id)})
+    assert nobody.status_code == 400 and nobody.json()["code"] == "to_provider_required"
+    created = await client.post("/api/v1/referrals", json=referral)
+    assert created.status_code == 201, created.text
+    url = f"/api/v1/referrals/{created.json()['id']}"
+    assert (await client.patch(url, json={"status": 1})).status_code == 400
+    assert (await client.patch(url, json={"status": "seen", "notes": ""})).status_code == 400
+    assert (await client.patch(url, json={"status": "seen"})).json()["status"] == "seen"
+
+    await _login(client, "billing@demo.test")
+    billed = f"/api/v1/patients/{patient.id}/coordination/billed"
+    for wrong, code in (({"activity_ids": []}, "invalid_activity_ids"),
+                        ({"activity_ids": ["x"]}, "invalid_activity_ids"),
+                        ({"activity_ids": "x"}, "invalid"), ({"ids": []}, "invalid")):
+        refused = await client.post(billed, json=wrong)
+        assert refused.status_code == 400 and refused.json()["code"] == code, wrong
+    done = await client.post(billed, json={"activity_ids": [logged.json()["id"]]})
+    assert done.status_code == 200 and done.json() == {"billed": 1}
+
+    schema = (await client.get("/schema/openapi.json")).json()
+    parts = schema["components"]["schemas"]
+    assert {"NewReferralIn", "ReferralStatusIn", "ActivityIn", "BilledIn"} <= set(parts)
+    assert parts["ActivityIn"]["properties"]["minutes"]["oneOf"][0] == {"type": "integer"}

@@ -8,16 +8,12 @@ import hashlib
 import io
 import json
 import zipfile
-from collections.abc import AsyncIterator
 
-import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.settings import Settings
-from storage.database import create_engine, create_session_maker
 from storage.models import AuditEvent, DownloadLink
 from tests.integration.records.seeding import (
     demo_patient,
@@ -28,14 +24,6 @@ from tests.support.pdfs import hostile_pdfs, real_pdf
 from tests.support.portal import csrf_token, sign_in
 
 PDF = real_pdf()
-
-
-@pytest.fixture
-async def app_db(settings: Settings, app: Litestar) -> AsyncIterator[AsyncSession]:
-    engine = create_engine(settings.database.url)
-    async with create_session_maker(engine)() as session:
-        yield session
-    await engine.dispose()
 
 
 async def _count(db: AsyncSession, action: str) -> int:
@@ -89,7 +77,7 @@ async def test_api_walk_and_public_link(client: AsyncTestClient[Litestar], app_d
     assert (await client.post(f"{base}/waive", json={"reason": "hardship"})).json()["status"] \
         == "waived"
     assert (await client.post(f"{base}/prepare")).json()["status"] == "prepared"
-    assert (await client.post(f"{base}/bogus")).status_code == 400
+    assert (await client.post(f"{base}/bogus")).status_code == 404  # no such step: no route
     # A forged Host must not reach the link: it is built from TOOTHLINE_PUBLIC_URL only.
     delivered = await client.post(f"{base}/deliver", json={},
                                   headers={"host": "evil.example"})
@@ -211,3 +199,91 @@ async def test_refusals_by_role_and_organization(
         await _switch(client, email)
         assert (await client.get(f"/api/v1/records-requests/{rid}")).status_code == 403, email
         assert (await client.get("/records")).status_code == 403, email
+
+
+async def test_bodies_are_typed_and_each_step_is_a_route(
+    client: AsyncTestClient[Litestar], app_db: AsyncSession
+):
+    """Unknown keys and wrong JSON types answer 400 ``invalid`` naming the field; values keep
+    the services' codes; an optional body stays optional; a step that does not exist has no
+    route (404 on the API and the pages); the OpenAPI schema describes the bodies."""
+    patient = await demo_patient(app_db)
+    await _login(client, "billing@demo.test")
+    body = {"requester": "patient", "records": "all", "format": "electronic",
+            "patient_id": str(patient.id)}
+    for wrong in ({**body, "colour": "blue"}, {**body, "requester": 5},
+                  {**body, "records": {"from": "2026-01-01", "case": []}},
+                  {**body, "records": {"include_originals": "yes", "from": "2026-01-01"}}):
+        refused = await client.post("/api/v1/records-requests", json=wrong)
+        assert refused.status_code == 400 and refused.json()["code"] == "invalid", wrong
+    missing = await client.post("/api/v1/records-requests", json={"format": "electronic"})
+    assert missing.status_code == 400 and missing.json()["code"] == "invalid_requester"
+    some = await client.post("/api/v1/records-requests", json={
+        **body, "records": {"from": "2026-01-01", "to": "2026-02-01", "include_originals": True}})
+    assert some.status_code == 201, some.text
+    assert some.json()["records"]["from"] == "2026-01-01"
+    base = f"/api/v1/records-requests/{some.json()['id']}"
+    assert (await client.post(f"{base}/verify", json={"identity": "x"})).status_code == 400
+    incomplete = await client.post(f"{base}/verify", json={"authority": "self"})
+    assert incomplete.status_code == 400
+    assert incomplete.json()["code"] == "verification_incomplete"
+    assert (await client.post(f"{base}/deliver", json={"method": 5})).status_code == 400
+    assert (await client.post(f"{base}/refuse", json={"why": "x"})).status_code == 400
+    no_reason = await client.post(f"{base}/refuse")
+    assert no_reason.status_code == 400 and no_reason.json()["code"] == "reason_required"
+    assert (await client.post(f"{base}/verify", json={
+        "identity_method": "in_person_photo_id", "document_type": "license",
+        "authority": "self"})).status_code == 200
+    assert (await client.post(f"{base}/quote")).json()["status"] == "fee_quoted"
+    waived = await client.post(f"{base}/waive")  # the body is optional
+    assert waived.status_code == 200 and waived.json()["status"] == "waived"
+    assert (await client.post(f"{base}/bogus", json={})).status_code == 404
+    page = await client.post(f"/records/{some.json()['id']}/bogus", follow_redirects=False)
+    assert page.status_code == 404
+    refused = await client.post(f"/records/{some.json()['id']}/refuse",
+                                data={"reason": "not our patient"}, follow_redirects=False)
+    assert refused.status_code == 303
+    assert (await client.get(base)).json()["refused_reason"] == "not our patient"
+
+    schema = (await client.get("/schema/openapi.json")).json()
+    paths, parts = schema["paths"], schema["components"]["schemas"]
+    assert set(parts["NewRequestIn"]["properties"]) >= {"requester", "records", "format",
+                                                        "patient_id", "received_at"}
+    assert set(parts["RecordsSelectionIn"]["properties"]) == {"from", "to", "case_ids",
+                                                              "include_originals"}
+    for step in ("waive", "check", "refuse", "extend"):
+        body_schema = paths[f"/api/v1/records-requests/{{request_id}}/{step}"]["post"]
+        assert "StepNoteIn" in json.dumps(body_schema["requestBody"]), step
+    for step in ("quote", "pay", "prepare"):
+        assert "requestBody" not in paths[f"/api/v1/records-requests/{{request_id}}/{step}"][
+            "post"], step
+    assert "VerificationIn" in json.dumps(paths["/api/v1/records-requests/{request_id}/verify"])
+    assert "DeliverIn" in json.dumps(paths["/api/v1/records-requests/{request_id}/deliver"])
+
+
+async def test_page_steps_and_the_link_shown_once(
+    client: AsyncTestClient[Litestar], app_db: AsyncSession
+):
+    """The desk's forms walk a request through the step routes; the release answers the
+    page with the link (from TOOTHLINE_PUBLIC_URL), the request's page later does not."""
+    patient = await demo_patient(app_db)
+    await signed_case(app_db, client.app.state.blobs, patient, collected_on=dt.date(2026, 1, 10))
+    await _login(client, "billing@demo.test")
+    logged = await client.post("/records", data={
+        "requester": "patient", "records": "all", "format": "electronic",
+        "patient_id": str(patient.id), "deliver_to": "portal"}, follow_redirects=False)
+    assert logged.status_code == 303, logged.text
+    base = logged.headers["location"]
+    verified = await client.post(f"{base}/verify", data={
+        "identity_method": "in_person_photo_id", "document_type": "license",
+        "authority": "self"}, follow_redirects=False)
+    assert verified.status_code == 303 and verified.headers["location"] == base
+    for action in ("quote", "waive", "prepare"):
+        moved = await client.post(f"{base}/{action}", follow_redirects=False)
+        assert moved.status_code == 303 and moved.headers["location"] == base, action
+    released = await client.post(f"{base}/deliver")
+    public_url = client.app.state.settings.server.public_url
+    assert released.status_code == 200 and 'id="download-url"' in released.text
+    assert f"{public_url}/records/download/" in released.text
+    again = await client.get(base)
+    assert "delivered" in again.text and 'id="download-url"' not in again.text
