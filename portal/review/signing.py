@@ -25,10 +25,10 @@ from portal.accounts.services import (
     lock_remaining,
     throttle_address,
 )
-from portal.requests import actor, audit_context
+from reviewer.actor import Actor
 from reviewer.errors import Forbidden
 from reviewer.evaluation.services import BadPassword
-from storage.audit import record_event
+from storage.audit import AuditContext, record_event
 from storage.models import Case, LoginFailure, User
 
 T = TypeVar("T")
@@ -50,6 +50,8 @@ class SigningLocked(TooManyRequestsException):
 async def password_checked(
     request: Request[Any, Any, Any],
     db: AsyncSession,
+    who: Actor,
+    audit: AuditContext,
     case_id: uuid.UUID,
     step: Callable[[], Awaitable[T]],
 ) -> T:
@@ -58,12 +60,11 @@ async def password_checked(
     Raises :class:`SigningLocked` while locked; re-raises ``BadPassword`` once the failure
     is committed.
     """
-    user = await db.get(User, actor(request).user_id)
+    user = await db.get(User, who.user_id)
     if user is None:
         raise Forbidden("Sign in again.")
     key = account_key(user.email)
-    context = audit_context(request)
-    address = throttle_address(context)
+    address = throttle_address(audit)
     limits = ThrottleLimits.from_settings(request.app.state.settings.session)
     retry_after = await lock_remaining(db, key=key, address=address, limits=limits)
     if retry_after is not None:
@@ -76,7 +77,7 @@ async def password_checked(
         # The services check access before the password: the case is the caller's to see.
         organization_id = await db.scalar(select(Case.organization_id).where(Case.id == case_id))
         await record_event(
-            db, "evaluation.password_failed", context, organization_id=organization_id,
+            db, "evaluation.password_failed", audit, organization_id=organization_id,
             subject_type="case", subject_id=case_id, details={"account_key": key},
         )
         await db.commit()
