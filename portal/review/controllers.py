@@ -19,7 +19,6 @@ from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.guards import require_roles
-from portal.accounts.passwords import verify_password_async
 from portal.rendering import flash, page, redirect
 from portal.requests import current_user
 from portal.review import views
@@ -164,11 +163,9 @@ class ReviewApiController(Controller):
         case_id: FromPath[uuid.UUID], data: JSONBody[SignIn],
     ) -> dict[str, Any]:
         """Sign: password re-checked (403 ``bad_password``), ``attest`` must be true."""
-        evaluation = await password_checked(
-            request, db_session, who, audit, case_id, lambda: sign_evaluation(
-                db_session, who, audit, case_id, password=data.password, attest=data.attest,
-                check_password=verify_password_async, now=_now(),
-            ))
+        evaluation = await password_checked(request, db_session, who, audit, case_id,
+                                            sign_evaluation, password=data.password,
+                                            attest=data.attest)
         return evaluation_json(evaluation)
 
     @post("/{case_id:uuid}/evaluation/addenda", status_code=201)
@@ -178,11 +175,8 @@ class ReviewApiController(Controller):
         case_id: FromPath[uuid.UUID], data: JSONBody[AddendumIn],
     ) -> dict[str, Any]:
         """Add a signed addendum to a signed evaluation (password re-checked)."""
-        added = await password_checked(
-            request, db_session, who, audit, case_id, lambda: add_addendum(
-                db_session, who, audit, case_id, text=data.text, password=data.password,
-                check_password=verify_password_async, now=_now(),
-            ))
+        added = await password_checked(request, db_session, who, audit, case_id, add_addendum,
+                                       text=data.text, password=data.password)
         return addendum_json(added)
 
     @post("/{case_id:uuid}/info-requests", status_code=201)
@@ -319,12 +313,11 @@ class ReviewPagesController(Controller):
         draft = draft_from_form(form) if "advice" in form else None
         try:
             await password_checked(
-                request, db_session, who, audit, case_id, lambda: sign_evaluation(
-                    db_session, who, audit, case_id,
-                    password=str(form.get("password") or ""),
-                    attest=str(form.get("attest") or "") in {"yes", "true", "on", "1"},
-                    check_password=verify_password_async, now=_now(), draft=draft,
-                ))
+                request, db_session, who, audit, case_id, sign_evaluation,
+                password=str(form.get("password") or ""),
+                attest=str(form.get("attest") or "") in {"yes", "true", "on", "1"},
+                draft=draft,
+            )
         except (BadPassword, AttestationRequired, EvaluationIncomplete) as exc:
             return _refused_sign_form(request, case_id, exc.message)
         except SigningLocked as exc:
@@ -341,11 +334,9 @@ class ReviewPagesController(Controller):
         case_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         form = await request.form()
-        await password_checked(request, db_session, who, audit, case_id, lambda: add_addendum(
-            db_session, who, audit, case_id,
-            text=str(form.get("text") or ""), password=str(form.get("password") or ""),
-            check_password=verify_password_async, now=_now(),
-        ))
+        await password_checked(request, db_session, who, audit, case_id, add_addendum,
+                               text=str(form.get("text") or ""),
+                               password=str(form.get("password") or ""))
         return redirect(request, f"/review/cases/{case_id}", success="Addendum signed.")
 
     @post("/cases/{case_id:uuid}/info-requests", status_code=303)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from litestar import Request
@@ -19,6 +20,7 @@ from litestar.exceptions import TooManyRequestsException
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.accounts.passwords import verify_password_async
 from portal.accounts.services import (
     ThrottleLimits,
     account_key,
@@ -53,9 +55,12 @@ async def password_checked(
     who: Actor,
     audit: AuditContext,
     case_id: uuid.UUID,
-    step: Callable[[], Awaitable[T]],
+    step: Callable[..., Awaitable[T]],
+    **fields: Any,
 ) -> T:
-    """Run ``step`` (a service call that re-checks the password) under the sign-in throttle.
+    """Run ``step`` (``sign_evaluation``, ``add_addendum``: a service that re-checks the
+    password) on the case under the sign-in throttle, with the portal's password check, the
+    time now and ``fields`` (the password and what the step needs besides).
 
     Raises :class:`SigningLocked` while locked; re-raises ``BadPassword`` once the failure
     is committed.
@@ -70,7 +75,8 @@ async def password_checked(
     if retry_after is not None:
         raise SigningLocked(retry_after)
     try:
-        return await step()
+        return await step(db, who, audit, case_id, check_password=verify_password_async,
+                          now=datetime.now(UTC), **fields)
     except BadPassword:
         await db.rollback()  # nothing of the refused step is kept (a draft saved with it)
         db.add(LoginFailure(account_key=key, client_address=address))
