@@ -29,7 +29,6 @@ from reviewer.actor import Actor
 from storage.audit import AuditContext
 from storage.blobs import BlobStore
 
-
 Form = URLEncodedBody[dict[str, str]]
 """A plain HTML form's body (``application/x-www-form-urlencoded``), field name to value."""
 
