@@ -61,8 +61,14 @@ def flash(request: Request[Any, Any, Any], message: str, category: str = "info")
     request.session["_flashes"] = flashes
 
 
-def redirect(request: Request[Any, Any, Any], path: str) -> Response[Any]:
-    """A 303 for plain browsers; HX-Location for htmx so it navigates without a full reload."""
+def redirect(
+    request: Request[Any, Any, Any], path: str, *, success: str | None = None
+) -> Response[Any]:
+    """A 303 for plain browsers; HX-Location for htmx so it navigates without a full reload.
+    ``success``: a message flashed first (category ``success``), what a step that went
+    through says on the page it goes to."""
+    if success is not None:
+        flash(request, success, "success")
     if request.headers.get("hx-request") == "true":
         return Response(content=None, status_code=200, headers={"HX-Location": path})
     return Redirect(path=path, status_code=303)

@@ -9,8 +9,9 @@ injects them (``DEPENDENCIES``, registered app-wide in ``portal/app.py``)::
 
 Guards run before dependencies are resolved, so a signed-out request still gets its 401
 (a redirect to /login for a page GET) from the guard; ``who`` on a route without a guard
-answers the same 401. The plain functions below stay for code outside handlers (page
-helpers called with a request, middleware, the access-link flows).
+answers the same 401. A page helper a handler calls gets ``who`` and ``audit`` passed down
+from the handler; the plain functions below are the providers (and stay for code that has
+only the request, such as middleware).
 """
 
 from __future__ import annotations
@@ -21,11 +22,15 @@ from litestar import Request
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException
+from litestar.params import URLEncodedBody
 
 from portal.accounts.current_user import CurrentUser
 from reviewer.actor import Actor
 from storage.audit import AuditContext
 from storage.blobs import BlobStore
+
+Form = URLEncodedBody[dict[str, str]]
+"""A plain HTML form's body (``application/x-www-form-urlencoded``), field name to value."""
 
 
 def client_address(request: Request[Any, Any, Any]) -> str | None:

@@ -6,12 +6,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, JSONBody
+from litestar.params import FromPath, JSONBody
 from litestar.response import Response, Template
 from litestar.stores.base import Store
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +19,7 @@ from portal.accounts.current_user import CurrentUser
 from portal.accounts.forgot_password import ForgotPasswordController
 from portal.accounts.guards import signed_in
 from portal.accounts.invitations import (
+    LINK_INVALID,
     MyLinksApiController,
     MyLinksPageController,
     invitation_page,
@@ -43,13 +43,12 @@ from portal.accounts.tokens import (
     revoke_token,
 )
 from portal.errors import error_response, form_error
-from portal.rendering import flash, page, redirect
-from portal.requests import current_user
+from portal.rendering import page, redirect
+from portal.requests import Form, current_user
+from reviewer.actor import Actor
 from reviewer.errors import DomainError
 from storage.audit import AuditContext, record_event
 from storage.models import User
-
-Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
 def _session_store(request: Request[Any, Any, Any]) -> Store:
@@ -162,13 +161,11 @@ class AccessLinkController(Controller):
                 return _link_invalid(request)
             return page(request, "accounts/set_password.html",
                         {"token": token, "error": error}, status_code=422)
-        flash(request, "Your password is set. Sign in with it now.", "success")
-        return redirect(request, "/login")
+        return redirect(request, "/login", success="Your password is set. Sign in with it now.")
 
 
 def _link_invalid(request: Request[Any, Any, Any]) -> Response[Any]:
-    return error_response(request, 404, "link_invalid",
-                          "This link is not valid any more. Ask for a new one.")
+    return error_response(request, 404, "link_invalid", LINK_INVALID)
 
 
 def _token_row(listed: ListedToken) -> dict[str, Any]:
@@ -190,10 +187,19 @@ def _token_lifetime(request: Request[Any, Any, Any]) -> timedelta:
     return timedelta(days=request.app.state.settings.session.api_token_days)
 
 
-async def _owner(request: Request[Any, Any, Any], db: AsyncSession) -> User:
-    user = await db.get(User, current_user(request).id)
+async def _owner(db: AsyncSession, who: Actor) -> User:
+    user = await db.get(User, who.user_id)
     assert user is not None  # the auth middleware found it a moment ago
     return user
+
+
+async def _account_page(
+    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, *, status_code: int = 200,
+    **extra: Any,
+) -> Template:
+    tokens = await list_tokens(db, await _owner(db, who))
+    return page(request, "accounts/account.html", {"tokens": tokens, **extra},
+                fragments={"api-tokens": "accounts/_api-tokens.html"}, status_code=status_code)
 
 
 class AccountPageController(Controller):
@@ -205,26 +211,17 @@ class AccountPageController(Controller):
 
     @get("/")
     async def show(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
     ) -> Template:
-        return await self._render(request, db_session)
-
-    async def _render(
-        self, request: Request[Any, Any, Any], db: AsyncSession, **extra: Any
-    ) -> Template:
-        status_code = extra.pop("status_code", 200)
-        tokens = await list_tokens(db, await _owner(request, db))
-        return page(request, "accounts/account.html", {"tokens": tokens, **extra},
-                    fragments={"api-tokens": "accounts/_api-tokens.html"},
-                    status_code=status_code)
+        return await _account_page(request, db_session, who)
 
     @post("/tokens", status_code=200)
     async def create_token(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        audit: NamedDependency[AuditContext],
-        data: Form,
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext], data: Form,
     ) -> Template:
-        user = await _owner(request, db_session)
+        user = await _owner(db_session, who)
         try:
             _, secret = await issue_token(
                 db_session, user, data.get("name", ""), audit,
@@ -234,18 +231,18 @@ class AccountPageController(Controller):
         except DomainError as exc:
             key = "scope_error" if exc.code == "invalid_scope" else "token_error"
             error = await form_error(db_session, exc, own_page=())
-            return await self._render(request, db_session, status_code=422, **{key: error})
-        return await self._render(request, db_session, new_token=secret)
+            return await _account_page(request, db_session, who, status_code=422,
+                                       **{key: error})
+        return await _account_page(request, db_session, who, new_token=secret)
 
     @post("/tokens/{token_id:uuid}/revoke", status_code=303)
     async def revoke(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        audit: NamedDependency[AuditContext],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         token_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
-        await revoke_token(db_session, current_user(request).id, token_id, audit)
-        flash(request, "The token no longer works.", "success")
-        return redirect(request, "/account")
+        await revoke_token(db_session, who.user_id, token_id, audit)
+        return redirect(request, "/account", success="The token no longer works.")
 
 
 # ------------------------------------------------------------------ JSON API
@@ -292,22 +289,21 @@ class TokenApiController(Controller):
 
     @get("/", guards=[signed_in])
     async def list(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor]
     ) -> dict[str, Any]:
         """The caller's tokens (never their secrets), each with its scopes, ``expires_at``
         and ``status``: ``active``, ``expired``, ``revoked`` or ``invalidated`` (the
         account's role, organizations or password changed since it was issued)."""
-        tokens = await list_tokens(db_session, await _owner(request, db_session))
+        tokens = await list_tokens(db_session, await _owner(db_session, who))
         return {"tokens": [_token_row(t) for t in tokens]}
 
     @delete("/{token_id:uuid}", guards=[signed_in], status_code=204)
     async def revoke(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        audit: NamedDependency[AuditContext],
-        token_id: FromPath[uuid.UUID],
+        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
+        audit: NamedDependency[AuditContext], token_id: FromPath[uuid.UUID],
     ) -> None:
         """Revoke one of the caller's tokens."""
-        await revoke_token(db_session, current_user(request).id, token_id, audit)
+        await revoke_token(db_session, who.user_id, token_id, audit)
 
 
 class MeApiController(Controller):

@@ -11,25 +11,22 @@ so nobody can sign another person out by asking for their reset.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
 from litestar.response import Template
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.mail import compose, send
 from portal.rendering import page
+from portal.requests import Form
 from reviewer.accounts.links import LIFETIMES, RESET, IssuedLink, issue_link
 from reviewer.accounts.validation import normalize_email
 from storage.audit import AuditContext, record_event
 from storage.models import AccessLink, User
-
-Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 RESEND_INTERVAL = timedelta(minutes=5)
 SUBJECT = "Reset your Toothline password"

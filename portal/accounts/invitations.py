@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.guards import require_roles
 from portal.accounts.passwords import WeakPassword, check_password_policy, hash_password_async
-from portal.rendering import flash, page, redirect
+from portal.rendering import page, redirect
 from reviewer.accounts.invitations import (
     ACCEPTED,
     PENDING,
@@ -39,6 +39,7 @@ from storage.audit import AuditContext, record_event
 from storage.models import PatientInvitation, Role, User
 
 LINK_INVALID = "This link is not valid any more. Ask for a new one."
+patients_only = require_roles(Role.PATIENT)
 
 
 async def set_password_from_invitation(
@@ -90,12 +91,11 @@ class MyLinksApiController(Controller):
 
     path = "/me/links"
     tags = ["accounts"]
-    guards = [require_roles(Role.PATIENT)]
+    guards = [patients_only]
 
     @get("/")
     async def list_pending(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor]
+        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor]
     ) -> dict[str, Any]:
         """Pending invitations to link this login to a patient record of an organization."""
         items = await pending_for(db_session, who)
@@ -103,8 +103,7 @@ class MyLinksApiController(Controller):
 
     @post("/{invitation_id:uuid}/accept", status_code=200)
     async def accept_link(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
+        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
         invitation_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """Accept: the patient record is linked to this login and the organization added
@@ -116,8 +115,7 @@ class MyLinksApiController(Controller):
 
     @post("/{invitation_id:uuid}/decline", status_code=200)
     async def decline_link(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
+        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
         invitation_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """Decline: nothing is linked and the invitation's link stops working."""
@@ -128,12 +126,12 @@ class MyLinksApiController(Controller):
 class MyLinksPageController(Controller):
     path = "/account/links"
     include_in_schema = False
-    guards = [require_roles(Role.PATIENT)]
+    guards = [patients_only]
 
     @get("/")
     async def show(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor]
+        who: NamedDependency[Actor],
     ) -> Template:
         items = await pending_for(db_session, who)
         return page(request, "accounts/links.html", {"invitations": items})
@@ -141,22 +139,20 @@ class MyLinksPageController(Controller):
     @post("/{invitation_id:uuid}/accept", status_code=303)
     async def accept_page(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
-        invitation_id: FromPath[uuid.UUID],
+        who: NamedDependency[Actor], invitation_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         await accept(db_session, who, invitation_id)
-        flash(request, "The record is now linked to your login.", "success")
-        return redirect(request, "/account/links")
+        return redirect(request, "/account/links",
+                        success="The record is now linked to your login.")
 
     @post("/{invitation_id:uuid}/decline", status_code=303)
     async def decline_page(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
-        invitation_id: FromPath[uuid.UUID],
+        who: NamedDependency[Actor], invitation_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         await decline(db_session, who, invitation_id)
-        flash(request, "The invitation is declined; nothing was linked.", "success")
-        return redirect(request, "/account/links")
+        return redirect(request, "/account/links",
+                        success="The invitation is declined; nothing was linked.")
 
 
 async def invitation_page(

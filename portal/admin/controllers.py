@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import FormMultiDict
@@ -17,8 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal.accounts.guards import require_roles
 from portal.errors import form_error
 from portal.patients.controllers import link_url
-from portal.rendering import flash, page, redirect
-from portal.requests import actor
+from portal.rendering import page, redirect
 from reviewer.accounts import admin as accounts
 from reviewer.accounts.audit_log import AuditFilter, browse, export_csv
 from reviewer.actor import Actor
@@ -28,10 +28,6 @@ from storage.models import OrganizationKind, Role
 ROLE_CHOICES = [(str(r), str(r).replace("_", " ").capitalize()) for r in accounts.STAFF_ROLES]
 KIND_CHOICES = [(str(OrganizationKind.PRACTICE), "Dental practice"),
                 (str(OrganizationKind.SCHOOL_PROGRAM), "School dental program")]
-
-
-async def _form(request: Request[Any, Any, Any]) -> FormMultiDict:
-    return await request.form()
 
 
 def _uuids(values: list[str]) -> tuple[uuid.UUID, ...]:
@@ -72,86 +68,86 @@ def _parse_day(value: str | None, label: str) -> date | None:
             from None
 
 
+admin_only = require_roles(Role.ADMIN)
+
+
+async def _users_page(
+    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, *, status_code: int = 200,
+    **extra: Any,
+) -> Template:
+    return page(request, "admin/users.html",
+                {"users": await accounts.list_staff(db, who),
+                 "organizations": await accounts.list_organizations(db, who),
+                 "roles": ROLE_CHOICES, "values": {}, **extra},
+                status_code=status_code)
+
+
+async def _user_page(
+    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, user_id: uuid.UUID, *,
+    status_code: int = 200, **extra: Any,
+) -> Template:
+    user = await accounts.get_staff(db, who, user_id)
+    return page(request, "admin/user.html",
+                {"user": user, "licenses": await accounts.licenses_of(db, user.id),
+                 "organizations": await accounts.list_organizations(db, who),
+                 "roles": ROLE_CHOICES, "today": date.today(), **extra},
+                status_code=status_code)
+
+
 class AdminUsersController(Controller):
     path = "/admin/users"
     include_in_schema = False
-    guards = [require_roles(Role.ADMIN)]
+    guards = [admin_only]
 
     @get("/")
     async def index(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
     ) -> Template:
-        return await self._index(request, db_session)
-
-    async def _index(
-        self, request: Request[Any, Any, Any], db: AsyncSession, status_code: int = 200,
-        **extra: Any,
-    ) -> Template:
-        who = actor(request)
-        return page(request, "admin/users.html",
-                    {"users": await accounts.list_staff(db, who),
-                     "organizations": await accounts.list_organizations(db, who),
-                     "roles": ROLE_CHOICES, "values": {}, **extra},
-                    status_code=status_code)
+        return await _users_page(request, db_session, who)
 
     @post("/", status_code=200)
     async def create(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor]
+        who: NamedDependency[Actor],
     ) -> Template:
-        form = await _form(request)
+        form = await request.form()
         try:
-            user, link = await accounts.create_staff(db_session, who,
-                                                     _staff_input(form))
+            user, link = await accounts.create_staff(db_session, who, _staff_input(form))
         except DomainError as exc:
             error = await form_error(db_session, exc)
-            return await self._index(request, db_session, status_code=422, error=error,
+            return await _users_page(request, db_session, who, status_code=422, error=error,
                                      values=dict(form))
-        return await self._index(request, db_session, created=user,
+        return await _users_page(request, db_session, who, created=user,
                                  new_link=link_url(request, link))
 
     @get("/{user_id:uuid}")
     async def detail(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        user_id: FromPath[uuid.UUID],
+        who: NamedDependency[Actor], user_id: FromPath[uuid.UUID],
     ) -> Template:
-        return await self._detail(request, db_session, user_id)
-
-    async def _detail(
-        self, request: Request[Any, Any, Any], db: AsyncSession, user_id: FromPath[uuid.UUID],
-        status_code: int = 200, **extra: Any,
-    ) -> Template:
-        who = actor(request)
-        user = await accounts.get_staff(db, who, user_id)
-        return page(request, "admin/user.html",
-                    {"user": user, "licenses": await accounts.licenses_of(db, user.id),
-                     "organizations": await accounts.list_organizations(db, who),
-                     "roles": ROLE_CHOICES, "today": date.today(), **extra},
-                    status_code=status_code)
+        return await _user_page(request, db_session, who, user_id)
 
     @post("/{user_id:uuid}", status_code=303)
     async def update(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
-        user_id: FromPath[uuid.UUID],
+        who: NamedDependency[Actor], user_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
-        form = await _form(request)
+        form = await request.form()
         try:
             await accounts.update_staff(db_session, who, user_id, _staff_input(form))
         except DomainError as exc:
             error = await form_error(db_session, exc)
-            return await self._detail(request, db_session, user_id, status_code=422,
-                                      error=error)
-        flash(request, "Saved.", "success")
-        return redirect(request, f"/admin/users/{user_id}")
+            return await _user_page(request, db_session, who, user_id, status_code=422,
+                                    error=error)
+        return redirect(request, f"/admin/users/{user_id}", success="Saved.")
 
     @post("/{user_id:uuid}/licenses", status_code=303)
     async def add_license(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
-        user_id: FromPath[uuid.UUID],
+        who: NamedDependency[Actor], user_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
-        form = await _form(request)
+        form = await request.form()
         try:
             expires = _parse_day(str(form.get("expires_on", "")), "Expiry")
             if expires is None:
@@ -162,10 +158,9 @@ class AdminUsersController(Controller):
             )
         except DomainError as exc:
             error = await form_error(db_session, exc)
-            return await self._detail(request, db_session, user_id, status_code=422,
-                                      license_error=error)
-        flash(request, "License recorded.", "success")
-        return redirect(request, f"/admin/users/{user_id}")
+            return await _user_page(request, db_session, who, user_id, status_code=422,
+                                    license_error=error)
+        return redirect(request, f"/admin/users/{user_id}", success="License recorded.")
 
     @post("/{user_id:uuid}/licenses/{license_id:uuid}/delete", status_code=303)
     async def remove_license(
@@ -174,85 +169,87 @@ class AdminUsersController(Controller):
         user_id: FromPath[uuid.UUID], license_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         await accounts.remove_license(db_session, who, user_id, license_id)
-        flash(request, "License removed.", "success")
-        return redirect(request, f"/admin/users/{user_id}")
+        return redirect(request, f"/admin/users/{user_id}", success="License removed.")
 
     @post("/{user_id:uuid}/reset", status_code=200)
     async def reset(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
-        user_id: FromPath[uuid.UUID],
+        who: NamedDependency[Actor], user_id: FromPath[uuid.UUID],
     ) -> Template:
         link = await accounts.issue_staff_reset(db_session, who, user_id)
-        return await self._detail(request, db_session, user_id,
-                                  new_link=link_url(request, link))
+        return await _user_page(request, db_session, who, user_id,
+                                new_link=link_url(request, link))
+
+
+async def _organizations_page(
+    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, *, status_code: int = 200,
+    **extra: Any,
+) -> Template:
+    settings = request.app.state.settings
+    return page(request, "admin/organizations.html",
+                {"organizations": await accounts.list_organizations(db, who),
+                 "kinds": KIND_CHOICES,
+                 "values": {"time_zone": settings.server.time_zone}, **extra},
+                status_code=status_code)
+
+
+async def _organization_page(
+    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, organization_id: uuid.UUID,
+    *, status_code: int = 200, **extra: Any,
+) -> Template:
+    org = await accounts.get_organization(db, who, organization_id)
+    return page(request, "admin/organization.html", {"org": org, "kinds": KIND_CHOICES, **extra},
+                status_code=status_code)
 
 
 class AdminOrganizationsController(Controller):
     path = "/admin/organizations"
     include_in_schema = False
-    guards = [require_roles(Role.ADMIN)]
+    guards = [admin_only]
 
     @get("/")
     async def index(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
     ) -> Template:
-        return await self._index(request, db_session)
-
-    async def _index(
-        self, request: Request[Any, Any, Any], db: AsyncSession, status_code: int = 200,
-        **extra: Any,
-    ) -> Template:
-        settings = request.app.state.settings
-        return page(request, "admin/organizations.html",
-                    {"organizations": await accounts.list_organizations(db, actor(request)),
-                     "kinds": KIND_CHOICES,
-                     "values": {"time_zone": settings.server.time_zone}, **extra},
-                    status_code=status_code)
+        return await _organizations_page(request, db_session, who)
 
     @post("/", status_code=303)
     async def create(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor]
+        who: NamedDependency[Actor],
     ) -> Response[Any]:
-        form = await _form(request)
+        form = await request.form()
         try:
-            org = await accounts.create_organization(db_session, who,
-                                                     _organization_input(form))
+            org = await accounts.create_organization(db_session, who, _organization_input(form))
         except DomainError as exc:
             error = await form_error(db_session, exc)
-            return await self._index(request, db_session, status_code=422, error=error,
-                                     values=dict(form))
-        flash(request, f"{org.name} is created.", "success")
-        return redirect(request, f"/admin/organizations/{org.id}")
+            return await _organizations_page(request, db_session, who, status_code=422,
+                                             error=error, values=dict(form))
+        return redirect(request, f"/admin/organizations/{org.id}",
+                        success=f"{org.name} is created.")
 
     @get("/{organization_id:uuid}")
     async def detail(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
-        organization_id: FromPath[uuid.UUID],
+        who: NamedDependency[Actor], organization_id: FromPath[uuid.UUID],
     ) -> Template:
-        org = await accounts.get_organization(db_session, who, organization_id)
-        return page(request, "admin/organization.html", {"org": org, "kinds": KIND_CHOICES})
+        return await _organization_page(request, db_session, who, organization_id)
 
     @post("/{organization_id:uuid}", status_code=303)
     async def update(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
-        organization_id: FromPath[uuid.UUID],
+        who: NamedDependency[Actor], organization_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
-        form = await _form(request)
+        form = await request.form()
         try:
             await accounts.update_organization(db_session, who, organization_id,
                                                _organization_input(form))
         except DomainError as exc:
             error = await form_error(db_session, exc)
-            org = await accounts.get_organization(db_session, who, organization_id)
-            return page(request, "admin/organization.html",
-                        {"org": org, "kinds": KIND_CHOICES, "error": error},
-                        status_code=422)
-        flash(request, "Saved.", "success")
-        return redirect(request, f"/admin/organizations/{organization_id}")
+            return await _organization_page(request, db_session, who, organization_id,
+                                            status_code=422, error=error)
+        return redirect(request, f"/admin/organizations/{organization_id}", success="Saved.")
 
 
 def _audit_filter(params: dict[str, str]) -> AuditFilter:
@@ -275,12 +272,12 @@ def _audit_filter(params: dict[str, str]) -> AuditFilter:
 class AdminAuditController(Controller):
     path = "/admin/audit"
     include_in_schema = False
-    guards = [require_roles(Role.ADMIN)]
+    guards = [admin_only]
 
     @get("/")
     async def browse_page(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor]
+        who: NamedDependency[Actor],
     ) -> Template:
         params = dict(request.query_params)
         try:
@@ -291,25 +288,21 @@ class AdminAuditController(Controller):
                         {"events": [], "params": params, "error": exc.message,
                          "organizations": await accounts.list_organizations(db_session, who)},
                         status_code=422)
-        query = "&".join(f"{k}={v}" for k, v in params.items() if v and k != "before")
+        kept = {k: v for k, v in params.items() if v and k != "before"}
         next_url = None
         if result.next_cursor:
-            from urllib.parse import urlencode
-
-            next_url = "/admin/audit?" + urlencode(
-                {**{k: v for k, v in params.items() if v and k != "before"},
-                 "before": result.next_cursor}
-            )
+            next_url = "/admin/audit?" + urlencode({**kept, "before": result.next_cursor})
         return page(request, "admin/audit.html",
                     {"events": result.events, "params": params, "next_url": next_url,
-                     "query": query, "oob_more": request.headers.get("hx-target") == "audit-rows",
+                     "query": "&".join(f"{k}={v}" for k, v in kept.items()),
+                     "oob_more": request.headers.get("hx-target") == "audit-rows",
                      "organizations": await accounts.list_organizations(db_session, who)},
                     fragments={"audit-rows": "admin/_audit-rows.html"})
 
     @get("/export.csv")
     async def export(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor]
+        who: NamedDependency[Actor],
     ) -> Response[str]:
         """The filtered trail as CSV (formula-safe cells)."""
         chunks = [c async for c in export_csv(db_session, who,

@@ -19,7 +19,7 @@ import anyio
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, HeaderParameter, JSONBody, URLEncodedBody
+from litestar.params import FromPath, HeaderParameter, JSONBody
 from litestar.response import Stream, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,17 +29,18 @@ from portal.intake import pages
 from portal.intake.schemas import CaseIn, ConsentIn
 from portal.intake.upload import (
     MULTIPART_OVERHEAD,
+    StreamedUpload,
     UploadRefused,
     check_announced_length,
     read_multipart,
 )
 from portal.intake.worker import DerivationWorker, finish_case_views
-from portal.requests import actor, audit_context, blob_store
-from portal.settings import Settings
+from portal.rendering import redirect
+from portal.requests import Form
+from portal.settings import Settings, UploadSettings
 from reviewer.actor import Actor
 from reviewer.consent_forms import current_form
 from reviewer.intake.attachments import (
-    UploadTarget,
     add_attachment,
     attachment_meta,
     open_attachment_file,
@@ -57,6 +58,7 @@ from reviewer.intake.cases import (
 )
 from reviewer.intake.consents import ConsentRequest, accept_consent
 from storage.audit import AuditContext
+from storage.blobs import BlobStore
 from storage.media import MediaLimits, MediaRefused
 from storage.models import Attachment, Role
 
@@ -90,6 +92,9 @@ def _workdir(settings: Settings) -> Path:
 async def receive_attachment(
     request: Request[Any, Any, Any],
     db: AsyncSession,
+    who: Actor,
+    audit: AuditContext,
+    blobs: BlobStore,
     case_id: uuid.UUID,
     *,
     delete_url: str | None = None,
@@ -102,7 +107,6 @@ async def receive_attachment(
     """
     settings = _settings(request)
     limits = settings.uploads
-    who = actor(request)
     upload_key = request.headers.get("idempotency-key")
     target = await prepare_upload(db, who, case_id, upload_key, limits.max_files_per_case)
     if target.existing is not None:
@@ -111,7 +115,18 @@ async def receive_attachment(
     worker: DerivationWorker | None = getattr(request.app.state, "derivation", None)
     try:
         with worker.receiving() if worker is not None else contextlib.nullcontext():
-            attachment = await _check_and_store(request, db, who, target, workdir, upload_key)
+            upload = await _read_upload(request, limits, workdir)
+            assert upload.file is not None
+            attachment = await add_attachment(
+                db, blobs, who, audit, target, upload.file,
+                attachment_meta(upload.fields.get("kind"), upload.fields.get("view"),
+                                upload.fields.get("teeth"), upload_key),
+                limits=MediaLimits(max_bytes=limits.max_upload_bytes,
+                                   max_pixels=limits.max_image_pixels),
+                max_files=limits.max_files_per_case,
+                workdir=workdir,
+                derive_inline=limits.derive_inline,
+            )
         if attachment.status == "processing":
             await db.commit()  # the worker reads the row in its own session
             if worker is not None:
@@ -125,44 +140,30 @@ async def receive_attachment(
     return _attachment_answer(case_id, attachment, 201, delete_url)
 
 
-async def _check_and_store(
-    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, target: UploadTarget,
-    workdir: Path, upload_key: str | None,
-) -> Attachment:
-    """Read the body to a file in ``workdir``, check it, store its blobs, add the row."""
-    limits = _settings(request).uploads
+async def _read_upload(
+    request: Request[Any, Any, Any], limits: UploadSettings, workdir: Path
+) -> StreamedUpload:
+    """Read the multipart body to a file in ``workdir``, its announced and its real size
+    checked against the limits: its one file and its text fields."""
     check_announced_length(
         request.content_length, limits.max_upload_bytes + MULTIPART_OVERHEAD,
         limits.max_upload_bytes,
     )
-    upload = await read_multipart(
+    return await read_multipart(
         request.stream(),
         request.headers.get("content-type"),
         workdir,
         max_file_bytes=limits.max_upload_bytes,
         chunk_timeout=float(limits.chunk_timeout_s),
     )
-    assert upload.file is not None
-    meta = attachment_meta(
-        upload.fields.get("kind"), upload.fields.get("view"), upload.fields.get("teeth"),
-        upload_key,
-    )
-    return await add_attachment(
-        db, blob_store(request.app.state), who, audit_context(request), target, upload.file,
-        meta,
-        limits=MediaLimits(max_bytes=limits.max_upload_bytes, max_pixels=limits.max_image_pixels),
-        max_files=limits.max_files_per_case,
-        workdir=workdir,
-        derive_inline=limits.derive_inline,
-    )
 
 
 async def _finish_views(
-    request: Request[Any, Any, Any], db: AsyncSession, case_id: uuid.UUID
+    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, case_id: uuid.UUID
 ) -> None:
     """Before a submit: the case's pictures still being made are finished first (after the
     access check; before the request's transaction writes anything)."""
-    await get_submittable_case(db, actor(request), case_id)
+    await get_submittable_case(db, who, case_id)
     await finish_case_views(request.app, case_id)
 
 
@@ -182,15 +183,14 @@ def _attachment_answer(
 async def stream_attachment(
     request: Request[Any, Any, Any],
     db: AsyncSession,
+    who: Actor,
+    audit: AuditContext,
+    blobs: BlobStore,
     case_id: uuid.UUID,
     attachment_id: uuid.UUID,
     variant: str,
 ) -> Response[Any]:
-    found = await open_attachment_file(
-        db, blob_store(request.app.state), actor(request), audit_context(request), case_id,
-        attachment_id,
-        variant,
-    )
+    found = await open_attachment_file(db, blobs, who, audit, case_id, attachment_id, variant)
     if found.reader is None:
         return error_response(
             request, 202, "not_ready", "This image is still being prepared. Try again shortly.",
@@ -231,9 +231,8 @@ class ConsentApiController(Controller):
 
     @post("/consents", guards=[may_submit], status_code=201)
     async def accept(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
-        data: JSONBody[ConsentIn],
+        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
+        audit: NamedDependency[AuditContext], data: JSONBody[ConsentIn],
     ) -> dict[str, Any]:
         """Accept the current version of a form (409 ``already_accepted`` when done)."""
         consent = await accept_consent(
@@ -259,11 +258,8 @@ class CaseApiController(Controller):
 
     @post("/", guards=[may_submit])
     async def create(
-        self,
-        request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
-        data: JSONBody[CaseIn],
+        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
+        audit: NamedDependency[AuditContext], data: JSONBody[CaseIn],
         idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
     ) -> Response[dict[str, Any]]:
         """Create a draft case: 201, or 200 with the same case for a repeated key."""
@@ -287,9 +283,8 @@ class CaseApiController(Controller):
 
     @get("/{case_id:uuid}", guards=[may_read_cases])
     async def read(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
-        case_id: FromPath[uuid.UUID],
+        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
+        audit: NamedDependency[AuditContext], case_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """The case as its submitter may see it (the read is audited)."""
         view = await view_case(db_session, who, audit, case_id)
@@ -302,7 +297,7 @@ class CaseApiController(Controller):
         case_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """Send the draft to the review queue (idempotent)."""
-        await _finish_views(request, db_session, case_id)
+        await _finish_views(request, db_session, who, case_id)
         await submit_case(db_session, who, audit, case_id)
         view = await view_case(db_session, who, audit, case_id, audit=False)
         return view.payload()
@@ -314,31 +309,33 @@ class CaseApiController(Controller):
     )
     async def upload(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        case_id: FromPath[uuid.UUID],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        blobs: NamedDependency[BlobStore], case_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         """Multipart: ``file``, ``kind``, ``view``, ``teeth``. Streamed, never parsed in memory."""
-        return await receive_attachment(request, db_session, case_id)
+        return await receive_attachment(request, db_session, who, audit, blobs, case_id)
 
     @delete("/{case_id:uuid}/attachments/{attachment_id:uuid}", guards=[may_submit],
             status_code=204)
     async def remove(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
+        audit: NamedDependency[AuditContext],
         case_id: FromPath[uuid.UUID], attachment_id: FromPath[uuid.UUID],
     ) -> None:
         """Remove a file from a draft."""
-        await remove_attachment(
-            db_session, who, audit, case_id, attachment_id
-        )
+        await remove_attachment(db_session, who, audit, case_id, attachment_id)
 
     @get("/{case_id:uuid}/attachments/{attachment_id:uuid}/{variant:str}",
          guards=[may_read_cases])
     async def file(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        blobs: NamedDependency[BlobStore],
         case_id: FromPath[uuid.UUID], attachment_id: FromPath[uuid.UUID], variant: FromPath[str],
     ) -> Response[Any]:
         """original | display | thumbnail, streamed; 202 + Retry-After until it exists."""
-        return await stream_attachment(request, db_session, case_id, attachment_id, variant)
+        return await stream_attachment(request, db_session, who, audit, blobs, case_id,
+                                       attachment_id, variant)
 
 
 # --------------------------------------------------------------------------- pages
@@ -353,76 +350,74 @@ class PatientPagesController(Controller):
 
     @get("/")
     async def my_cases(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
     ) -> Template:
-        return await pages.my_cases(request, db_session)
+        return await pages.my_cases(request, db_session, who)
 
     @get("/consent")
     async def consent_page(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
     ) -> Template:
-        return await pages.consent_page(request, db_session)
+        return await pages.consent_page(request, db_session, who)
 
     @post("/consent", status_code=303)
     async def consent_accept(
-        self,
-        request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
-        data: URLEncodedBody[dict[str, str]],
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext], data: Form,
     ) -> Response[Any]:
-        return await pages.consent_accept(request, db_session, data)
+        return await pages.consent_accept(request, db_session, who, audit, data)
 
     @get("/cases/new")
     async def new_case(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
     ) -> Response[Any]:
-        return await pages.new_case(request, db_session, draft_key=secrets.token_urlsafe(18))
+        return await pages.new_case(request, db_session, who,
+                                    draft_key=secrets.token_urlsafe(18))
 
     @post("/cases/emergency-check", status_code=200)
     async def emergency_check(
-        self,
-        request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
-        data: URLEncodedBody[dict[str, str]],
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], data: Form,
     ) -> Template:
-        return await pages.emergency_check(request, db_session, data)
+        return await pages.emergency_check(request, db_session, who, data)
 
     @post("/cases", status_code=303)
     async def save_case(
-        self,
-        request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
-        data: URLEncodedBody[dict[str, str]],
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext], data: Form,
     ) -> Response[Any]:
-        return await pages.save_case(request, db_session, data)
+        return await pages.save_case(request, db_session, who, audit, data)
 
     @get("/cases/{case_id:uuid}")
     async def case_page(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         case_id: FromPath[uuid.UUID],
     ) -> Template:
-        return await pages.case_page(request, db_session, case_id)
+        return await pages.case_page(request, db_session, who, audit, case_id)
 
     @post("/cases/{case_id:uuid}/attachments", request_max_body_size=None)
     async def upload(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        case_id: FromPath[uuid.UUID],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        blobs: NamedDependency[BlobStore], case_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         """The upload widget's endpoint: one file per request, answered in JSON."""
         return await receive_attachment(
-            request, db_session, case_id,
+            request, db_session, who, audit, blobs, case_id,
             delete_url=f"/patient/cases/{case_id}/attachments",
         )
 
     @delete("/cases/{case_id:uuid}/attachments/{attachment_id:uuid}", status_code=200)
     async def remove(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
+        audit: NamedDependency[AuditContext],
         case_id: FromPath[uuid.UUID], attachment_id: FromPath[uuid.UUID],
     ) -> dict[str, bool]:
-        await remove_attachment(
-            db_session, who, audit, case_id, attachment_id
-        )
+        await remove_attachment(db_session, who, audit, case_id, attachment_id)
         return {"removed": True}
 
     @post("/cases/{case_id:uuid}/attachments/{attachment_id:uuid}/remove", status_code=303)
@@ -432,10 +427,8 @@ class PatientPagesController(Controller):
         case_id: FromPath[uuid.UUID], attachment_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         """The same without JavaScript (a plain form with the CSRF field)."""
-        await remove_attachment(
-            db_session, who, audit, case_id, attachment_id
-        )
-        return pages.back_to_case(request, case_id, "Photo removed.")
+        await remove_attachment(db_session, who, audit, case_id, attachment_id)
+        return redirect(request, f"/patient/cases/{case_id}", success="Photo removed.")
 
     @post("/cases/{case_id:uuid}/submit", status_code=303)
     async def submit(
@@ -443,9 +436,10 @@ class PatientPagesController(Controller):
         who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         case_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
-        await _finish_views(request, db_session, case_id)
+        await _finish_views(request, db_session, who, case_id)
         await submit_case(db_session, who, audit, case_id)
-        return pages.back_to_case(request, case_id, "Sent. A dentist will look at it soon.")
+        return redirect(request, f"/patient/cases/{case_id}",
+                        success="Sent. A dentist will look at it soon.")
 
 
 PAGE_CONTROLLERS: list[type] = [PatientPagesController]

@@ -16,8 +16,8 @@ from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.rendering import flash, page, redirect
-from portal.requests import actor, audit_context
 from portal.settings import Settings
+from reviewer.actor import Actor
 from reviewer.cases.state import CaseStatus, emergency_signals
 from reviewer.consent_forms import TELEDENTISTRY, current_form
 from reviewer.errors import Conflict, Invalid
@@ -32,6 +32,7 @@ from reviewer.intake.cases import (
 )
 from reviewer.intake.consents import ConsentRequest, accept_consent
 from reviewer.intake.questionnaire import BOOLEAN_KEYS
+from storage.audit import AuditContext
 
 REASONS: Final = (
     ("post_op", "A check after a procedure", "Photos of how it is healing."),
@@ -82,8 +83,7 @@ def questionnaire_from_form(data: dict[str, str]) -> dict[str, Any]:
     return answers
 
 
-async def my_cases(request: Request[Any, Any, Any], db: AsyncSession) -> Template:
-    who = actor(request)
+async def my_cases(request: Request[Any, Any, Any], db: AsyncSession, who: Actor) -> Template:
     start = await intake_start(db, who)
     return page(request, "patient/my_cases.html", {
         "cases": await list_my_cases(db, who),
@@ -94,8 +94,10 @@ async def my_cases(request: Request[Any, Any, Any], db: AsyncSession) -> Templat
     })
 
 
-async def consent_page(request: Request[Any, Any, Any], db: AsyncSession) -> Template:
-    start = await intake_start(db, actor(request))
+async def consent_page(
+    request: Request[Any, Any, Any], db: AsyncSession, who: Actor
+) -> Template:
+    start = await intake_start(db, who)
     return page(request, "patient/consent.html", {
         "consent_form": current_form(TELEDENTISTRY),
         "consent_ok": start.consent_ok,
@@ -104,7 +106,8 @@ async def consent_page(request: Request[Any, Any, Any], db: AsyncSession) -> Tem
 
 
 async def consent_accept(
-    request: Request[Any, Any, Any], db: AsyncSession, data: dict[str, str]
+    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, audit: AuditContext,
+    data: dict[str, str],
 ) -> Response[Any]:
     if data.get("agree") != "yes":
         flash(request, "Tick the box to say you agree, or ask the practice for a live visit.",
@@ -115,14 +118,13 @@ async def consent_accept(
     except ValueError:
         version = 0
     try:
-        await accept_consent(db, actor(request), audit_context(request),
-                             ConsentRequest(form=TELEDENTISTRY, version=version))
+        await accept_consent(db, who, audit, ConsentRequest(form=TELEDENTISTRY, version=version))
     except Conflict as exc:
         if exc.code != "already_accepted":
             flash(request, exc.message, "error")
             return redirect(request, "/patient/consent")
-    flash(request, "Thank you. You can now send photos to the dentist.", "success")
-    return redirect(request, "/patient/cases/new")
+    return redirect(request, "/patient/cases/new",
+                    success="Thank you. You can now send photos to the dentist.")
 
 
 def _new_case_context(
@@ -140,9 +142,9 @@ def _new_case_context(
 
 
 async def new_case(
-    request: Request[Any, Any, Any], db: AsyncSession, *, draft_key: str
+    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, *, draft_key: str
 ) -> Response[Any]:
-    start = await intake_start(db, actor(request))
+    start = await intake_start(db, who)
     if not start.consent_ok:
         return redirect(request, "/patient/consent")
     return page(request, "patient/new_case.html",
@@ -150,10 +152,10 @@ async def new_case(
 
 
 async def emergency_check(
-    request: Request[Any, Any, Any], db: AsyncSession, data: dict[str, str]
+    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, data: dict[str, str]
 ) -> Template:
     """htmx: the emergency message appears as soon as an answer signals an emergency."""
-    start = await intake_start(db, actor(request))
+    start = await intake_start(db, who)
     return page(request, "intake/_emergency-alert.html", {
         "emergency": bool(emergency_signals(questionnaire_from_form(data))),
         "organization": start.organization,
@@ -161,16 +163,16 @@ async def emergency_check(
 
 
 async def save_case(
-    request: Request[Any, Any, Any], db: AsyncSession, data: dict[str, str]
+    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, audit: AuditContext,
+    data: dict[str, str],
 ) -> Response[Any]:
-    who = actor(request)
     answers = questionnaire_from_form(data)
     draft_key = (data.get("draft_key") or "").strip()
     try:
         if not draft_key:
             raise Invalid("This form is out of date. Please start again.")
         created = await save_draft(
-            db, who, audit_context(request),
+            db, who, audit,
             NewCase(kind=data.get("kind", ""), questionnaire=answers), f"page:{draft_key}",
         )
     except Invalid as exc:
@@ -189,9 +191,10 @@ async def save_case(
 
 
 async def case_page(
-    request: Request[Any, Any, Any], db: AsyncSession, case_id: uuid.UUID
+    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, audit: AuditContext,
+    case_id: uuid.UUID,
 ) -> Template:
-    view = await view_case(db, actor(request), audit_context(request), case_id)
+    view = await view_case(db, who, audit, case_id)
     status = CaseStatus(view.case.status)
     uploads = _settings(request).uploads
     return page(request, "patient/case.html", {
@@ -207,10 +210,3 @@ async def case_page(
         "max_bytes": uploads.max_upload_bytes,
         "max_files": uploads.max_files_per_case,
     }, fragments={"photo-list": "intake/_photo-list.html"})  # polled while views are made
-
-
-def back_to_case(
-    request: Request[Any, Any, Any], case_id: uuid.UUID, message: str
-) -> Response[Any]:
-    flash(request, message, "success")
-    return redirect(request, f"/patient/cases/{case_id}")

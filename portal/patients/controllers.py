@@ -10,14 +10,14 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Response, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.guards import require_roles
 from portal.errors import form_error
-from portal.rendering import flash, page, redirect
+from portal.rendering import page, redirect
+from portal.requests import Form
 from reviewer.accounts.invitations import (
     IssuedInvitation,
     invitations_for_patient,
@@ -41,8 +41,11 @@ from storage.models import Patient, Role
 REGISTRARS = (Role.HYGIENIST, Role.FRONT_DESK, Role.COORDINATOR)
 SEARCHERS = (*REGISTRARS, Role.DENTIST)
 READERS = (*SEARCHERS, Role.PATIENT)
-
-Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+registrars = require_roles(*REGISTRARS)
+searchers = require_roles(*SEARCHERS)
+readers = require_roles(*READERS)
+Query = Annotated[str, QueryParameter(max_length=200)]
+"""The search words ``q`` (a name's word prefixes or a student id)."""
 
 
 def link_url(request: Request[Any, Any, Any], link: IssuedLink | IssuedInvitation) -> str:
@@ -110,11 +113,10 @@ class PatientApiController(Controller):
     path = "/patients"
     tags = ["patients"]
 
-    @post("/", guards=[require_roles(*REGISTRARS)], status_code=201)
+    @post("/", guards=[registrars], status_code=201)
     async def register(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
-        data: JSONBody[PatientBody],
+        who: NamedDependency[Actor], data: JSONBody[PatientBody],
     ) -> dict[str, Any]:
         """Register a patient in one of your organizations (``organization_id`` may be left
         out when you work for one); with ``invite`` also a login and its invitation link."""
@@ -126,31 +128,28 @@ class PatientApiController(Controller):
             body["invitation"] = invitation_json(request, invitation)
         return body
 
-    @get("/", guards=[require_roles(*SEARCHERS)])
+    @get("/", guards=[searchers])
     async def search(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
-        q: Annotated[str, QueryParameter(max_length=200)] = "",
+        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
+        q: Query = "",
     ) -> dict[str, Any]:
         """Patients of your organizations by name (word prefixes) or student id."""
         patients = await search_patients(db_session, who, q)
         return {"patients": [patient_json(p) for p in patients]}
 
-    @get("/{patient_id:uuid}", guards=[require_roles(*READERS)])
+    @get("/{patient_id:uuid}", guards=[readers])
     async def read(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
+        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
         patient_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """One patient (a patient login: only their own or linked ones)."""
         return patient_json(await read_patient(db_session, who, patient_id))
 
-    @post("/{patient_id:uuid}/invitations", guards=[require_roles(*REGISTRARS)],
-          status_code=201)
+    @post("/{patient_id:uuid}/invitations", guards=[registrars], status_code=201)
     async def invite_login(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
-        patient_id: FromPath[uuid.UUID], data: JSONBody[InvitationBody],
+        who: NamedDependency[Actor], patient_id: FromPath[uuid.UUID],
+        data: JSONBody[InvitationBody],
     ) -> dict[str, Any]:
         """Invite the patient or their guardian to a login linked to this patient. The link
         grants nothing until accepted: a new address sets its first password through it, an
@@ -161,10 +160,9 @@ class PatientApiController(Controller):
         return invitation_json(request, invitation)
 
     @post("/{patient_id:uuid}/invitations/{invitation_id:uuid}/withdraw",
-          guards=[require_roles(*REGISTRARS)], status_code=200)
+          guards=[registrars], status_code=200)
     async def withdraw_invitation(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
+        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
         patient_id: FromPath[uuid.UUID], invitation_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """Withdraw a pending invitation: its link stops working."""
@@ -172,11 +170,11 @@ class PatientApiController(Controller):
         return {"invitation_id": str(invitation.id), "status": invitation.status}
 
     @post("/{patient_id:uuid}/logins/{user_id:uuid}/password-reset",
-          guards=[require_roles(*REGISTRARS)], status_code=201)
+          guards=[registrars], status_code=201)
     async def reset(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
-        patient_id: FromPath[uuid.UUID], user_id: FromPath[uuid.UUID],
+        who: NamedDependency[Actor], patient_id: FromPath[uuid.UUID],
+        user_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """A password-reset link for one of the patient's logins; its sessions end now. Only
         for a login wholly inside your organizations (else 403 ``reset_not_allowed``: its
@@ -208,11 +206,10 @@ class PatientPageController(Controller):
     path = "/patients"
     include_in_schema = False
 
-    @get("/", guards=[require_roles(*SEARCHERS)])
+    @get("/", guards=[searchers])
     async def search_page(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
-        q: Annotated[str, QueryParameter(max_length=200)] = "",
+        who: NamedDependency[Actor], q: Query = "",
     ) -> Template:
         patients = await search_patients(db_session, who, q) if q.strip() else []
         return page(request, "patients/search.html",
@@ -220,15 +217,14 @@ class PatientPageController(Controller):
                      "may_register": who.role in REGISTRARS},
                     fragments={"patient-results": "patients/_patient-results.html"})
 
-    @get("/new", guards=[require_roles(*REGISTRARS)])
+    @get("/new", guards=[registrars])
     async def new(self, request: Request[Any, Any, Any]) -> Template:
         return page(request, "patients/new.html", {"values": {}})
 
-    @post("/", guards=[require_roles(*REGISTRARS)], status_code=303)
+    @post("/", guards=[registrars], status_code=303)
     async def create(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
-        data: Form,
+        who: NamedDependency[Actor], data: Form,
     ) -> Response[Any]:
         try:
             patient = await register_patient(db_session, who, _form_input(data))
@@ -237,22 +233,20 @@ class PatientPageController(Controller):
             error = await form_error(db_session, exc, own_page={"forbidden"})
             return page(request, "patients/new.html", {"values": data, "error": error},
                         status_code=422)
-        flash(request, f"{patient.full_name} is registered.", "success")
-        return redirect(request, f"/patients/{patient.id}")
+        return redirect(request, f"/patients/{patient.id}",
+                        success=f"{patient.full_name} is registered.")
 
-    @get("/{patient_id:uuid}", guards=[require_roles(*SEARCHERS)])
+    @get("/{patient_id:uuid}", guards=[searchers])
     async def detail(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
         who: NamedDependency[Actor], patient_id: FromPath[uuid.UUID],
     ) -> Template:
         return await _detail(request, db_session, who, patient_id)
 
-    @post("/{patient_id:uuid}/invitations", guards=[require_roles(*REGISTRARS)],
-          status_code=200)
+    @post("/{patient_id:uuid}/invitations", guards=[registrars], status_code=200)
     async def invite_page(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
-        patient_id: FromPath[uuid.UUID], data: Form,
+        who: NamedDependency[Actor], patient_id: FromPath[uuid.UUID], data: Form,
     ) -> Template:
         try:
             invitation = await invite(db_session, who, patient_id,
@@ -266,22 +260,21 @@ class PatientPageController(Controller):
                              new_link=link_url(request, invitation))
 
     @post("/{patient_id:uuid}/invitations/{invitation_id:uuid}/withdraw",
-          guards=[require_roles(*REGISTRARS)], status_code=303)
+          guards=[registrars], status_code=303)
     async def withdraw_page(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
-        patient_id: FromPath[uuid.UUID], invitation_id: FromPath[uuid.UUID],
+        who: NamedDependency[Actor], patient_id: FromPath[uuid.UUID],
+        invitation_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         await withdraw(db_session, who, patient_id, invitation_id)
-        flash(request, "The invitation is withdrawn; its link no longer works.", "success")
-        return redirect(request, f"/patients/{patient_id}")
+        return redirect(request, f"/patients/{patient_id}",
+                        success="The invitation is withdrawn; its link no longer works.")
 
-    @post("/{patient_id:uuid}/logins/{user_id:uuid}/reset",
-          guards=[require_roles(*REGISTRARS)], status_code=200)
+    @post("/{patient_id:uuid}/logins/{user_id:uuid}/reset", guards=[registrars], status_code=200)
     async def reset_page(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
-        patient_id: FromPath[uuid.UUID], user_id: FromPath[uuid.UUID],
+        who: NamedDependency[Actor], patient_id: FromPath[uuid.UUID],
+        user_id: FromPath[uuid.UUID],
     ) -> Template:
         link = await issue_patient_reset(db_session, who, patient_id, user_id)
         return await _detail(request, db_session, who, patient_id,

@@ -19,8 +19,8 @@ from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.guards import require_roles
-from portal.accounts.passwords import verify_password_async
 from portal.rendering import flash, page, redirect
+from portal.requests import current_user
 from portal.review import views
 from portal.review.schemas import (
     AddendumIn,
@@ -93,8 +93,7 @@ class QueueApiController(Controller):
 
     @get("/")
     async def queue(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
+        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
         organization: Filter = None, kind: Filter = None, urgency: Filter = None,
         overdue: Filter = None, mine: Filter = None, cursor: Filter = None,
         limit: Annotated[int | None, Parameter(required=False, ge=1, le=MAX_PAGE_SIZE)] = None,
@@ -108,8 +107,8 @@ class QueueApiController(Controller):
     @post("/claim", status_code=200,
           responses={204: ResponseSpec(data_container=None, description="Nothing waits.")})
     async def claim_next(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext]
+        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
+        audit: NamedDependency[AuditContext],
     ) -> Response[Any]:
         """Claim the most pressing case: 200 with the case, 204 when nothing waits."""
         case = await claim_next(db_session, who, audit, now=_now())
@@ -125,45 +124,36 @@ class ReviewApiController(Controller):
 
     @post("/{case_id:uuid}/claim", status_code=200)
     async def claim(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
-        case_id: FromPath[uuid.UUID],
+        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
+        audit: NamedDependency[AuditContext], case_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """Claim this case (200; also when you hold it already); 409 when another holds it."""
-        case = await claim_case(db_session, who, audit, case_id,
-                                now=_now())
-        return case_json(case)
+        return case_json(await claim_case(db_session, who, audit, case_id, now=_now()))
 
     @post("/{case_id:uuid}/release", status_code=200)
     async def release(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
-        case_id: FromPath[uuid.UUID],
+        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
+        audit: NamedDependency[AuditContext], case_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """Give the case back to the queue (the draft evaluation stays)."""
-        case = await release_case(db_session, who, audit, case_id,
-                                  now=_now())
-        return case_json(case)
+        return case_json(await release_case(db_session, who, audit, case_id, now=_now()))
 
     @post("/{case_id:uuid}/lease", status_code=200)
     async def renew(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
+        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
         case_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """Renew your claim's lease (30 minutes from now)."""
-        case = await renew_lease(db_session, who, case_id, now=_now())
-        return case_json(case)
+        return case_json(await renew_lease(db_session, who, case_id, now=_now()))
 
     @put("/{case_id:uuid}/evaluation")
     async def save(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
-        case_id: FromPath[uuid.UUID], data: JSONBody[EvaluationIn],
+        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
+        audit: NamedDependency[AuditContext], case_id: FromPath[uuid.UUID],
+        data: JSONBody[EvaluationIn],
     ) -> dict[str, Any]:
         """Replace the draft (whole); answers it with ``problems`` that still block signing."""
-        saved = await save_draft(db_session, who, audit, case_id,
-                                 data.draft(), now=_now())
+        saved = await save_draft(db_session, who, audit, case_id, data.draft(), now=_now())
         return evaluation_json(saved.evaluation, saved.problems)
 
     @post("/{case_id:uuid}/evaluation/sign", status_code=200)
@@ -173,11 +163,9 @@ class ReviewApiController(Controller):
         case_id: FromPath[uuid.UUID], data: JSONBody[SignIn],
     ) -> dict[str, Any]:
         """Sign: password re-checked (403 ``bad_password``), ``attest`` must be true."""
-        evaluation = await password_checked(request, db_session, case_id, lambda: sign_evaluation(
-            db_session, who, audit, case_id,
-            password=data.password, attest=data.attest, check_password=verify_password_async,
-            now=_now(),
-        ))
+        evaluation = await password_checked(request, db_session, who, audit, case_id,
+                                            sign_evaluation, password=data.password,
+                                            attest=data.attest)
         return evaluation_json(evaluation)
 
     @post("/{case_id:uuid}/evaluation/addenda", status_code=201)
@@ -187,22 +175,19 @@ class ReviewApiController(Controller):
         case_id: FromPath[uuid.UUID], data: JSONBody[AddendumIn],
     ) -> dict[str, Any]:
         """Add a signed addendum to a signed evaluation (password re-checked)."""
-        added = await password_checked(request, db_session, case_id, lambda: add_addendum(
-            db_session, who, audit, case_id, text=data.text,
-            password=data.password, check_password=verify_password_async, now=_now(),
-        ))
+        added = await password_checked(request, db_session, who, audit, case_id, add_addendum,
+                                       text=data.text, password=data.password)
         return addendum_json(added)
 
     @post("/{case_id:uuid}/info-requests", status_code=201)
     async def info_request(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
-        case_id: FromPath[uuid.UUID], data: JSONBody[InfoRequestIn],
+        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
+        audit: NamedDependency[AuditContext], case_id: FromPath[uuid.UUID],
+        data: JSONBody[InfoRequestIn],
     ) -> dict[str, Any]:
         """Ask the submitter for more; releases your claim, keeps the draft."""
         created = await request_information(
-            db_session, who, audit, case_id, message=data.message,
-            now=_now(),
+            db_session, who, audit, case_id, message=data.message, now=_now()
         )
         return info_request_json(created)
 
@@ -225,8 +210,7 @@ class ReviewPagesController(Controller):
         """The queue; an htmx request aimed at #queue-list gets just the list (polling)."""
         filters = _filters(organization, kind, urgency, overdue, mine, cursor)
         result = await list_queue(db_session, who, filters, now=_now())
-        user = who
-        orgs = [o for o in request.scope["user"].organizations if o.id in user.organization_ids]
+        orgs = [o for o in current_user(request).organizations if o.id in who.organization_ids]
         return page(
             request,
             "review/queue.html",
@@ -264,8 +248,7 @@ class ReviewPagesController(Controller):
         case_id: FromPath[uuid.UUID],
     ) -> Template:
         """The case: patient summary, questionnaire, images, history, the evaluation."""
-        case_file = await load_case_file(db_session, who, audit,
-                                         case_id, now=_now())
+        case_file = await load_case_file(db_session, who, audit, case_id, now=_now())
         return page(request, "review/case.html", {**views.helpers(), "cf": case_file})
 
     @post("/cases/{case_id:uuid}/claim", status_code=303)
@@ -283,10 +266,9 @@ class ReviewPagesController(Controller):
         who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         case_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
-        await release_case(db_session, who, audit, case_id,
-                           now=_now())
-        flash(request, "The case is back in the queue; your draft is kept.", "success")
-        return redirect(request, "/review")
+        await release_case(db_session, who, audit, case_id, now=_now())
+        return redirect(request, "/review",
+                        success="The case is back in the queue; your draft is kept.")
 
     @post("/cases/{case_id:uuid}/lease", status_code=200)
     async def renew(
@@ -306,8 +288,8 @@ class ReviewPagesController(Controller):
     ) -> Template:
         """htmx auto-save of the whole form; answers the "saved" line."""
         form = await request.form()
-        saved = await save_draft(db_session, who, audit, case_id,
-                                 draft_from_form(form), now=_now())
+        saved = await save_draft(db_session, who, audit, case_id, draft_from_form(form),
+                                 now=_now())
         return page(request, "review/_save-status.html",
                     {**views.helpers(), "evaluation": saved.evaluation,
                      "problems": saved.problems, "case": saved.case})
@@ -330,24 +312,20 @@ class ReviewPagesController(Controller):
         form = await request.form()
         draft = draft_from_form(form) if "advice" in form else None
         try:
-            await password_checked(request, db_session, case_id, lambda: sign_evaluation(
-                db_session, who, audit, case_id,
+            await password_checked(
+                request, db_session, who, audit, case_id, sign_evaluation,
                 password=str(form.get("password") or ""),
                 attest=str(form.get("attest") or "") in {"yes", "true", "on", "1"},
-                check_password=verify_password_async, now=_now(), draft=draft,
-            ))
+                draft=draft,
+            )
         except (BadPassword, AttestationRequired, EvaluationIncomplete) as exc:
-            return page(request, "review/_sign-form.html",
-                        {**views.helpers(), "case_id": case_id, "sign_error": exc.message},
-                        status_code=422)
-        except SigningLocked as exc:  # 422 so htmx swaps the form in with the message
-            locked = page(request, "review/_sign-form.html",
-                          {**views.helpers(), "case_id": case_id, "sign_error": exc.detail},
-                          status_code=422)
+            return _refused_sign_form(request, case_id, exc.message)
+        except SigningLocked as exc:
+            locked = _refused_sign_form(request, case_id, exc.detail)
             locked.headers["Retry-After"] = str(exc.retry_after)
             return locked
-        flash(request, "Signed. The submitter can now read your advice.", "success")
-        return redirect(request, f"/review/cases/{case_id}")
+        return redirect(request, f"/review/cases/{case_id}",
+                        success="Signed. The submitter can now read your advice.")
 
     @post("/cases/{case_id:uuid}/addenda", status_code=303)
     async def addendum(
@@ -356,13 +334,10 @@ class ReviewPagesController(Controller):
         case_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         form = await request.form()
-        await password_checked(request, db_session, case_id, lambda: add_addendum(
-            db_session, who, audit, case_id,
-            text=str(form.get("text") or ""), password=str(form.get("password") or ""),
-            check_password=verify_password_async, now=_now(),
-        ))
-        flash(request, "Addendum signed.", "success")
-        return redirect(request, f"/review/cases/{case_id}")
+        await password_checked(request, db_session, who, audit, case_id, add_addendum,
+                               text=str(form.get("text") or ""),
+                               password=str(form.get("password") or ""))
+        return redirect(request, f"/review/cases/{case_id}", success="Addendum signed.")
 
     @post("/cases/{case_id:uuid}/info-requests", status_code=303)
     async def info_request(
@@ -373,8 +348,16 @@ class ReviewPagesController(Controller):
         form = await request.form()
         await request_information(db_session, who, audit, case_id,
                                   message=str(form.get("message") or ""), now=_now())
-        flash(request, "Sent back to the submitter; your draft is kept.", "success")
-        return redirect(request, "/review")
+        return redirect(request, "/review",
+                        success="Sent back to the submitter; your draft is kept.")
+
+
+def _refused_sign_form(
+    request: Request[Any, Any, Any], case_id: uuid.UUID, message: str
+) -> Template:
+    """The sign form again with why signing was refused: 422, so htmx swaps it in."""
+    return page(request, "review/_sign-form.html",
+                {**views.helpers(), "case_id": case_id, "sign_error": message}, status_code=422)
 
 
 PAGE_CONTROLLERS: list[type] = [ReviewPagesController]

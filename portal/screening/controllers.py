@@ -23,6 +23,7 @@ from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.guards import require_roles
+from portal.requests import Form
 from portal.screening import pages
 from portal.screening.schemas import (
     EventIn,
@@ -61,7 +62,9 @@ screeners = require_roles(*SCREENERS)
 reporters = require_roles(*REPORT_READERS)
 ROSTER_BODY_LIMIT = MAX_ROSTER_BYTES + 64 * 1024
 
-Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+DateFrom = Annotated[date | None, QueryParameter(name="from")]
+DateTo = Annotated[date | None, QueryParameter(name="to")]
+"""The optional ``from`` / ``to`` days of the school reports (API and page)."""
 
 
 @dataclass
@@ -120,9 +123,8 @@ class ScreeningEventApiController(Controller):
 
     @post("/", guards=[writers], status_code=201)
     async def create(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
-        data: JSONBody[EventIn],
+        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
+        audit: NamedDependency[AuditContext], data: JSONBody[EventIn],
     ) -> dict[str, Any]:
         """A screening day: site (the school), date, state (default: the organization's)."""
         event = await create_event(
@@ -134,8 +136,7 @@ class ScreeningEventApiController(Controller):
 
     @get("/", guards=[readers])
     async def index(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor]
+        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor]
     ) -> dict[str, Any]:
         """The events of your organizations, latest first."""
         events = await list_events(db_session, who)
@@ -143,9 +144,8 @@ class ScreeningEventApiController(Controller):
 
     @get("/{event_id:uuid}", guards=[readers])
     async def read(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
-        event_id: FromPath[uuid.UUID],
+        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
+        audit: NamedDependency[AuditContext], event_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """The event, its class progress and every child's state (the read is audited)."""
         klass = await class_list(db_session, who, audit, event_id)
@@ -158,42 +158,34 @@ class ScreeningEventApiController(Controller):
     @post("/{event_id:uuid}/roster", guards=[writers], status_code=200,
           request_max_body_size=ROSTER_BODY_LIMIT)
     async def roster(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
-        event_id: FromPath[uuid.UUID], data: RosterBody,
+        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
+        audit: NamedDependency[AuditContext], event_id: FromPath[uuid.UUID], data: RosterBody,
     ) -> dict[str, Any]:
         """Multipart ``file``: the class roster CSV. Answers imported, updated and the refused
         lines (header = line 1). Importing the same file again updates and adds nothing."""
-        result = await import_roster(
-            db_session, who, audit, event_id,
-            await _read_roster(data),
-        )
+        result = await import_roster(db_session, who, audit, event_id, await _read_roster(data))
         return result.payload()
 
     @post("/{event_id:uuid}/children/{enrollment_id:uuid}/not-screened", guards=[screeners],
           status_code=200)
     async def not_screened(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
-        event_id: FromPath[uuid.UUID], enrollment_id: FromPath[uuid.UUID],
-        data: JSONBody[NotScreenedIn],
+        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
+        audit: NamedDependency[AuditContext], event_id: FromPath[uuid.UUID],
+        enrollment_id: FromPath[uuid.UUID], data: JSONBody[NotScreenedIn],
     ) -> dict[str, Any]:
         """Mark a child not screened, with a reason (absent, no_consent, refused, …)."""
         _, child = await mark_not_screened(
-            db_session, who, audit, event_id, enrollment_id,
-            data.reason, data.note,
+            db_session, who, audit, event_id, enrollment_id, data.reason, data.note
         )
         return child_json(child)
 
     @get("/{event_id:uuid}/report", guards=[reporters])
     async def report(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
-        event_id: FromPath[uuid.UUID],
+        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
+        audit: NamedDependency[AuditContext], event_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """BSS indicators of the event, in total and by grade."""
-        report = await event_report(db_session, who, audit,
-                                    event_id)
+        report = await event_report(db_session, who, audit, event_id)
         return {
             **event_json(report.event),
             "total": _row_json(report.rows[-1]),
@@ -202,25 +194,23 @@ class ScreeningEventApiController(Controller):
 
     @get("/{event_id:uuid}/report.csv", guards=[reporters])
     async def report_csv(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
-        event_id: FromPath[uuid.UUID],
+        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
+        audit: NamedDependency[AuditContext], event_id: FromPath[uuid.UUID],
     ) -> Response[bytes]:
         """The indicator table as CSV: one row per grade and one for the event."""
-        report = await event_report(db_session, who, audit,
-                                    event_id, action="screening_report.exported")
+        report = await event_report(db_session, who, audit, event_id,
+                                    action="screening_report.exported")
         return _csv(indicators_csv(report.rows), f"screening-{event_id}-indicators.csv")
 
     @get("/{event_id:uuid}/data-sheet.csv", guards=[reporters])
     async def data_sheet(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
-        event_id: FromPath[uuid.UUID],
+        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
+        audit: NamedDependency[AuditContext], event_id: FromPath[uuid.UUID],
     ) -> Response[bytes]:
         """The BSS data sheet as CSV: one row per child (names included; the export is
         audited)."""
-        report = await event_report(db_session, who, audit,
-                                    event_id, action="screening_event.exported")
+        report = await event_report(db_session, who, audit, event_id,
+                                    action="screening_event.exported")
         return _csv(data_sheet_csv(report), f"screening-{event_id}-children.csv")
 
 
@@ -230,25 +220,19 @@ class ScreeningReportApiController(Controller):
 
     @get("/schools", guards=[reporters])
     async def schools(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
-        date_from: Annotated[date | None, QueryParameter(name="from")] = None,
-        date_to: Annotated[date | None, QueryParameter(name="to")] = None,
+        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
+        audit: NamedDependency[AuditContext], date_from: DateFrom = None, date_to: DateTo = None,
     ) -> dict[str, Any]:
         """BSS indicators per school over your organizations' events (optional from/to)."""
-        rows = await school_report(db_session, who, audit,
-                                   date_from, date_to)
+        rows = await school_report(db_session, who, audit, date_from, date_to)
         return {"schools": [_row_json(row) for row in rows[:-1]], "total": _row_json(rows[-1])}
 
     @get("/schools.csv", guards=[reporters])
     async def schools_csv(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
-        date_from: Annotated[date | None, QueryParameter(name="from")] = None,
-        date_to: Annotated[date | None, QueryParameter(name="to")] = None,
+        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
+        audit: NamedDependency[AuditContext], date_from: DateFrom = None, date_to: DateTo = None,
     ) -> Response[bytes]:
-        rows = await school_report(db_session, who, audit,
-                                   date_from, date_to)
+        rows = await school_report(db_session, who, audit, date_from, date_to)
         return _csv(indicators_csv(rows), "screening-schools.csv")
 
 
@@ -261,79 +245,89 @@ class ScreeningPagesController(Controller):
 
     @get("/", guards=[readers])
     async def events(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor],
     ) -> Template:
-        return await pages.events_page(request, db_session)
+        return await pages.events_page(request, db_session, who)
 
     @post("/events", guards=[writers], status_code=303)
     async def create(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        data: Form,
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext], data: Form,
     ) -> Response[Any]:
-        return await pages.create_event_form(request, db_session, data)
+        return await pages.create_event_form(request, db_session, who, audit, data)
 
     @get("/events/{event_id:uuid}", guards=[readers])
     async def event(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         event_id: FromPath[uuid.UUID],
     ) -> Template:
-        return await pages.event_page(request, db_session, event_id)
+        return await pages.event_page(request, db_session, who, audit, event_id)
 
     @post("/events/{event_id:uuid}/roster", guards=[writers], status_code=200,
           request_max_body_size=ROSTER_BODY_LIMIT)
     async def roster(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         event_id: FromPath[uuid.UUID], data: RosterBody,
     ) -> Template:
         """The roster form (htmx, multipart with the CSRF token in the header)."""
-        return await pages.roster_upload(request, db_session, event_id,
+        return await pages.roster_upload(request, db_session, who, audit, event_id,
                                          await _read_roster(data))
 
     @get("/events/{event_id:uuid}/children/{enrollment_id:uuid}", guards=[readers])
     async def child(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         event_id: FromPath[uuid.UUID], enrollment_id: FromPath[uuid.UUID],
     ) -> Template:
-        return await pages.child_page(request, db_session, event_id, enrollment_id)
+        return await pages.child_page(request, db_session, who, audit, event_id, enrollment_id)
 
     @post("/events/{event_id:uuid}/children/{enrollment_id:uuid}/findings",
           guards=[screeners], status_code=200)
     async def findings(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         event_id: FromPath[uuid.UUID], enrollment_id: FromPath[uuid.UUID], data: Form,
     ) -> Template:
-        return await pages.findings_save(request, db_session, event_id, enrollment_id, data)
+        return await pages.findings_save(request, db_session, who, audit, event_id,
+                                         enrollment_id, data)
 
     @post("/events/{event_id:uuid}/children/{enrollment_id:uuid}/not-screened",
           guards=[screeners], status_code=303, opt=BACK_TO_CHILD)
     async def not_screened(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         event_id: FromPath[uuid.UUID], enrollment_id: FromPath[uuid.UUID], data: Form,
     ) -> Response[Any]:
-        return await pages.not_screened_form(request, db_session, event_id, enrollment_id, data)
+        return await pages.not_screened_form(request, db_session, who, audit, event_id,
+                                             enrollment_id, data)
 
     @post("/events/{event_id:uuid}/children/{enrollment_id:uuid}/submit", guards=[screeners],
           status_code=303, opt=BACK_TO_CHILD)
     async def submit(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         event_id: FromPath[uuid.UUID], enrollment_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
-        return await pages.submit_form(request, db_session, event_id, enrollment_id)
+        return await pages.submit_form(request, db_session, who, audit, event_id, enrollment_id)
 
     @get("/events/{event_id:uuid}/report", guards=[reporters])
     async def report(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
         event_id: FromPath[uuid.UUID],
     ) -> Template:
-        return await pages.report_page(request, db_session, event_id)
+        return await pages.report_page(request, db_session, who, audit, event_id)
 
     @get("/reports", guards=[reporters])
     async def schools(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        date_from: Annotated[date | None, QueryParameter(name="from")] = None,
-        date_to: Annotated[date | None, QueryParameter(name="to")] = None,
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        date_from: DateFrom = None, date_to: DateTo = None,
     ) -> Template:
-        return await pages.schools_page(request, db_session, date_from, date_to)
+        return await pages.schools_page(request, db_session, who, audit, date_from, date_to)
 
 
 PAGE_CONTROLLERS: list[type] = [ScreeningPagesController]

@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.errors import form_error
 from portal.intake.worker import finish_case_views
-from portal.rendering import flash, page, redirect
-from portal.requests import actor, audit_context
+from portal.rendering import page, redirect
+from reviewer.actor import Actor
 from reviewer.errors import DomainError
 from reviewer.screening.children import (
     Child,
@@ -46,6 +46,7 @@ from reviewer.screening.findings import (
 from reviewer.screening.progress import ChildState
 from reviewer.screening.reports import event_report, school_report
 from reviewer.vocabulary import FLUORIDE_VARNISH, SEALANT
+from storage.audit import AuditContext
 from storage.models import ScreeningEnrollment, ScreeningEvent
 
 PHOTO_VIEWS: dict[str, str] = {
@@ -65,8 +66,7 @@ STATE_BADGES: dict[ChildState, str] = {
 }
 
 
-def _common(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    who = actor(request)
+def _common(who: Actor) -> dict[str, Any]:
     return {
         "may_write": who.role in EVENT_WRITERS,
         "may_screen": who.role in SCREENERS,
@@ -77,50 +77,52 @@ def _common(request: Request[Any, Any, Any]) -> dict[str, Any]:
 
 
 async def events_page(
-    request: Request[Any, Any, Any], db: AsyncSession, *, errors: dict[str, str] | None = None,
-    values: dict[str, str] | None = None, status_code: int = 200,
+    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, *,
+    errors: dict[str, str] | None = None, values: dict[str, str] | None = None,
+    status_code: int = 200,
 ) -> Template:
-    events = await list_events(db, actor(request))
+    events = await list_events(db, who)
     return page(
         request, "screening/events.html",
-        {**_common(request), "events": events, "errors": errors or {}, "values": values or {},
+        {**_common(who), "events": events, "errors": errors or {}, "values": values or {},
          "today": date.today().isoformat()},
         status_code=status_code,
     )
 
 
 async def create_event_form(
-    request: Request[Any, Any, Any], db: AsyncSession, data: dict[str, str]
+    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, audit: AuditContext,
+    data: dict[str, str],
 ) -> Response[Any]:
     values = {k: (data.get(k) or "").strip() for k in ("site", "date", "state")}
     try:
         event_date = date.fromisoformat(values["date"])
     except ValueError:
-        return await events_page(request, db, errors={"date": "Give the day of the visit."},
+        return await events_page(request, db, who, errors={"date": "Give the day of the visit."},
                                  values=values, status_code=422)
     try:
         event = await create_event(
-            db, actor(request), audit_context(request),
+            db, who, audit,
             NewEvent(site=values["site"], event_date=event_date, state=values["state"] or None),
         )
     except DomainError as exc:
         field = "state" if "state" in exc.code else "site" if "site" in exc.code else "form"
         error = await form_error(db, exc, own_page=())
-        return await events_page(request, db, errors={field: error}, values=values,
+        return await events_page(request, db, who, errors={field: error}, values=values,
                                  status_code=422)
-    flash(request, "Event created. Import the class roster next.", "success")
-    return redirect(request, f"/screening/events/{event.id}")
+    return redirect(request, f"/screening/events/{event.id}",
+                    success="Event created. Import the class roster next.")
 
 
 async def event_page(
-    request: Request[Any, Any, Any], db: AsyncSession, event_id: uuid.UUID,
-    *, import_result: ImportResult | None = None, import_error: str | None = None,
-    status_code: int = 200,
+    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, audit: AuditContext,
+    event_id: uuid.UUID, *, import_result: ImportResult | None = None,
+    import_error: str | None = None, status_code: int = 200,
 ) -> Template:
-    klass = await class_list(db, actor(request), audit_context(request), event_id)
+    klass = await class_list(db, who, audit, event_id)
     return page(
         request, "screening/event.html",
-        {**_common(request), "event": klass.event, "children": klass.children,
+        {**_common(who), "event": klass.event, "children": klass.children,
          "progress": klass.progress, "import_result": import_result,
          "import_error": import_error},
         fragments={"class-list": "screening/_class-list.html",
@@ -131,24 +133,27 @@ async def event_page(
 
 
 async def roster_upload(
-    request: Request[Any, Any, Any], db: AsyncSession, event_id: uuid.UUID, data: bytes
+    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, audit: AuditContext,
+    event_id: uuid.UUID, data: bytes,
 ) -> Template:
     """The htmx roster form: the import's outcome, and a trigger that refreshes the class."""
     try:
-        result = await import_roster(db, actor(request), audit_context(request), event_id, data)
+        result = await import_roster(db, who, audit, event_id, data)
     except DomainError as exc:
         error = await form_error(db, exc)
-        return await event_page(request, db, event_id, import_error=error, status_code=422)
-    answer = await event_page(request, db, event_id, import_result=result)
+        return await event_page(request, db, who, audit, event_id, import_error=error,
+                                status_code=422)
+    answer = await event_page(request, db, who, audit, event_id, import_result=result)
     answer.headers["HX-Trigger"] = "roster-imported"
     return answer
 
 
 def _child_context(
-    request: Request[Any, Any, Any], event: ScreeningEvent, child: Child, **extra: Any
+    request: Request[Any, Any, Any], who: Actor, event: ScreeningEvent, child: Child,
+    **extra: Any,
 ) -> dict[str, Any]:
     return {
-        **_common(request), "event": event, "child": child, "findings": child.findings,
+        **_common(who), "event": event, "child": child, "findings": child.findings,
         "urgencies": TREATMENT_URGENCIES, "reasons": NOT_SCREENED_REASONS,
         "photo_views": PHOTO_VIEWS, "idempotency_key": case_key(child.enrollment.id),
         "max_bytes": request.app.state.settings.uploads.max_upload_bytes,
@@ -164,12 +169,11 @@ def _child_context(
 
 
 async def child_page(
-    request: Request[Any, Any, Any], db: AsyncSession, event_id: uuid.UUID,
-    enrollment_id: uuid.UUID,
+    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, audit: AuditContext,
+    event_id: uuid.UUID, enrollment_id: uuid.UUID,
 ) -> Template:
-    event, child = await get_child(db, actor(request), audit_context(request), event_id,
-                                   enrollment_id)
-    return page(request, "screening/child.html", _child_context(request, event, child),
+    event, child = await get_child(db, who, audit, event_id, enrollment_id)
+    return page(request, "screening/child.html", _child_context(request, who, event, child),
                 fragments={"findings-form": "screening/_findings-form.html"})
 
 
@@ -194,61 +198,59 @@ def findings_from_form(data: dict[str, str]) -> dict[str, Any]:
 
 
 async def findings_save(
-    request: Request[Any, Any, Any], db: AsyncSession, event_id: uuid.UUID,
-    enrollment_id: uuid.UUID, data: dict[str, str],
+    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, audit: AuditContext,
+    event_id: uuid.UUID, enrollment_id: uuid.UUID, data: dict[str, str],
 ) -> Template:
     """Save the findings form (htmx): answers the form again, saved or with the problem.
 
     The first save creates the child's case, so the photo panel is sent along out of band."""
-    who, ctx = actor(request), audit_context(request)
     try:
-        event, child = await save_findings(db, who, ctx, event_id, enrollment_id,
+        event, child = await save_findings(db, who, audit, event_id, enrollment_id,
                                            findings_from_form(data))
     except DomainError as exc:
         error = await form_error(db, exc)
-        event, child = await get_child(db, who, ctx, event_id, enrollment_id, audit=False)
-        context = _child_context(request, event, child, error=error, submitted=data)
+        event, child = await get_child(db, who, audit, event_id, enrollment_id, audit=False)
+        context = _child_context(request, who, event, child, error=error, submitted=data)
         return page(request, "screening/_findings-form.html", context, status_code=422)
-    context = _child_context(request, event, child, saved=True, photos_oob=True)
+    context = _child_context(request, who, event, child, saved=True, photos_oob=True)
     return page(request, "screening/_findings-form.html", context)
 
 
 async def not_screened_form(
-    request: Request[Any, Any, Any], db: AsyncSession, event_id: uuid.UUID,
-    enrollment_id: uuid.UUID, data: dict[str, str],
+    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, audit: AuditContext,
+    event_id: uuid.UUID, enrollment_id: uuid.UUID, data: dict[str, str],
 ) -> Response[Any]:
     # A refused step goes back to the child's page (the route's ``back``, portal/errors.py).
-    await mark_not_screened(db, actor(request), audit_context(request), event_id,
-                            enrollment_id, data.get("reason"), data.get("note"))
-    flash(request, "Marked as not screened.", "success")
-    return redirect(request, f"/screening/events/{event_id}")
+    await mark_not_screened(db, who, audit, event_id, enrollment_id, data.get("reason"),
+                            data.get("note"))
+    return redirect(request, f"/screening/events/{event_id}", success="Marked as not screened.")
 
 
 async def submit_form(
-    request: Request[Any, Any, Any], db: AsyncSession, event_id: uuid.UUID,
-    enrollment_id: uuid.UUID,
+    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, audit: AuditContext,
+    event_id: uuid.UUID, enrollment_id: uuid.UUID,
 ) -> Response[Any]:
     enrollment = await db.get(ScreeningEnrollment, enrollment_id)
     if enrollment is not None and enrollment.case_id is not None:
         # A dentist must never get a case whose pictures are still being made.
         await finish_case_views(request.app, enrollment.case_id)
-    await submit_child(db, actor(request), audit_context(request), event_id, enrollment_id)
-    flash(request, "Sent to the dentists.", "success")
-    return redirect(request, f"/screening/events/{event_id}")
+    await submit_child(db, who, audit, event_id, enrollment_id)
+    return redirect(request, f"/screening/events/{event_id}", success="Sent to the dentists.")
 
 
 async def report_page(
-    request: Request[Any, Any, Any], db: AsyncSession, event_id: uuid.UUID
+    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, audit: AuditContext,
+    event_id: uuid.UUID,
 ) -> Template:
-    report = await event_report(db, actor(request), audit_context(request), event_id)
+    report = await event_report(db, who, audit, event_id)
     return page(request, "screening/report.html",
-                {**_common(request), "event": report.event, "report": report})
+                {**_common(who), "event": report.event, "report": report})
 
 
 async def schools_page(
-    request: Request[Any, Any, Any], db: AsyncSession, date_from: date | None,
-    date_to: date | None,
+    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, audit: AuditContext,
+    date_from: date | None, date_to: date | None,
 ) -> Template:
-    rows = await school_report(db, actor(request), audit_context(request), date_from, date_to)
+    rows = await school_report(db, who, audit, date_from, date_to)
     return page(request, "screening/schools.html",
-                {**_common(request), "rows": rows, "date_from": date_from, "date_to": date_to})
+                {**_common(who), "rows": rows, "date_from": date_from, "date_to": date_to})
