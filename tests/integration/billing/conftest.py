@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,7 +16,7 @@ from reviewer.actor import Actor
 from reviewer.billing.encounters import propose_case_lines
 from reviewer.billing.jobs import build_package_job
 from storage.audit import AuditContext
-from storage.blobs import BlobStore, MemoryBlobStore
+from storage.blobs import BlobStore
 from storage.models import (
     Case,
     Evaluation,
@@ -27,10 +25,15 @@ from storage.models import (
     ScreeningEvent,
     User,
 )
+from tests.support import services as shared_fixtures
 from tests.support.fixtures import FIXTURES
 from tests.support.intake import Picture, attach
 from tests.support.intake import uploader as upload_actor
-from tests.support.portal import seed
+
+app_db = shared_fixtures.app_db
+blobs = shared_fixtures.blobs
+demo_db = shared_fixtures.demo_db
+"""The shared fixtures, by name (tests/support/services.py)."""
 
 GOOD = FIXTURES / "good"
 SIGNED_AT = dt.datetime(2026, 11, 21, 17, 30, tzinfo=dt.UTC)  # 09:30 in Sacramento
@@ -205,16 +208,3 @@ async def seed_school(db: AsyncSession, blobs: BlobStore, *, package: bool = Tru
     await _bill(db, blobs, case, package=package)
     return Seeded(case.id, child.id, school.id, evaluation.id, hashes)
 
-
-@pytest.fixture
-async def blobs() -> AsyncIterator[BlobStore]:
-    store = MemoryBlobStore()
-    yield store
-    await store.aclose()
-
-
-@pytest.fixture
-async def demo_db(database_url: str, db: AsyncSession) -> AsyncSession:
-    """A database with the demo accounts (for service tests without an app)."""
-    await seed(database_url)
-    return db

@@ -7,28 +7,16 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
 
-import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.settings import Settings
 from reviewer.billing.fees import replace_fee_schedule
-from storage.database import create_engine, create_session_maker
 from storage.models import User
 from tests.integration.billing.conftest import CTX, actor_for, seed_post_op
 from tests.support.portal import csrf_token, sign_in
-
-
-@pytest.fixture
-async def app_db(settings: Settings, app: Litestar) -> AsyncIterator[AsyncSession]:
-    engine = create_engine(settings.database.url)
-    async with create_session_maker(engine)() as session:
-        yield session
-    await engine.dispose()
 
 
 async def _desk(client: AsyncTestClient[Litestar]) -> dict[str, str]:

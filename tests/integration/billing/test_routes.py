@@ -8,7 +8,6 @@ import hashlib
 import io
 import json
 import zipfile
-from collections.abc import AsyncIterator
 
 import pytest
 from litestar import Litestar
@@ -16,20 +15,10 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.settings import Settings
 from reviewer.billing.packages import BUILD_JOB
-from storage.database import create_engine, create_session_maker
 from storage.models import AuditEvent, Case, User
 from tests.integration.billing.conftest import Seeded, seed_post_op, seed_school
 from tests.support.portal import csrf_token, sign_in
-
-
-@pytest.fixture
-async def app_db(settings: Settings, app: Litestar) -> AsyncIterator[AsyncSession]:
-    engine = create_engine(settings.database.url)
-    async with create_session_maker(engine)() as session:
-        yield session
-    await engine.dispose()
 
 
 @pytest.fixture

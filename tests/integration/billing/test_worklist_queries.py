@@ -3,29 +3,18 @@ for twenty, and no INSERT/UPDATE/DELETE besides its audit events."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.settings import Settings
-from storage.database import create_engine, create_session_maker
 from tests.integration.billing.conftest import seed_post_op
 from tests.support.portal import sign_in
-
-
-@pytest.fixture
-async def app_db(settings: Settings, app: Litestar) -> AsyncIterator[AsyncSession]:
-    engine = create_engine(settings.database.url)
-    async with create_session_maker(engine)() as session:
-        yield session
-    await engine.dispose()
 
 
 @contextmanager
