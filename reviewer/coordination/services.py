@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import anyio.to_thread
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -323,7 +324,7 @@ async def documentation(
         outcomes={str(r.id): r.outcome for r in rows},
         counterparts={str(r.id): r.counterpart.replace(",", ", ") for r in rows},
     )
-    pdf = render_coordination_record(record)
+    pdf = await anyio.to_thread.run_sync(render_coordination_record, record)  # fpdf2: a thread
     await record_event(
         db, "coordination_documentation.generated", ctx, organization_id=org.id,
         subject_type="patient", subject_id=patient.id,

@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import anyio.to_thread
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -123,7 +124,9 @@ async def _record_pdf(db: AsyncSession, blobs: BlobStore, case: Case) -> tuple[b
     if stored is not None:
         return await blobs.read(stored.pdf_key), f"claim_package:{stored.id}"
     facts = await load_case_facts(db, case, blobs=blobs)
-    return render_async_record(facts.record), f"case:{case.id}:rendered"
+    # fpdf2 is CPU work: a worker thread, never the event loop
+    pdf = await anyio.to_thread.run_sync(render_async_record, facts.record)
+    return pdf, f"case:{case.id}:rendered"
 
 
 async def case_items(
@@ -217,4 +220,4 @@ async def assemble(
         scope=scope_text,
         format=req.format,
     )
-    return build_records_package(label, items)
+    return await anyio.to_thread.run_sync(build_records_package, label, items)
