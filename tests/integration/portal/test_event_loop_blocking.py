@@ -32,11 +32,13 @@ from litestar import Litestar
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.testing import AsyncTestClient
 from PIL import Image
+from sqlalchemy import select
 
 from portal.accounts.passwords import PRODUCTION_HASHER
 from portal.app import create_app
 from portal.demo import seed_demo
 from portal.settings import Settings
+from storage.models import Patient
 from tests.support.fixtures import FIXTURES, GOOD
 from tests.support.loop_guard import FAIL_AFTER_S, LoopGuard, production_hasher
 from tests.support.portal import DEMO_PASSWORD, csrf_token, sign_in
@@ -213,6 +215,59 @@ async def test_the_journeys_leave_the_event_loop_free(
             await hygienist_screens(client)
         _report(guard, capsys)
         guard.check()
+
+
+# Found by this test, in areas other than the journeys above (their owners fix them): the
+# records package renders its cover sheet with fpdf2 on the loop (reviewer/records/assemble.py
+# ``assemble`` -> ``build_records_package``; ``_record_pdf`` renders a record when no package
+# is stored), and the coordination documentation PDF is rendered on the loop
+# (reviewer/coordination/services.py ``documentation`` -> ``render_coordination_record``).
+KNOWN_ELSEWHERE = ("reviewer/records/", "reviewer/coordination/")
+
+
+async def _patient_id(app: Litestar) -> str:
+    async with app.state.db_sessionmaker() as db:
+        found = await db.scalar(select(Patient.id).where(Patient.email == "patient@demo.test"))
+    return str(found)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_records_and_coordination_documents(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A records request prepared and a coordination PDF: the same guard. What it finds in
+    the two places known above is an expected failure (xfail) until they are fixed; anything
+    else fails."""
+    with LoopGuard() as guard:
+        async with guarded_client(settings, guard) as client:
+            await sign_in(client, "patient@demo.test")
+            asked = await client.post(
+                "/api/v1/records-requests",
+                json={"requester": "patient", "records": "all", "format": "electronic"},
+                headers=await _headers(client),
+            )
+            assert asked.status_code == 201, asked.text
+            base = f"/api/v1/records-requests/{asked.json()['id']}"
+            await sign_in(client, "billing@demo.test")
+            headers = await _headers(client)
+            verified = await client.post(f"{base}/verify", headers=headers, json={
+                "identity_method": "portal_login", "document_type": "none", "authority": "self"})
+            assert verified.status_code == 200, verified.text
+            assert (await client.post(f"{base}/quote", headers=headers)).status_code == 200
+            assert (await client.post(f"{base}/waive", headers=headers, json={})).status_code \
+                == 200
+            prepared = await client.post(f"{base}/prepare", headers=headers)
+            assert prepared.json()["status"] == "prepared", prepared.text
+            await sign_in(client, "coordinator@demo.test")
+            patient_id = client.blocking_portal.call(_patient_id, client.app)
+            pdf = await client.get(f"/api/v1/patients/{patient_id}/coordination/documentation.pdf")
+            assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF"), pdf.text[:200]
+        _report(guard, capsys)
+    failures = guard.failures()
+    assert [f for f in failures if not any(place in f for place in KNOWN_ELSEWHERE)] == []
+    if failures:
+        pytest.xfail("blocking work left to the records and coordination areas:\n"
+                     + "\n".join(failures))
 
 
 async def _blocks(seconds: float) -> None:
