@@ -29,10 +29,11 @@ Two exclusions, both measured rather than guessed, both reported by the test:
   the callback's time.
 * a loop thread without a core (the machine's other processes had both for a while). A
   callback over the limit fails only when the loop thread was busy in it for half the limit:
-  its CPU time in the callback, or the sampler's ticks that found it computing or asleep in
-  the kernel (``time.sleep``, a lock, argon2's own threads, a read). Runnable but not running
-  is not busy, nor is asyncio's debug bookkeeping (the source traceback it takes of every new
-  handle stats source files, slow when the disk is busy).
+  its CPU time, plus the ticks in which the sampler found it sitting in one call asleep in the
+  kernel (``time.sleep``, a lock, argon2's own threads, a read). Waiting for a core or for the
+  GIL (held by another thread of the process) is not busy, nor is asyncio's debug bookkeeping
+  (the source traceback it takes of every new handle stats source files, slow when the disk
+  is busy).
 
 The slow first use of things (a template's compile, a module imported on first call, the first
 connection) is taken out by a warm-up before :meth:`LoopGuard.arm`, not by a higher threshold.
@@ -198,31 +199,36 @@ class LoopGuard(logging.Handler):
     def _sample(self) -> None:
         """The sampler thread. asyncio sets ``loop._current_handle`` in debug mode."""
         running: object = None
+        position: tuple[int, int] | None = None  # the loop thread's innermost frame and opcode
         last, cpu = time.monotonic(), self._cpu()
         while not self._stop.wait(SAMPLE_EVERY_S):
             now, cpu_now = time.monotonic(), self._cpu()
-            step, used = min(now - last, ON_TIME_S), cpu_now - cpu
+            step, used = min(now - last, ON_TIME_S), min(cpu_now - cpu, ON_TIME_S)
             last, cpu = now, cpu_now
             handle = getattr(self.loop, "_current_handle", None)
+            frame = sys._current_frames().get(self._thread)
+            before, position = position, (id(frame), frame.f_lasti) if frame else None
             if handle is not running:
                 if running is not None:
                     self._seen.pop(id(running), None)  # done (its warning, if any, took it)
                 running = handle
                 continue
-            frame = sys._current_frames().get(self._thread)
             if handle is not None and frame is not None:
-                self._tick(self._seen.setdefault(id(handle), _Seen()), frame, step, used)
+                stuck = position == before and used < step / 4 and self._waiting()
+                self._tick(self._seen.setdefault(id(handle), _Seen()), frame,
+                           step if stuck else used)
 
-    def _tick(self, seen: _Seen, frame: FrameType, step: float, used: float) -> None:
-        """One tick within a long callback: busy when the loop thread computed for half the
-        step or slept in the kernel (``time.sleep``, argon2's own threads, a lock); not when it
-        was runnable without a core (the machine's other processes had both) or inside
-        asyncio's debug bookkeeping (the source traceback of every new handle)."""
+    def _tick(self, seen: _Seen, frame: FrameType, busy: float) -> None:
+        """One tick within a long callback. The loop thread was busy for the CPU time it used
+        since the last tick, or for the whole tick when it sat in one call asleep in the kernel
+        (``time.sleep``, a lock, argon2's own threads, a read): not while it waited for a core
+        (the machine's other processes had both) or for the GIL (another thread of this process
+        ran Python), nor inside asyncio's debug bookkeeping (the source traceback it takes of
+        every new handle)."""
         frames = _frames(frame)
         if any(f.filename.endswith("asyncio/format_helpers.py") for f in frames):
             return
-        if used >= step / 2 or self._waiting():
-            seen.busy_s += step
+        seen.busy_s += busy
         if len(seen.wheres) < 500:
             seen.wheres.append(_where(frames))
 

@@ -39,6 +39,7 @@ from portal.app import create_app
 from portal.demo import seed_demo
 from portal.settings import Settings
 from storage.models import Patient
+from tests.integration.resilience.api import DRAFT
 from tests.support.fixtures import FIXTURES, GOOD
 from tests.support.loop_guard import FAIL_AFTER_S, LoopGuard, production_hasher
 from tests.support.portal import DEMO_PASSWORD, csrf_token, sign_in
@@ -47,17 +48,6 @@ pytestmark = pytest.mark.slow
 
 Client = AsyncTestClient[Litestar]
 
-EVALUATION = {
-    "findings": "Socket of tooth 19 closing well; mild redness distally.",
-    "teeth_findings": [{"tooth": "19", "condition": "healing_normal"}],
-    "diagnosis": "Normal healing after extraction of tooth 19.",
-    "advice": "Keep rinsing gently with warm salt water after meals for three more days.",
-    "urgency": "routine",
-    "procedures": [{"code": "D2391", "tooth": "30", "surfaces": "o"}],
-    "referral": None,
-    "follow_up_days": 14,
-    "internal_notes": "Event loop guard journey.",
-}
 FINDINGS = {
     "caries_experience": "yes", "untreated_decay": "yes", "sealants_present": "no",
     "treatment_urgency": "urgent", "fluoride_varnish": "yes", "sealant_teeth": "3 14",
@@ -143,7 +133,7 @@ async def dentist_signs(client: Client, case_id: str) -> None:
     for attachment in case["attachments"]:
         thumbnail = await client.get(f"{url}/attachments/{attachment['id']}/thumbnail")
         assert thumbnail.status_code == 200
-    saved = await client.put(f"{url}/evaluation", json=EVALUATION, headers=await _headers(client))
+    saved = await client.put(f"{url}/evaluation", json=DRAFT, headers=await _headers(client))
     assert saved.status_code == 200 and saved.json()["problems"] == [], saved.text
     signed = await client.post(f"{url}/evaluation/sign",
                                json={"password": DEMO_PASSWORD, "attest": True},
