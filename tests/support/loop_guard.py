@@ -65,7 +65,7 @@ from portal.accounts import passwords
 FAIL_AFTER_S: Final = 0.05
 REPORT_AFTER_S: Final = 0.02
 SAMPLE_EVERY_S: Final = 0.01
-ON_TIME_S: Final = 3 * SAMPLE_EVERY_S  # a later tick: the process (or the GIL) was elsewhere
+ON_TIME_S: Final = 3 * SAMPLE_EVERY_S  # the most one tick counts (a late one: the process slept)
 _ROOT: Final = str(Path(__file__).resolve().parents[2]) + "/"
 
 # (owner, attribute, what a failure calls it)

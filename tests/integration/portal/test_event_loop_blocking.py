@@ -187,6 +187,8 @@ async def hygienist_screens(client: Client) -> None:
 def _report(guard: LoopGuard, capsys: pytest.CaptureFixture[str]) -> None:
     with capsys.disabled():
         print("\nslowest callbacks on the guarded loop (less garbage collection):")
+        if not guard.slowest(1):
+            print("  none over 0.02 s")
         for s in guard.slowest(5):
             print(f"  {s.own_s:.3f} s (took {s.seconds:.3f}, busy {s.busy_s:.3f}) in "
                   f"{s.where or '(not sampled)'}"[:150])
