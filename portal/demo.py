@@ -12,7 +12,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.accounts.passwords import hash_password
+from portal.accounts.passwords import hash_password_async
 from storage.models import (
     License,
     Organization,
@@ -71,7 +71,7 @@ class DemoResult:
 async def seed_demo(db: AsyncSession, password: str | None = None) -> DemoResult:
     generated = password is None
     password = password or secrets.token_urlsafe(12)
-    password_hash = hash_password(password)
+    password_hash = await hash_password_async(password)  # argon2: off the event loop
     orgs: dict[str, Organization] = {}
     created = 0
     for name, fields in ORGANIZATIONS.items():
