@@ -39,6 +39,7 @@ from reviewer.billing.fees import format_fee
 from reviewer.billing.providers import organization_providers
 from reviewer.billing.same_day import SAME_DAY_RULES
 from reviewer.billing.services import BillingStatus, EncounterView, LinesRefused
+from reviewer.coordination.services import unbilled_case_management
 from reviewer.errors import Invalid, NotFound, Unprocessable
 from storage.audit import AuditContext
 from storage.blobs import BlobStore
@@ -191,9 +192,11 @@ class BillingPageController(FrontDeskPages):
     ) -> Template:
         chosen = _filter(status)
         rows = await services.worklist(db_session, who, audit, STATUS_FILTERS[chosen])
+        case_management = await unbilled_case_management(db_session, who, audit)
         return page(
             request, "billing/worklist.html",
-            {"rows": rows, "status": chosen, "filters": list(STATUS_FILTERS)},
+            {"rows": rows, "status": chosen, "filters": list(STATUS_FILTERS),
+             "case_management": case_management},
             fragments={"worklist": "billing/_worklist.html"},
         )
 

@@ -384,19 +384,23 @@ def propose_case_management_lines(
 ) -> tuple[list[ClaimLine], list[RuleViolation]]:
     """Claim lines for the billable activities, and the reasons the others are not billed.
 
-    One line per patient, code and day (quantity 1), on the person who did the first of that
-    day's activities, at the profile's case-management place of service, on a
-    ``coordination`` encounter whose id is that first activity's id. Activities are taken in
-    date order; an activity billed earlier in the same call counts as history for later ones.
+    One line per patient, code, day and performer (quantity 1), on the person who did the
+    work: a dentist's own coordination time is a line of its own, never merged into the
+    coordinator's. At the profile's case-management place of service, on a ``coordination``
+    encounter whose id is the first of those activities' id. Activities are taken in date
+    order; an activity billed earlier in the same call counts as history for later days.
     """
     lines: list[ClaimLine] = []
     violations: list[RuleViolation] = []
     billed_here: list[BilledCaseManagement] = []
-    groups: dict[tuple[str, str, dt.date], list[CoordinationActivity]] = {}
+    groups: dict[tuple[str, str, dt.date, str], list[CoordinationActivity]] = {}
     for activity in sorted(activities, key=lambda a: a.date):
-        key = (activity.patient_id, activity.code, activity.date)
-        # earlier days of this call count as history; the same day's activities share a line
-        earlier = [b for b in billed_here if (b.patient_id, b.code, b.date_of_service) != key]
+        that_day = (activity.patient_id, activity.code, activity.date)
+        performer = activity.performed_by.user_id or activity.performed_by.npi or \
+            activity.performed_by.name
+        key = (*that_day, performer)
+        # earlier days of this call count as history; the same day's activities share lines
+        earlier = [b for b in billed_here if (b.patient_id, b.code, b.date_of_service) != that_day]
         problems = check_activity(activity, [*history, *earlier], profile)
         if problems:
             violations.extend(problems)
@@ -411,7 +415,7 @@ def propose_case_management_lines(
                 what_was_done=(activity.what_was_done,),
             )
         )
-    for (_patient, code, day), group in groups.items():
+    for (_patient, code, day, _performer), group in groups.items():
         first = group[0]
         lines.append(
             ClaimLine(

@@ -8,6 +8,7 @@ names in any script render and read back.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,10 @@ class CoordinationRecord:
     """activity id → the outcome recorded."""
     counterparts: Mapping[str, str]
     """activity id → with whom, in words."""
+    consent: str = "not on file"
+    """The information-sharing consent, in words (form, version, who accepted, when)."""
+    recorded_at: Mapping[str, dt.datetime] = dataclasses.field(default_factory=dict)
+    """activity id → when its performer recorded it (the performer's signature)."""
 
 
 def _period(period: tuple[dt.date | None, dt.date | None]) -> str:
@@ -135,6 +140,21 @@ def render_coordination_record(record: CoordinationRecord) -> bytes:
         doc.set_font(FONT, size=8.5)
         for v in record.not_billed:
             doc.multi_cell(0, 5, f"• {v.message}", new_x="LMARGIN", new_y="NEXT")
+    doc.ln(2)
+    _heading(doc, "Information-sharing consent")
+    doc.multi_cell(0, 5.5, record.consent, new_x="LMARGIN", new_y="NEXT")
+    doc.ln(2)
+    _heading(doc, "Signatures of the performers")
+    for a in _ordered(record.activities):
+        when = record.recorded_at.get(a.activity_id)
+        signed = format_moment(when, record.practice.time_zone) if when else "time not recorded"
+        npi = f", NPI {a.performed_by.npi}" if a.performed_by.npi else ""
+        doc.multi_cell(
+            0, 5.5,
+            f"{a.date.isoformat()} {a.code}: performed and documented by {a.performed_by.name} "
+            f"({a.performed_by.role}{npi}), signed electronically {signed}",
+            new_x="LMARGIN", new_y="NEXT",
+        )
     return bytes(doc.output())
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reviewer.access import patient_visibility
@@ -32,7 +32,7 @@ from reviewer.consent_forms import INFORMATION_SHARING
 from reviewer.coordination.documents import CoordinationRecord, render_coordination_record
 from reviewer.documents.model import PatientIdentity, Practice
 from reviewer.errors import Conflict, Forbidden, Invalid, NotFound
-from reviewer.intake.consents import has_current_consent
+from reviewer.intake.consents import current_consent, has_current_consent
 from storage.audit import AuditContext, record_event
 from storage.models import (
     Case,
@@ -257,13 +257,25 @@ async def _plain(
             activity_id=str(row.id), patient_id=str(row.patient_id),
             kind=cm.CaseManagementKind(row.kind), date=row.performed_on,
             performed_by=Provider(npi=user.npi or "", name=user.display_name or user.email,
-                                  role=PROVIDER_ROLE.get(Role(user.role), ProviderRole.OTHER)),
+                                  role=PROVIDER_ROLE.get(Role(user.role), ProviderRole.OTHER),
+                                  user_id=str(user.id)),
             minutes=row.minutes, necessity=row.necessity, what_was_done=row.description,
             barrier=cm.Barrier(row.barrier) if row.barrier else None,
             with_whom=_counterparts(row), outcome=row.outcome,
             special_health_care_needs=special, information_sharing_consent=consent,
         ))
     return out
+
+
+async def _consent_text(db: AsyncSession, patient: Patient) -> str:
+    consent = await current_consent(db, patient.id, INFORMATION_SHARING)
+    if consent is None:
+        return ("Not on file: nothing was shared with another provider or a physician "
+                "(sharing needs this consent).")
+    who = consent.given_by_name or consent.given_by
+    return (f"On file: {consent.form} version {consent.version}, accepted by {who} "
+            f"({consent.given_by}) on {consent.accepted_at.date().isoformat()} "
+            f"({consent.method}).")
 
 
 @dataclass(frozen=True)
@@ -286,16 +298,11 @@ class CoordinationReport:
         }
 
 
-async def documentation(
-    db: AsyncSession, actor: Actor, ctx: AuditContext, patient_id: uuid.UUID,
-    start: dt.date | None = None, end: dt.date | None = None, *, now: dt.datetime | None = None,
-) -> CoordinationReport:
-    """The D9991/D9992/D9997 documentation of a period: minutes per code, claim lines (the
-    coding rules, with what was billed before as history), and the PDF."""
-    moment = _now(now)
-    patient = await _patient(db, actor, patient_id, READERS)
-    org = await db.get_one(Organization, patient.organization_id)
-    rows = await _rows(db, patient, start, end)
+async def _proposed(
+    db: AsyncSession, patient: Patient, rows: Sequence[CoordinationActivity]
+) -> tuple[list[cm.CoordinationActivity], list[ClaimLine], list[RuleViolation]]:
+    """The rows as the coding rules' records, and the lines of those not billed yet (what was
+    billed before is the rules' history)."""
     plain = await _plain(db, patient, rows)
     billed_rows = [r for r in await _rows(db, patient, None, None) if r.billed_at is not None]
     billed = await _plain(db, patient, billed_rows)
@@ -306,8 +313,64 @@ async def documentation(
         for a in billed
     ]
     unbilled = [a for a, r in zip(plain, rows, strict=True) if r.billed_at is None]
-    profile = await payer_profile_for(db, org.id, patient.payer_name)
+    profile = await payer_profile_for(db, patient.organization_id, patient.payer_name)
     lines, violations = cm.propose_case_management_lines(unbilled, history, profile)
+    return plain, lines, violations
+
+
+WORKLIST_PATIENTS = 50
+
+
+@dataclass(frozen=True)
+class CaseManagementRow:
+    """A patient's case-management lines not billed yet, for the billing worklist."""
+
+    patient: Patient
+    lines: tuple[ClaimLine, ...]
+    not_billed: int
+
+
+async def unbilled_case_management(
+    db: AsyncSession, actor: Actor, ctx: AuditContext
+) -> list[CaseManagementRow]:
+    """For the front desk: each patient of their organizations with coordination work not
+    billed yet, and its proposed D9991-D9997 lines (each on its performer, with the
+    performer's NPI). At most :data:`WORKLIST_PATIENTS` patients, oldest work first."""
+    if actor.role != Role.FRONT_DESK or not actor.organization_ids:
+        return []
+    patient_ids = list((await db.scalars(
+        select(CoordinationActivity.patient_id)
+        .where(CoordinationActivity.organization_id.in_(actor.organization_ids),
+               CoordinationActivity.billed_at.is_(None))
+        .group_by(CoordinationActivity.patient_id)
+        .order_by(func.min(CoordinationActivity.performed_on))
+        .limit(WORKLIST_PATIENTS)
+    )).all())
+    out: list[CaseManagementRow] = []
+    for patient_id in patient_ids:
+        patient = await db.get_one(Patient, patient_id)
+        rows = [r for r in await _rows(db, patient, None, None) if r.billed_at is None]
+        _, lines, violations = await _proposed(db, patient, rows)
+        out.append(CaseManagementRow(patient, tuple(lines), len(violations)))
+    for org_id in sorted(actor.organization_ids):
+        await record_event(
+            db, "case_management_worklist.viewed", ctx, organization_id=org_id,
+            subject_type="organization", subject_id=org_id, details={"patients": len(out)},
+        )
+    return out
+
+
+async def documentation(
+    db: AsyncSession, actor: Actor, ctx: AuditContext, patient_id: uuid.UUID,
+    start: dt.date | None = None, end: dt.date | None = None, *, now: dt.datetime | None = None,
+) -> CoordinationReport:
+    """The D9991/D9992/D9997 documentation of a period: minutes per code, claim lines (the
+    coding rules, with what was billed before as history), and the PDF."""
+    moment = _now(now)
+    patient = await _patient(db, actor, patient_id, READERS)
+    org = await db.get_one(Organization, patient.organization_id)
+    rows = await _rows(db, patient, start, end)
+    plain, lines, violations = await _proposed(db, patient, rows)
     totals = cm.minutes_by_code(plain)
     address = ", ".join(
         x for x in (org.address_line, org.city, f"{org.state} {org.postal_code}".strip()) if x
@@ -323,6 +386,8 @@ async def documentation(
         lines=tuple(lines), not_billed=tuple(violations), generated_at=moment,
         outcomes={str(r.id): r.outcome for r in rows},
         counterparts={str(r.id): r.counterpart.replace(",", ", ") for r in rows},
+        consent=await _consent_text(db, patient),
+        recorded_at={str(r.id): r.created_at for r in rows},
     )
     pdf = await anyio.to_thread.run_sync(render_coordination_record, record)  # fpdf2: a thread
     await record_event(

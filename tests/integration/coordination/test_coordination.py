@@ -177,7 +177,9 @@ async def test_coordination_minutes_add_up_on_documentation(
     import io
 
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
-    for expected in ("D9992", "35", "D9997", "55", "Total", "100"):
+    for expected in ("D9992", "35", "D9997", "55", "Total", "100",
+                     "Information-sharing consent", "Signatures of the performers",
+                     "performed and documented by"):
         assert expected in text
     await _login(client, "billing@demo.test")
     assert (await client.post(url, json=share)).status_code == 403
@@ -251,3 +253,36 @@ async def test_bodies_are_typed(client: AsyncTestClient[Litestar], app_db: Async
     parts = schema["components"]["schemas"]
     assert {"NewReferralIn", "ReferralStatusIn", "ActivityIn", "BilledIn"} <= set(parts)
     assert parts["ActivityIn"]["properties"]["minutes"]["oneOf"][0] == {"type": "integer"}
+
+
+async def test_case_management_lines_on_the_billing_worklist(
+    client: AsyncTestClient[Litestar], app_db: AsyncSession
+):
+    """Issue 16: D9992 lines with the performer's NPI; the dentist's own coordination time is
+    its own line, not merged into the coordinator's; the worklist shows both."""
+    patient = await demo_patient(app_db)
+    await signed_case(app_db, client.app.state.blobs, patient, collected_on=dt.date(2026, 11, 19))
+    app_db.add(Consent(organization_id=patient.organization_id, patient_id=patient.id,
+                       form="information_sharing", version=1, given_by="patient",
+                       method="paper", accepted_at=dt.datetime(2026, 11, 1, tzinfo=dt.UTC)))
+    await app_db.commit()
+    work = {"kind": "care_coordination", "counterpart": "provider", "minutes": 20,
+            "necessity": "surgery planning", "performed_on": "2026-11-20"}
+    coordinator = await actor_for(app_db, "coordinator@demo.test")
+    dentist = await actor_for(app_db, "dentist@demo.test")
+    await coordination.log_activity(app_db, coordinator, CTX, patient.id, NewActivity.from_dict(
+        {**work, "description": "Sent images to the oral surgeon"}), now=NOW)
+    await coordination.log_activity(app_db, dentist, CTX, patient.id, NewActivity.from_dict(
+        {**work, "description": "Dentist discussed the findings with the surgeon",
+         "minutes": 15}), now=NOW)
+    await app_db.commit()
+    await _login(client, "billing@demo.test")
+    page = await client.get("/billing")
+    assert page.status_code == 200
+    section = page.text[page.text.index('id="case-management"'):]
+    assert "Cora Coordinator" in section and "Dr. Dana Demo" in section
+    assert section.count("D9992") >= 2 and "1326044579" in section  # the dentist's own NPI
+    billing = await actor_for(app_db, "billing@demo.test")
+    [row] = await coordination.unbilled_case_management(app_db, billing, CTX)
+    assert sorted(line.provider.name for line in row.lines) == ["Cora Coordinator",
+                                                                "Dr. Dana Demo"]

@@ -277,6 +277,18 @@ def test_one_line_per_patient_code_and_day_with_minutes_adding_up() -> None:
     assert minutes_by_code([first, second]) == {"D9992": 60}
 
 
+def test_the_dentists_own_time_is_its_own_line() -> None:
+    coordinator = VALID[K.CARE_COORDINATION]
+    dentist = Provider("1326044579", "Dr. Dana Demo", ProviderRole.DENTIST, user_id="u-dentist")
+    own = dataclasses.replace(coordinator, activity_id="a-dentist", performed_by=dentist,
+                              minutes=15, what_was_done="Dentist called the oral surgeon")
+    lines, violations = propose_case_management_lines([coordinator, own])
+    assert violations == []
+    assert [(ln.code, ln.provider.name) for ln in lines] == [
+        ("D9992", "Sam Patel"), ("D9992", "Dr. Dana Demo")]
+    assert lines[1].provider.npi == "1326044579" and lines[1].encounter.id == "a-dentist"
+
+
 def test_later_days_in_one_call_count_as_repeats() -> None:
     first = VALID[K.SPECIAL_NEEDS]
     next_week = dataclasses.replace(first, activity_id="a-next", date=date(2026, 3, 17))
