@@ -41,6 +41,7 @@ from reviewer.billing.same_day import SAME_DAY_RULES
 from reviewer.billing.services import BillingStatus, EncounterView, LinesRefused
 from reviewer.coordination.services import unbilled_case_management
 from reviewer.errors import Invalid, NotFound, Unprocessable
+from reviewer.records.ledger import records_ledger
 from storage.audit import AuditContext
 from storage.blobs import BlobStore
 
@@ -199,6 +200,15 @@ class BillingPageController(FrontDeskPages):
              "case_management": case_management},
             fragments={"worklist": "billing/_worklist.html"},
         )
+
+    @get("/ledger")
+    async def ledger(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+    ) -> Template:
+        """The D9961 ledger: records fees quoted, paid (on the patient's account), waived."""
+        rows = await records_ledger(db_session, who, audit)
+        return page(request, "billing/ledger.html", {"rows": rows})
 
     @get("/export.csv")
     async def export(

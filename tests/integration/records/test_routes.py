@@ -78,6 +78,8 @@ async def test_api_walk_and_public_link(client: AsyncTestClient[Litestar], app_d
         == "waived"
     assert (await client.post(f"{base}/prepare")).json()["status"] == "prepared"
     assert (await client.post(f"{base}/bogus")).status_code == 404  # no such step: no route
+    ledger = await client.get("/billing/ledger")  # the front desk's D9961 ledger
+    assert ledger.status_code == 200 and "waived" in ledger.text and "hardship" in ledger.text
     # A forged Host must not reach the link: it is built from TOOTHLINE_PUBLIC_URL only.
     delivered = await client.post(f"{base}/deliver", json={},
                                   headers={"host": "evil.example"})

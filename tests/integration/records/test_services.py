@@ -14,8 +14,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reviewer.errors import Conflict, DomainError, Invalid, NotFound
+from reviewer.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from reviewer.records import services
+from reviewer.records.ledger import records_ledger
 from reviewer.records.services import NewRequest, Verification
 from storage.blobs import BlobStore
 from storage.models import AuditEvent, DownloadLink, LedgerEntry, RecordsRequest
@@ -121,6 +122,12 @@ async def test_full_walk_with_fee_paid_second_check_and_link(
     assert [(e.code, float(e.amount), e.service_date) for e in ledger] == [
         ("D9961", 6.5, dt.date(2026, 3, 8))
     ]
+    # the front desk reads it on the D9961 ledger (issue 16); a coordinator does not
+    [row] = await records_ledger(demo_db, desk, CTX)
+    assert (row.state, row.quoted, row.code, row.amount) == ("paid", "6.50", "D9961", "6.50")
+    assert row.by and row.service_date == dt.date(2026, 3, 8)
+    with pytest.raises(Forbidden):
+        await records_ledger(demo_db, other_desk, CTX)
 
     view = await services.prepare(demo_db, blobs, desk, CTX, req.id, now=now)
     assert view.request.status == "prepared"
