@@ -23,6 +23,7 @@ from portal.billing.schemas import (
     BillingStatusIn,
     ClaimLinesIn,
     LiveSessionIn,
+    LiveSessionSignIn,
     SameDayOverrideIn,
 )
 from portal.billing.shared import (
@@ -35,9 +36,11 @@ from portal.billing.shared import (
     encounter_view,
     stream_download,
 )
+from portal.review.signing import password_checked
 from reviewer.actor import Actor
 from reviewer.billing import services
 from reviewer.billing.fees import format_fee
+from reviewer.billing.live_sessions import sign_live_session
 from reviewer.billing.services import Download, EncounterView, LinesRefused, PackageNotReady
 from reviewer.coding.rules import EncounterType
 from storage.audit import AuditContext
@@ -204,6 +207,28 @@ class LiveSessionsApi(Controller):
         state where the patient was (403 ``not_licensed``)."""
         view = await services.create_live_session(db_session, who, audit, data.fields())
         return {"id": view.encounter.id, **lines_json(view)}
+
+    @post("/{session_id:uuid}/sign", guards=[require_roles(Role.DENTIST)], status_code=200)
+    async def sign(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        session_id: FromPath[uuid.UUID], data: JSONBody[LiveSessionSignIn],
+    ) -> dict[str, Any]:
+        """The dentist who held the session signs its record: password re-checked under the
+        sign-in throttle (403 ``bad_password``, 429 ``locked``), ``attest`` true, the record
+        documented (422 ``session_undocumented`` naming what is missing); 409
+        ``already_signed``. The D9995 package with the signature is built after the commit."""
+        view = await password_checked(request, db_session, who, audit, session_id,
+                                      sign_live_session, password=data.password,
+                                      attest=data.attest)
+        session = view.live_facts.session if view.live_facts else None
+        return {
+            "id": view.encounter.id,
+            "signed_at": session.signed_at.isoformat() if session and session.signed_at
+            else None,
+            "content_sha256": session.content_sha256 if session else None,
+            **lines_json(view),
+        }
 
 
 API_CONTROLLERS: list[type] = [CaseBillingApi, LiveSessionBillingApi, LiveSessionsApi]

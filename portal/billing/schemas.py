@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -130,10 +130,24 @@ class LiveSessionIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tr
     participants: list[LiveParticipantIn] = []
     notes: str = ""
     patient_site: OriginatingSite | None = None
-    """home | school | office | other; default the case's site, else home."""
+    """Where the patient was: home | school | office | other (a linked case's site is never
+    taken). Without it the session is recorded but undocumented: it cannot be signed."""
+    patient_state: Annotated[str, msgspec.Meta(pattern="^[A-Za-z]{2}$")] | None = None
+    """The state the patient was in during the session (2 letters, e.g. CA); the license
+    check uses it. Default the patient's own state, never a linked case's."""
     evaluation: LiveEvaluationIn | None = None
+    """Its ``findings`` are required before the session can be signed."""
 
     def fields(self) -> dict[str, Any]:
         """What was sent, as ``reviewer.billing.live_sessions.create_live_session`` reads it."""
         fields: dict[str, Any] = msgspec.to_builtins(self)
         return fields
+
+
+class LiveSessionSignIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The dentist who held the session signs its record (as an evaluation is signed)."""
+
+    password: str
+    """The dentist's password, re-checked (403 ``bad_password``; counts as a sign-in attempt)."""
+    attest: bool = False
+    """Must be true (422 ``attestation_required``)."""

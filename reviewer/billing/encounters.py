@@ -305,7 +305,8 @@ class LiveKind(EncounterKind):
         )
 
     def signed_at(self, facts: LiveFacts) -> dt.datetime:
-        return facts.session.created_at
+        # signing the session record makes the unsigned package stale
+        return facts.session.signed_at or facts.session.created_at
 
 
 CASES = CaseKind()

@@ -479,13 +479,14 @@ async def load_live_facts(
         encounter_id=str(session.id),
         dentist=_provider(dentist),
         session_date=day,
-        originating_site=OriginatingSite(session.patient_site),
+        # not recorded yet (the session cannot be signed so): the home, until it is
+        originating_site=OriginatingSite(session.patient_site or OriginatingSite.HOME),
         problem=ProblemStatus.ESTABLISHED if problem_text == "established" else ProblemStatus.NEW,
         case_kind=CaseKind(case.kind) if case else None,
         recommended=plan,
     )
     proposed = tuple(propose_live_lines(facts, profile))
-    state = session.patient_state or patient.state
+    state = session.patient_state
     record = LiveRecord(
         encounter_id=str(session.id),
         practice=_practice(org),
@@ -494,7 +495,10 @@ async def load_live_facts(
             license=await _license(db, dentist.id, state),
         ),
         patient=_patient(patient),
-        originating_site=_originating(session.patient_site, state, patient, org, None),
+        originating_site=(
+            _originating(session.patient_site, state, patient, org, None) if session.patient_site
+            else _site("not recorded", "not recorded", state)
+        ),
         distant_site=_distant(org),
         scheduled_at=session.scheduled_at,
         started_at=session.started_at,
@@ -514,6 +518,9 @@ async def load_live_facts(
         linked_case_id=str(session.case_id) if session.case_id else None,
         recorded_at=session.created_at,
         payer_profile=profile.name,
+        signed_at=session.signed_at,
+        attestation=session.attestation or "",
+        content_sha256=session.content_sha256 or "",
     )
     return LiveFacts(
         session=session, patient=patient, organization=org, dentist=dentist, profile=profile,

@@ -99,6 +99,12 @@ class CorrectionReasonRequired(Unprocessable):
     code = "correction_reason_required"
 
 
+class SessionUnsigned(Unprocessable):
+    """A live session is billed only once the dentist who held it signed its record."""
+
+    code = "session_unsigned"
+
+
 async def update_lines(
     db: AsyncSession,
     actor: Actor,
@@ -215,11 +221,17 @@ async def mark_ready(
     db: AsyncSession, actor: Actor, ctx: AuditContext, kind: EncounterType,
     encounter_id: uuid.UUID,
 ) -> EncounterView:
-    """proposed → ready, when no coding rule is broken."""
+    """proposed → ready, when no coding rule is broken (and a live session's record is
+    signed: 422 ``session_unsigned``; signing needs it documented)."""
     view = await _editable(
         db, actor, kind, encounter_id, (BillingStatus.PROPOSED,),
         "Only proposed lines can be marked ready; these are {status}.",
     )
+    if view.live_facts is not None and view.live_facts.session.signed_at is None:
+        raise SessionUnsigned(
+            "The dentist who held this live session has not signed its record yet: it is "
+            "billed once the session is documented and signed."
+        )
     if view.blocking:
         raise LinesRefused(view.blocking)
     view.billing.status = BillingStatus.READY

@@ -200,6 +200,10 @@ class LiveRecord:
     """When the session was recorded: the document's fixed creation time."""
     payer_profile: str = "Default"
     encounter_type: EncounterType = EncounterType.SYNCHRONOUS
+    signed_at: dt.datetime | None = None
+    """When the dentist who held it (``dentist``) signed the record; None: unsigned."""
+    attestation: str = ""
+    content_sha256: str = ""
     signed_lines: tuple[ClaimLine, ...] | None = None
     corrections: tuple[LineCorrection, ...] = ()
     made_at: dt.datetime | None = None

@@ -398,11 +398,18 @@ def render_live_record(record: LiveRecord, *, version: int = 1) -> bytes:
     minutes = max(0, round((record.ended_at - record.started_at).total_seconds() / 60))
     doc.field("Duration", f"{minutes} minutes")
     doc.field("Platform", record.platform)
-    doc.rows(("Participant", "Role"), [(p.name, p.role) for p in record.participants], (100, 80))
+    where = record.originating_site
+    doc.field("Patient was at", where.kind)
+    doc.field("Patient's state", where.state or "not recorded")
+    if record.participants:
+        doc.rows(("Participant", "Role"), [(p.name, p.role) for p in record.participants],
+                 (100, 80))
+    else:
+        doc.field("Participants", "none recorded")
     doc.section("Notes")
     doc.paragraph(record.notes)
     doc.section("Findings")
-    doc.paragraph(record.findings)
+    doc.paragraph(record.findings or "not recorded")
     doc.section("Diagnosis")
     doc.paragraph(record.diagnosis)
     doc.section("Treatment recommendations (treatment plan, not claimed)")
@@ -415,8 +422,25 @@ def render_live_record(record: LiveRecord, *, version: int = 1) -> bytes:
     doc.paragraph(record.advice)
     doc.section("Claim lines" if not record.corrections else "Claim lines as recorded")
     doc.rows(_LINE_HEADER, _line_rows(_as_signed(record)), _LINE_WIDTHS)
+    _live_signature(doc, record, tz)
     _corrections(doc, record, tz)
     return bytes(doc.output())
+
+
+def _live_signature(doc: _Document, record: LiveRecord, tz: str) -> None:
+    """Who signed the session record, with which license, when, what they attested and the
+    hash the signature covers; an unsigned record says so (it is not billable)."""
+    doc.section("Signature and attestation")
+    if record.signed_at is None:
+        doc.paragraph("Not signed yet: the dentist who held the session signs its record "
+                      "before it is billed.")
+        return
+    dentist = record.dentist
+    doc.field("Signed by", f"{dentist.name} (NPI {dentist.npi or 'not on file'})")
+    doc.field("License", dentist.license or "license not on file")
+    doc.field("Signed at", format_moment(record.signed_at, tz))
+    doc.paragraph(record.attestation)
+    doc.small(f"signed content sha256 {record.content_sha256}")
 
 
 def _fit_jpeg(data: bytes, long_side: int, quality: int) -> tuple[bytes, int, int]:

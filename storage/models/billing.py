@@ -77,10 +77,21 @@ class LiveSession(Base):
     evaluation: Mapped[dict[str, Any]] = mapped_column(JsonB, default=dict)
     """PHI: the evaluation done live (findings, diagnosis, advice)."""
     patient_site: Mapped[str] = mapped_column(String(16), default="home")
+    """Where the patient was (home | school | office | other), as the dentist recorded it;
+    empty when not recorded (a linked case's site is never taken)."""
     patient_state: Mapped[str] = mapped_column(String(2), default="")
+    """The state the patient was in during the session: what the license check uses."""
     created_by_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("user_account.id", ondelete="RESTRICT")
     )
+    signed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC, default=None)
+    """When the dentist signed the session record (None: unsigned, not billable)."""
+    signed_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="RESTRICT"), default=None
+    )
+    attestation: Mapped[str | None] = mapped_column(Text, default=None)
+    content_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    """The hash the signature covers (the documented content, who signed, when)."""
 
 
 class EncounterBilling(Base):

@@ -138,6 +138,7 @@ ACCESS: list[Rule] = [
     Rule("POST", "/api/v1/cases/{case_id:uuid}/same-day-override", frozenset({FRONT_DESK})),
     Rule("POST", "/api/v1/live-sessions", frozenset({DENTIST})),
     Rule("GET", "/api/v1/live-sessions/*", BILLING_READERS),
+    Rule("POST", "/api/v1/live-sessions/{session_id:uuid}/sign", frozenset({DENTIST})),
     Rule("PUT,POST", "/api/v1/live-sessions/*", frozenset({FRONT_DESK})),
     Rule("GET", "/billing/packages/*", BILLING_READERS),
     Rule("*", "/billing", frozenset({FRONT_DESK})),

@@ -208,7 +208,7 @@ async def test_live_session_api(client: AsyncTestClient[Litestar], post_op: Seed
     assert bad.status_code == 400 and bad.json()["code"] == "invalid_live_session"
     # a typed body: an unknown key or a wrong type is the usual 400 "invalid"
     for wrong in ({**body, "recording_url": "x"}, {**body, "participants": "Pat"},
-                  {**body, "patient_site": "car"}):
+                  {**body, "patient_site": "car"}, {**body, "patient_state": "Calif."}):
         refused = await client.post("/api/v1/live-sessions", json=wrong,
                                     headers={"x-csrftoken": token})
         assert refused.status_code == 400 and refused.json()["code"] == "invalid", wrong
@@ -265,6 +265,9 @@ async def test_typed_bodies(client: AsyncTestClient[Litestar], post_op: Seeded):
         assert body_of("put", f"{base}/claim-lines")["required"] == ["lines"]
     live = body_of("post", "/api/v1/live-sessions")
     assert {"patient_id", "started_at", "ended_at", "platform"} <= set(live["required"])
+    assert "patient_state" in live["properties"]
+    sign = body_of("post", "/api/v1/live-sessions/{session_id}/sign")
+    assert sign["required"] == ["password"] and set(sign["properties"]) == {"password", "attest"}
 
     await sign_in(client, "billing@demo.test")
     headers = {"x-csrftoken": await csrf_token(client)}
