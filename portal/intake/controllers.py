@@ -57,6 +57,7 @@ from reviewer.intake.cases import (
     view_case,
 )
 from reviewer.intake.consents import ConsentRequest, accept_consent
+from reviewer.patients.history import update_history
 from storage.audit import AuditContext
 from storage.blobs import BlobStore
 from storage.media import MediaLimits, MediaRefused
@@ -264,6 +265,7 @@ class CaseApiController(Controller):
     ) -> Response[dict[str, Any]]:
         """Create a draft case: 201, or 200 with the same case for a repeated key."""
         location = data.location
+        history = data.questionnaire.history() if data.questionnaire else None  # checked now
         created = await create_case(
             db_session,
             who,
@@ -278,6 +280,8 @@ class CaseApiController(Controller):
             ),
             idempotency_key,
         )
+        if created.created and history and history.given():
+            await update_history(db_session, who, created.case.patient_id, history)
         view = SubmitterView(created.case, [], None)
         return Response(view.payload(), status_code=201 if created.created else 200)
 

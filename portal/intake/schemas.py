@@ -8,9 +8,14 @@ from typing import Any
 
 import msgspec
 
+from portal.patients.schemas import HistoryIn
+from reviewer.patients.history import FIELDS as HISTORY_FIELDS
 
-class Questionnaire(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    """Every answer is optional. bleeding means "bleeding that does not stop"."""
+
+class Questionnaire(HistoryIn, forbid_unknown_fields=True, omit_defaults=True):
+    """Every answer is optional. bleeding means "bleeding that does not stop". The history
+    fields (conditions, medications, allergies, no_known_allergies) update the patient's
+    medical history, they are not answers of the case."""
 
     pain: int | None = None
     swelling: bool | None = None
@@ -21,9 +26,12 @@ class Questionnaire(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tr
     area: str | None = None
     procedure_date: date | None = None
     notes: str | None = None
+    history_changed: bool | None = None
+    """The patient's answer to "has your medical history changed since your last visit?"."""
 
     def answers(self) -> dict[str, Any]:
-        values = {k: v for k, v in msgspec.structs.asdict(self).items() if v is not None}
+        values = {k: v for k, v in msgspec.structs.asdict(self).items()
+                  if v is not None and k not in HISTORY_FIELDS}
         if isinstance(values.get("procedure_date"), date):
             values["procedure_date"] = values["procedure_date"].isoformat()
         return values

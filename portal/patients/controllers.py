@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Response, Template
@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.guards import require_roles
 from portal.errors import form_error
+from portal.patients.history_pages import HistoryPageController
+from portal.patients.schemas import HistoryIn
 from portal.rendering import page, redirect
 from portal.requests import Form
 from reviewer.accounts.invitations import (
@@ -36,6 +38,7 @@ from reviewer.accounts.registry import (
 )
 from reviewer.actor import Actor
 from reviewer.errors import DomainError, Unprocessable
+from reviewer.patients.history import history_of, update_history
 from storage.models import Patient, Role
 
 REGISTRARS = (Role.HYGIENIST, Role.FRONT_DESK, Role.COORDINATOR)
@@ -44,6 +47,7 @@ READERS = (*SEARCHERS, Role.PATIENT)
 registrars = require_roles(*REGISTRARS)
 searchers = require_roles(*SEARCHERS)
 readers = require_roles(*READERS)
+history_editors = require_roles(Role.PATIENT, *REGISTRARS)
 Query = Annotated[str, QueryParameter(max_length=200)]
 """The search words ``q`` (a name's word prefixes or a student id)."""
 
@@ -74,6 +78,7 @@ def patient_json(patient: Patient) -> dict[str, Any]:
         "payer_name": patient.payer_name,
         "member_id": patient.member_id,
         "medical_alerts": patient.medical_alerts,
+        **history_of(patient),
     }
 
 
@@ -144,6 +149,17 @@ class PatientApiController(Controller):
     ) -> dict[str, Any]:
         """One patient (a patient login: only their own or linked ones)."""
         return patient_json(await read_patient(db_session, who, patient_id))
+
+    @put("/{patient_id:uuid}/history", guards=[history_editors])
+    async def set_history(
+        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
+        patient_id: FromPath[uuid.UUID], data: JSONBody[HistoryIn],
+    ) -> dict[str, Any]:
+        """Change the medical history (the patient, or staff of the patient's organization):
+        a list given replaces that list, a field left out stays. Each change is audited and
+        kept on the patient as ``history_updated_at`` / ``history_updated_by_id``."""
+        patient = await update_history(db_session, who, patient_id, data.history())
+        return patient_json(patient)
 
     @post("/{patient_id:uuid}/invitations", guards=[registrars], status_code=201)
     async def invite_login(
@@ -295,9 +311,10 @@ async def _detail(
     return page(request, "patients/detail.html",
                 {"patient": patient, "logins": logins, "resettable": resettable,
                  "invitations": invitations, "may_invite": who.role in REGISTRARS,
+                 "may_edit_history": who.role in REGISTRARS,
                  "today": date.today(), **extra},
                 status_code=status_code)
 
 
-PAGE_CONTROLLERS: list[type] = [PatientPageController]
+PAGE_CONTROLLERS: list[type] = [PatientPageController, HistoryPageController]
 API_CONTROLLERS: list[type] = [PatientApiController]

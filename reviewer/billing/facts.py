@@ -47,6 +47,7 @@ from reviewer.documents.model import (
     Site,
 )
 from reviewer.errors import Conflict
+from reviewer.patients.history import history_rows
 from reviewer.vocabulary import AttachmentKind, radiograph_kind_by_view
 from storage.blobs import BlobStore
 from storage.models import (
@@ -392,9 +393,9 @@ async def load_case_facts(
         (_label(k), _text(v)) for k, v in (case.questionnaire or {}).items()
         if k not in HISTORY_KEYS
     )
-    history: list[tuple[str, str]] = [
-        ("Medical alerts", patient.medical_alerts or "none recorded")
-    ]
+    history = history_rows(patient, org.time_zone)
+    if patient.medical_alerts:
+        history.append(("Medical alerts", patient.medical_alerts))
     history += [
         (_label(k), _text(v)) for k, v in (case.questionnaire or {}).items() if k in HISTORY_KEYS
     ]

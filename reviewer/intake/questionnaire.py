@@ -17,6 +17,7 @@ BOOLEAN_KEYS: Final = (
     "fever",
     "difficulty_swallowing",
     "difficulty_breathing",
+    "history_changed",
 )
 TEXT_LIMITS: Final = {"area": 200, "notes": 2000}
 KEYS: Final = frozenset({"pain", "procedure_date", *BOOLEAN_KEYS, *TEXT_LIMITS})

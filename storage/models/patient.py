@@ -1,9 +1,21 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Column, Date, ForeignKey, Index, String, Table, Text, UniqueConstraint
+from advanced_alchemy.types import DateTimeUTC, JsonB
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, metadata
@@ -50,6 +62,21 @@ class Patient(Base):
     """PHI: insurance member id."""
     medical_alerts: Mapped[str] = mapped_column(Text, default="")
     """PHI: allergies, conditions the reviewing dentist must see."""
+    conditions: Mapped[list[dict[str, Any]]] = mapped_column(JsonB, default=list)
+    """PHI: medical conditions, each ``{"name", "note"}`` (reviewer/patients/history.py)."""
+    medications: Mapped[list[dict[str, Any]]] = mapped_column(JsonB, default=list)
+    """PHI: medications taken, entries as for conditions."""
+    allergies: Mapped[list[dict[str, Any]]] = mapped_column(JsonB, default=list)
+    """PHI: allergies, entries as for conditions."""
+    no_known_allergies: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    """The explicit answer "no known allergies" (None: not answered)."""
+    history_updated_at: Mapped[datetime | None] = mapped_column(DateTimeUTC, default=None)
+    """When the medical history last changed."""
+    history_updated_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), default=None
+    )
+    history_updated_by: Mapped[str | None] = mapped_column(String(300), default=None)
+    """Who last changed it, as printed: name and role (kept if the login goes)."""
 
     @property
     def full_name(self) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from reviewer.actor import Actor
 from reviewer.billing.encounters import propose_case_lines
 from reviewer.billing.jobs import build_package_job
+from reviewer.patients.history import HistoryEntry, HistoryInput, update_history
 from storage.audit import AuditContext
 from storage.blobs import BlobStore
 from storage.models import (
@@ -132,8 +133,10 @@ async def seed_post_op(
     clinic = await org(db, "Demo Dental Clinic")
     patient = await db.scalar(select(Patient).where(Patient.email == "patient@demo.test"))
     assert patient is not None
-    patient.medical_alerts = "Allergic to penicillin"
     submitter = await user(db, "patient@demo.test")
+    as_patient = replace(await actor_for(db, submitter.email), patient_ids=frozenset({patient.id}))
+    await update_history(db, as_patient, patient.id,
+                         HistoryInput(allergies=[HistoryEntry("Penicillin", "hives")]))
     dentist = await user(db, "dentist@demo.test")
     case = Case(
         organization_id=clinic.id, patient_id=patient.id, kind="post_op", status="reviewed",

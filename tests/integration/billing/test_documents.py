@@ -64,7 +64,7 @@ async def test_record_holds_every_element(demo_db: AsyncSession, blobs: BlobStor
             str(seeded.patient_id), "DDP-0042", "the patient's home",
             "view: upper_occlusal; teeth: 3", "2026-11-20 08:15:02 (device clock)",
             "view: other; teeth: 3", "Is the extraction site healing?",
-            "Allergic to penicillin", "ibuprofen 400 mg",
+            "Allergies", "Penicillin (hives)", "ibuprofen 400 mg",
             "Socket of tooth 3 closing well", "healing extraction socket",
             "Normal healing after extraction of tooth 3.", "D2740",
             "fractured cusp seen on tooth 2", "warm salt water", "oral surgery",

@@ -1,0 +1,1 @@
+"""Patient-level clinical facts kept across cases (the medical history)."""
