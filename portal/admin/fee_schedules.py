@@ -125,6 +125,16 @@ async def chosen_organization(db: AsyncSession, who: Actor, value: Any) -> tuple
     return organizations, org
 
 
+async def form_organization(db: AsyncSession, who: Actor, value: Any) -> Organization:
+    """The organization a page's form names (it must name one of the admin's)."""
+    if value in (None, ""):
+        raise Invalid("Choose the organization.", code="invalid_organization")
+    _, org = await chosen_organization(db, who, value)
+    if org is None:
+        raise NotFound("No such organization.")
+    return org
+
+
 async def _fees_page(
     request: Request[Any, Any, Any], db: AsyncSession, who: Actor, organization: Any, *,
     status_code: int = 200, **extra: Any,
@@ -143,30 +153,35 @@ async def _fees_page(
                  **extra}, status_code=status_code)
 
 
-class AdminFeesController(Controller):
-    path = "/admin/fees"
+class AdminPages(Controller):
+    """An administration page: admin only, not in the API schema."""
+
     include_in_schema = False
     guards = [admin_only]
+
+
+class AdminFeesController(AdminPages):
+    path = "/admin/fees"
 
     @get("/", opt={"back": "/admin/fees"})
     async def index(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
+        who: NamedDependency[Actor], organization_id: FromQuery[str] = "",
     ) -> Template:
-        return await _fees_page(request, db_session, who,
-                                request.query_params.get("organization_id"))
+        """The schedules of ``organization_id`` (the admin's first organization when empty)."""
+        return await _fees_page(request, db_session, who, organization_id)
 
     @post("/import", status_code=303, opt={"back": "/admin/fees"})
     async def import_csv(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
         who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
     ) -> Response[Any]:
+        """Replace one schedule with an uploaded (``csv_file``) or pasted (``csv_text``) CSV;
+        422 with every problem by line number, nothing taken."""
         form = await request.form()
         org_value = form.get("organization_id", "")
         try:
-            organization_id = optional_id(org_value, "organization")
-            if organization_id is None:
-                raise Invalid("Choose the organization.", code="invalid_organization")
+            organization_id = (await form_organization(db_session, who, org_value)).id
             profile_id = optional_id(form.get("payer_profile_id", ""), "payer profile")
             upload = form.get("csv_file")
             text = str(form.get("csv_text", "") or "")

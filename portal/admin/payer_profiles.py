@@ -19,7 +19,7 @@ from litestar.response import Response, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.guards import require_roles
-from portal.admin.fee_schedules import chosen_organization
+from portal.admin.fee_schedules import AdminPages, chosen_organization, form_organization
 from portal.admin.schemas import PayerProfileIn
 from portal.errors import form_error
 from portal.rendering import page, redirect
@@ -27,7 +27,7 @@ from reviewer.actor import Actor
 from reviewer.billing import payer_profiles as profiles
 from reviewer.billing.payer_profiles import ProfileInput
 from reviewer.coding.payer import DEFAULT_PROFILE, ProfileError
-from reviewer.errors import DomainError, NotFound
+from reviewer.errors import DomainError
 from storage.audit import AuditContext
 from storage.models import PayerProfileRecord, Role
 from storage.models.billing import PayerProfileVersion
@@ -145,10 +145,8 @@ async def _edit_page(
                 status_code=status_code)
 
 
-class AdminPayerProfilesController(Controller):
+class AdminPayerProfilesController(AdminPages):
     path = "/admin/payer-profiles"
-    include_in_schema = False
-    guards = [admin_only]
 
     @get("/", opt={"back": "/admin/payer-profiles"})
     async def index(
@@ -163,12 +161,11 @@ class AdminPayerProfilesController(Controller):
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
         who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
     ) -> Response[Any]:
+        """A new profile (version 1); 422 with each problem, the form kept."""
         form = await request.form()
         org_value = form.get("organization_id", "")
         try:
-            _, org = await chosen_organization(db_session, who, org_value)
-            if org is None:
-                raise NotFound("No such organization.")
+            org = await form_organization(db_session, who, org_value)
             record = await profiles.create_profile(db_session, who, audit, org.id,
                                                    _form_input(form))
         except DomainError as exc:
