@@ -16,6 +16,8 @@ from litestar.response import Response, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.guards import require_roles
+from portal.admin.fee_schedules import AdminFeesController, FeeScheduleApi
+from portal.admin.payer_profiles import AdminPayerProfilesController, PayerProfilesApi
 from portal.errors import form_error
 from portal.patients.controllers import link_url
 from portal.rendering import page, redirect
@@ -320,5 +322,7 @@ PAGE_CONTROLLERS: list[type] = [
     AdminUsersController,
     AdminOrganizationsController,
     AdminAuditController,
+    AdminFeesController,
+    AdminPayerProfilesController,
 ]
-API_CONTROLLERS: list[type] = []
+API_CONTROLLERS: list[type] = [FeeScheduleApi, PayerProfilesApi]

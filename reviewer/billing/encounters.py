@@ -33,6 +33,7 @@ from reviewer.billing.facts import (
     payer_profile_record_for,
 )
 from reviewer.billing.fees import FeeTable, fee_table
+from reviewer.billing.payer_profiles import stamp
 from reviewer.billing.same_day import same_day_problems
 from reviewer.cases.enums import CaseStatus
 from reviewer.coding.rules import (
@@ -352,12 +353,13 @@ async def load_view(
     )
     stored = [ClaimLine.from_dict(r) for r in billing.lines] if billing is not None else None
     facts = await kind.facts(db, subject, stored, blobs)
+    profile = await payer_profile_record_for(db, subject.organization_id, facts.patient.payer_name)
     if billing is None:
         billing = kind.new_billing(subject, facts.proposed)
+        stamp(billing, profile)
         if store:
             db.add(billing)
             await db.flush()
-    profile = await payer_profile_record_for(db, subject.organization_id, facts.patient.payer_name)
     fees = await fee_table(db, subject.organization_id, profile.id if profile else None)
     # A stored line keeps the fee it was stored with; a line not stored yet shows today's.
     lines = [line if line.fee_cents is not None else line.with_fee(fees.fee(line.code))
@@ -408,6 +410,8 @@ async def propose_case_lines(db: AsyncSession, case: Case) -> EncounterBilling |
         return existing
     facts = await CASES.facts(db, case, None)
     billing = CASES.new_billing(case, facts.proposed)
+    stamp(billing, await payer_profile_record_for(db, case.organization_id,
+                                                  facts.patient.payer_name))
     db.add(billing)
     await db.flush()
     return billing

@@ -103,6 +103,46 @@ async def _profile_in(
         raise NotFound("No such payer profile.")
 
 
+def _refuse_any(problems: Sequence[str], fees: Mapping[str, int]) -> None:
+    """Refuse a schedule with any problem (the first five named) or with too many codes."""
+    if problems:
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise InvalidFeeSchedule("; ".join(problems[:5]) + more)
+    if len(fees) > 2000:
+        raise InvalidFeeSchedule("A fee schedule has at most 2000 codes.")
+
+
+async def schedule_of(
+    db: AsyncSession, actor: Actor, organization_id: uuid.UUID,
+    payer_profile_id: uuid.UUID | None,
+) -> dict[str, int]:
+    """The organization's schedule (``payer_profile_id`` None) or one payer profile's overrides,
+    for an admin of the organization."""
+    _require_admin(actor, organization_id)
+    await _profile_in(db, organization_id, payer_profile_id)
+    return await _entries(db, organization_id, payer_profile_id)
+
+
+def parse_fee_map(fees: Mapping[str, str]) -> dict[str, int]:
+    """``{"D0140": "95.00"}`` (the API's body) → {code: cents}; every problem is named with its
+    code, and nothing is taken from a map with any problem."""
+    out: dict[str, int] = {}
+    problems: list[str] = []
+    for raw, text in fees.items():
+        code = raw.strip().upper()
+        if not is_known_code(code):
+            problems.append(f"{raw!r} is not a CDT code this portal knows")
+        elif code in out:
+            problems.append(f"{code} appears twice")
+        else:
+            try:
+                out[code] = parse_fee(text)
+            except InvalidFeeSchedule as exc:
+                problems.append(f"{code}: {exc.message}")
+    _refuse_any(problems, out)
+    return out
+
+
 def parse_fee_csv(text: str) -> dict[str, int]:
     """A ``code,fee`` CSV (header first) → {code: cents}. Every problem is named with its line
     number; nothing is taken from a file with any problem."""
@@ -129,11 +169,7 @@ def parse_fee_csv(text: str) -> dict[str, int]:
             fees[code] = parse_fee(row[1])
         except InvalidFeeSchedule as exc:
             problems.append(f"line {number}: {exc.message}")
-    if problems:
-        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-        raise InvalidFeeSchedule("; ".join(problems[:5]) + more)
-    if len(fees) > 2000:
-        raise InvalidFeeSchedule("A fee schedule has at most 2000 codes.")
+    _refuse_any(problems, fees)
     return fees
 
 

@@ -21,7 +21,9 @@ from reviewer.billing.encounters import (
     require,
     visible_view,
 )
+from reviewer.billing.facts import payer_profile_record_for
 from reviewer.billing.packages import current_package, rebuild_after_commit
+from reviewer.billing.payer_profiles import stamp
 from reviewer.billing.providers import with_chosen_providers
 from reviewer.billing.same_day import SAME_DAY_RULES, same_day_problems
 from reviewer.cases.state import CaseAction, transition
@@ -175,6 +177,8 @@ async def update_lines(
          "reason": why, "before": before, "after": after},
     ]
     view.billing.lines = after
+    stamp(view.billing, await payer_profile_record_for(
+        db, view.billing.organization_id, view.patient.payer_name))
     view.billing.status = BillingStatus.PROPOSED
     view.billing.ready_at = None
     view.billing.edited_by_id = actor.user_id

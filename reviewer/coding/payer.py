@@ -7,8 +7,13 @@ Place of service
     ``telehealth`` (default): ``"02"`` (telehealth, patient not at home), ``"10"`` when the
     patient was at home. ``originating_site``: the originating site's own code instead —
     ``"03"`` school, ``"11"`` office, ``"12"`` home, ``"99"`` other (the table is editable per
-    profile). One teledentistry encounter has one place of service: every line of it carries
-    the same code.
+    profile). The teledentistry lines of one encounter share that code.
+In-person codes
+    ``in_person_codes`` (none by default) names services delivered in person at the
+    originating site, e.g. sealants (D1351) and varnish (D1206) a hygienist places at a school:
+    their lines carry the originating site's own code from ``originating_site_codes`` (``"03"``
+    school) whatever the rule, while the teledentistry lines stay on 02/10
+    (:meth:`PayerProfile.line_place_of_service`).
 Evaluation codes
     Default D0140 (problem-focused look), D0170 and D0171 (re-evaluation, post-operative
     check). D0120/D0150/D0180 only where a profile lists them; D0120 then still carries a
@@ -27,7 +32,12 @@ from enum import StrEnum
 from typing import Any
 
 from reviewer.cases.enums import OriginatingSite
-from reviewer.coding.catalog import CASE_MANAGEMENT_CODES, EVALUATION_CODES
+from reviewer.coding.catalog import (
+    CASE_MANAGEMENT_CODES,
+    EVALUATION_CODES,
+    TELEDENTISTRY_CODES,
+    is_known_code,
+)
 from reviewer.errors import Invalid
 
 __all__ = [
@@ -76,6 +86,11 @@ class ProfileError(Invalid, ValueError):
 
     code = "invalid_payer_profile"
 
+    def __init__(self, message: str, *, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or [message]
+        """Each thing wrong, one a sentence (the API answers them as ``problems``)."""
+
 
 def _is_pos(code: object) -> bool:
     return isinstance(code, str) and len(code) == 2 and code.isdigit()
@@ -103,11 +118,15 @@ class PayerProfile:
     """Media types the payer's attachment service takes."""
     wants_separate_images: bool = False
     """Add the images as separate JPEG files besides the one attachment PDF."""
+    in_person_codes: frozenset[str] = frozenset()
+    """Codes delivered in person at the originating site (sealants, varnish at a school): their
+    lines carry the site's own place of service, not the telehealth one."""
 
     def __post_init__(self) -> None:
         problems = self.problems()
         if problems:
-            raise ProfileError(f"payer profile {self.name!r}: " + "; ".join(problems))
+            raise ProfileError(f"payer profile {self.name!r}: " + "; ".join(problems),
+                               problems=problems)
 
     def problems(self) -> list[str]:
         """What is wrong with this profile (empty when usable)."""
@@ -145,6 +164,14 @@ class PayerProfile:
             out.append(f"attachment formats {', '.join(unknown_formats)} are not supported")
         if not self.attachment_formats:
             out.append("a payer must take at least one attachment format")
+        unknown_in_person = sorted(c for c in self.in_person_codes if not is_known_code(c))
+        if unknown_in_person:
+            out.append(f"in-person codes {', '.join(unknown_in_person)} are not CDT codes "
+                       "this portal knows")
+        remote = sorted(self.in_person_codes & (TELEDENTISTRY_CODES | EVALUATION_CODES))
+        if remote:
+            out.append(f"{', '.join(remote)} are the dentist's remote codes, not in-person "
+                       "services")
         return out
 
     # --- the rules -------------------------------------------------------------------------
@@ -155,6 +182,14 @@ class PayerProfile:
         if self.place_of_service_rule is PlaceOfServiceRule.ORIGINATING_SITE:
             return dict(self.originating_site_codes)[where]
         return POS_TELEHEALTH_HOME if where is OriginatingSite.HOME else POS_TELEHEALTH
+
+    def line_place_of_service(self, code: str, site: OriginatingSite | str) -> str:
+        """The place of service of one line of a teledentistry encounter: an in-person code's
+        is the originating site's own (``03`` at a school), every other line's is
+        :meth:`place_of_service`."""
+        if code in self.in_person_codes:
+            return dict(self.originating_site_codes)[OriginatingSite(site)]
+        return self.place_of_service(site)
 
     def accepts_evaluation_code(self, code: str) -> bool:
         return code in self.accepted_evaluation_codes
@@ -189,6 +224,7 @@ class PayerProfile:
             "attachment_max_bytes": self.attachment_max_bytes,
             "attachment_formats": sorted(self.attachment_formats),
             "wants_separate_images": self.wants_separate_images,
+            "in_person_codes": sorted(self.in_person_codes),
         }
 
     @classmethod
@@ -215,10 +251,12 @@ class PayerProfile:
                     "accepted_evaluation_codes",
                     "case_management_codes",
                     "attachment_formats",
+                    "in_person_codes",
                 }:
                     if isinstance(value, str) or not all(isinstance(v, str) for v in value):
                         raise ProfileError(f"{key} must be a list of strings")
-                    kwargs[key] = frozenset(value)
+                    kwargs[key] = frozenset(v.strip().upper() if key == "in_person_codes" else v
+                                            for v in value)
                 elif key in {
                     "allows_school_screening_evaluation",
                     "bills_case_management_codes",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from reviewer.cases.enums import CaseKind, OriginatingSite
 from reviewer.coding.catalog import (
@@ -37,6 +38,15 @@ from reviewer.vocabulary import (
 # --- proposal --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PlaceOfService:
+    """Where the lines of one encounter were delivered: each line's code is chosen by the
+    profile (:meth:`PayerProfile.line_place_of_service`: in-person codes at the site's own)."""
+
+    profile: PayerProfile
+    site: OriginatingSite
+
+
 def evaluation_code_for(case_kind: CaseKind | None, problem: ProblemStatus) -> str:
     """The dentist's evaluation code: D0171 post-op, D0170 established problem, D0140 new."""
     if case_kind is CaseKind.POST_OP:
@@ -50,7 +60,7 @@ def _line(
     code: str,
     provider: Provider,
     when: dt.date,
-    pos: str,
+    pos: PlaceOfService,
     encounter: Encounter,
     *,
     tooth: str | None = None,
@@ -64,7 +74,7 @@ def _line(
         tooth=tooth,
         surfaces=None,
         quantity=quantity,
-        place_of_service=pos,
+        place_of_service=pos.profile.line_place_of_service(code, pos.site),
         encounter=encounter,
     )
 
@@ -82,7 +92,7 @@ def _propose(
     radiographs: Sequence[RadiographSet],
     profile: PayerProfile,
 ) -> list[ClaimLine]:
-    pos = profile.place_of_service(originating_site)
+    pos = PlaceOfService(profile, originating_site)
     lines: list[ClaimLine] = []
 
     # 1. the on-site provider's services, on their day

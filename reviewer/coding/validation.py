@@ -456,16 +456,19 @@ def _check_encounter(
 
     # place of service
     if context.originating_site is not None:
-        if encounter.type in TELEDENTISTRY_ENCOUNTERS:
-            expected = context.profile.place_of_service(context.originating_site)
-            why = (
-                f"payer profile {context.profile.name!r} ({context.profile.place_of_service_rule}"
-                f" rule, originating site {context.originating_site})"
-            )
-        else:
-            expected = context.profile.case_management_place_of_service
-            why = f"payer profile {context.profile.name!r} for case-management work"
+        site = context.originating_site
         for i, line in indexed:
+            if encounter.type not in TELEDENTISTRY_ENCOUNTERS:
+                expected = context.profile.case_management_place_of_service
+                why = f"payer profile {context.profile.name!r} for case-management work"
+            elif line.code in context.profile.in_person_codes:
+                expected = context.profile.line_place_of_service(line.code, site)
+                why = (f"payer profile {context.profile.name!r} (delivered in person, "
+                       f"originating site {site})")
+            else:
+                expected = context.profile.place_of_service(site)
+                why = (f"payer profile {context.profile.name!r} "
+                       f"({context.profile.place_of_service_rule} rule, originating site {site})")
             if line.place_of_service != expected:
                 out.append(
                     _v(
@@ -476,7 +479,8 @@ def _check_encounter(
                     )
                 )
     else:
-        places = sorted({line.place_of_service for _, line in indexed})
+        places = sorted({line.place_of_service for _, line in indexed
+                         if line.code not in context.profile.in_person_codes})
         if len(places) > 1:
             out.append(
                 _v(

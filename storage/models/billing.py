@@ -27,6 +27,29 @@ class PayerProfileRecord(Base):
     """Matched against Patient.payer_name; the organization's default applies otherwise."""
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     rules: Mapped[dict[str, Any]] = mapped_column(JsonB, default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    """1 when created, +1 per edit; every version's rules are kept (PayerProfileVersion)."""
+
+
+class PayerProfileVersion(Base):
+    """One version of a payer profile as it was saved (kept: a claim line coded under it can
+    still be read against the rules it was coded under)."""
+
+    __tablename__ = "payer_profile_version"
+    __table_args__ = (
+        Index("ix_payer_profile_version_number", "payer_profile_id", "version", unique=True),
+    )
+
+    payer_profile_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("payer_profile.id", ondelete="CASCADE")
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    rules: Mapped[dict[str, Any]] = mapped_column(JsonB, default=dict)
+    saved_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), default=None
+    )
 
 
 class FeeScheduleEntry(Base):
@@ -130,6 +153,10 @@ class EncounterBilling(Base):
     an addendum or a correction does not change what was sent)."""
     billed_attachment_control_number: Mapped[str | None] = mapped_column(String(40),
                                                                         default=None)
+    payer_profile_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    payer_profile_version: Mapped[int | None] = mapped_column(Integer, default=None)
+    """The stored payer profile (name, version) the lines were coded under, set when the lines
+    are proposed and when they are edited; None under the built-in default profile."""
 
 
 class ClaimPackage(Base):

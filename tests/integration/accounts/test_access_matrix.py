@@ -110,6 +110,9 @@ ACCESS: list[Rule] = [
          REGISTRARS),
     # --- administration
     Rule("*", "/admin/*", frozenset({ADMIN})),
+    Rule("*", "/api/v1/organizations/{organization_id:uuid}/fee-schedule*", frozenset({ADMIN})),
+    Rule("*", "/api/v1/organizations/{organization_id:uuid}/payer-profiles", frozenset({ADMIN})),
+    Rule("*", "/api/v1/payer-profiles/{profile_id:uuid}", frozenset({ADMIN})),
     # --- intake (issue: record consent; create case, upload, submit; read a case)
     Rule("*", "/patient", frozenset({PATIENT})),
     Rule("*", "/patient/*", frozenset({PATIENT})),
