@@ -75,8 +75,20 @@ __all__ = [
 
 RADIOGRAPH_KIND_BY_VIEW: Mapping[str, RadiographKind] = radiograph_kind_by_view()
 """An attachment's view → the radiograph kind, from the one list of views intake accepts
-(:data:`reviewer.vocabulary.ATTACHMENT_VIEWS`); a radiograph whose view names no kind (every
-view today) counts as periapical."""
+(:data:`reviewer.vocabulary.ATTACHMENT_VIEWS`): a ``bitewing`` is D0708, a ``panoramic``
+D0701...; a radiograph whose view names no kind (``other``) counts as periapical."""
+
+
+def case_problem(case: Case) -> ProblemStatus:
+    """The case's problem status: ``Case.problem`` (the patient's answer, as the dentist may
+    have corrected it); for a case from before that column, the questionnaire's answer
+    (``problem``, or the older ``problem_status``), else new."""
+    answers: Mapping[str, Any] = case.questionnaire or {}
+    for value in (case.problem, answers.get("problem"), answers.get("problem_status")):
+        text = str(value or "").lower()
+        if text in set(ProblemStatus):
+            return ProblemStatus(text)
+    return ProblemStatus.NEW
 
 HISTORY_KEYS = ("medical_history", "medications", "allergies", "history", "previous_treatment")
 """Questionnaire answers that are history rather than the complaint."""
@@ -358,8 +370,7 @@ async def load_case_facts(
         RadiographSet(kind=k, captured_on=d, captured_by=p, images=n)
         for (k, d, p), n in by_set.items()
     )
-    problem_text = str((case.questionnaire or {}).get("problem_status", "")).lower()
-    problem = ProblemStatus.ESTABLISHED if problem_text == "established" else ProblemStatus.NEW
+    problem = case_problem(case)
     recommendations, plan = _recommendations(evaluation.procedures or [], evaluation.diagnosis)
     facts = AsyncReviewFacts(
         encounter_id=str(case.id),
@@ -472,6 +483,9 @@ async def load_live_facts(
     day = local_date(session.started_at, tz)
     evaluation: Mapping[str, Any] = session.evaluation or {}
     problem_text = str(evaluation.get("problem_status", "")).lower()
+    live_problem = (
+        ProblemStatus(problem_text) if problem_text in set(ProblemStatus) else ProblemStatus.NEW
+    )
     recommendations, plan = _recommendations(
         evaluation.get("procedures", []) or [], str(evaluation.get("diagnosis", ""))
     )
@@ -480,7 +494,7 @@ async def load_live_facts(
         dentist=_provider(dentist),
         session_date=day,
         originating_site=OriginatingSite(session.patient_site),
-        problem=ProblemStatus.ESTABLISHED if problem_text == "established" else ProblemStatus.NEW,
+        problem=live_problem,
         case_kind=CaseKind(case.kind) if case else None,
         recommended=plan,
     )

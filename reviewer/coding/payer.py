@@ -17,6 +17,9 @@ Case-management codes (D9991-D9994, D9997)
     Billed only when ``bills_case_management_codes`` and the code is in
     ``case_management_codes`` (default D9991, D9992, D9997; D9993/D9994 where a program uses
     them).
+Image capture of photos (D0703)
+    Intraoral photos taken by staff on site are proposed as D0703 (capture only) only when
+    ``bills_photo_capture`` (default off: most payers bundle photos into the evaluation).
 """
 
 from __future__ import annotations
@@ -103,6 +106,8 @@ class PayerProfile:
     """Media types the payer's attachment service takes."""
     wants_separate_images: bool = False
     """Add the images as separate JPEG files besides the one attachment PDF."""
+    bills_photo_capture: bool = False
+    """Propose D0703 for the intraoral photos staff took on site (capture only)."""
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -189,6 +194,7 @@ class PayerProfile:
             "attachment_max_bytes": self.attachment_max_bytes,
             "attachment_formats": sorted(self.attachment_formats),
             "wants_separate_images": self.wants_separate_images,
+            "bills_photo_capture": self.bills_photo_capture,
         }
 
     @classmethod
@@ -223,6 +229,7 @@ class PayerProfile:
                     "allows_school_screening_evaluation",
                     "bills_case_management_codes",
                     "wants_separate_images",
+                    "bills_photo_capture",
                 }:
                     if not isinstance(value, bool):
                         raise ProfileError(f"{key} must be true or false")

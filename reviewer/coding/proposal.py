@@ -38,8 +38,9 @@ from reviewer.vocabulary import (
 
 
 def evaluation_code_for(case_kind: CaseKind | None, problem: ProblemStatus) -> str:
-    """The dentist's evaluation code: D0171 post-op, D0170 established problem, D0140 new."""
-    if case_kind is CaseKind.POST_OP:
+    """The dentist's evaluation code: D0171 a post-op check (the problem says so, or the case
+    is a post-op one), D0170 an established problem, D0140 a new one."""
+    if problem is ProblemStatus.POST_OP_CHECK or case_kind is CaseKind.POST_OP:
         return POST_OPERATIVE_EVALUATION
     if problem is ProblemStatus.ESTABLISHED:
         return ESTABLISHED_PROBLEM_EVALUATION

@@ -1,0 +1,50 @@
+"""The problem status (new / established / post-op check): asked at intake, picks D0140 /
+D0170 / D0171."""
+
+from __future__ import annotations
+
+import pytest
+
+from reviewer.coding.rules import evaluation_code_for
+from reviewer.errors import Invalid
+from reviewer.intake.questionnaire import clean_questionnaire, problem_of
+from reviewer.vocabulary import CaseKind, ProblemStatus
+
+
+@pytest.mark.parametrize(
+    ("kind", "problem", "code"),
+    [
+        (CaseKind.QUESTION, ProblemStatus.NEW, "D0140"),
+        (CaseKind.QUESTION, ProblemStatus.ESTABLISHED, "D0170"),
+        (CaseKind.EMERGENCY, ProblemStatus.ESTABLISHED, "D0170"),
+        (CaseKind.QUESTION, ProblemStatus.POST_OP_CHECK, "D0171"),
+        (CaseKind.EMERGENCY, ProblemStatus.POST_OP_CHECK, "D0171"),
+        (None, ProblemStatus.POST_OP_CHECK, "D0171"),
+        (CaseKind.POST_OP, ProblemStatus.POST_OP_CHECK, "D0171"),
+    ],
+)
+def test_each_status_reaches_its_evaluation_code(
+    kind: CaseKind | None, problem: ProblemStatus, code: str
+) -> None:
+    assert evaluation_code_for(kind, problem) == code
+
+
+@pytest.mark.parametrize("answer", ["new", "established", "post_op_check", " Established "])
+def test_the_questionnaire_takes_the_problem_answer(answer: str) -> None:
+    answers = clean_questionnaire({"problem": answer})
+    assert answers == {"problem": answer.strip().lower()}
+    assert problem_of(CaseKind.QUESTION, answers) is ProblemStatus(answer.strip().lower())
+
+
+@pytest.mark.parametrize("answer", ["old", "post_op", 3, True])
+def test_a_wrong_problem_answer_is_refused(answer: object) -> None:
+    with pytest.raises(Invalid) as refused:
+        clean_questionnaire({"problem": answer})
+    assert refused.value.code == "invalid_questionnaire"
+
+
+def test_without_an_answer_a_post_op_case_is_a_post_op_check_and_others_new() -> None:
+    assert problem_of(CaseKind.POST_OP, {}) is ProblemStatus.POST_OP_CHECK
+    assert problem_of(CaseKind.EMERGENCY, {}) is ProblemStatus.NEW
+    assert problem_of(CaseKind.SCHOOL_SCREENING, {}) is ProblemStatus.NEW
+    assert problem_of(CaseKind.POST_OP, {"problem": "established"}) is ProblemStatus.ESTABLISHED
