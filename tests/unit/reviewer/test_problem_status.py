@@ -48,3 +48,40 @@ def test_without_an_answer_a_post_op_case_is_a_post_op_check_and_others_new() ->
     assert problem_of(CaseKind.EMERGENCY, {}) is ProblemStatus.NEW
     assert problem_of(CaseKind.SCHOOL_SCREENING, {}) is ProblemStatus.NEW
     assert problem_of(CaseKind.POST_OP, {"problem": "established"}) is ProblemStatus.ESTABLISHED
+
+
+# --- capture codes of the new radiograph kinds, and D0703 for photos --------------------------
+
+
+def test_panoramic_and_cephalometric_captures_are_d0701_and_d0702() -> None:
+    from reviewer.coding.rules import RadiographKind, RadiographSet, propose_async_lines
+    from tests.unit.reviewer.test_coding_rules import HYGIENIST, VISIT, school_facts
+
+    facts = school_facts(radiographs=(
+        RadiographSet(RadiographKind.PANORAMIC, VISIT, HYGIENIST),
+        RadiographSet(RadiographKind.CEPHALOMETRIC, VISIT, HYGIENIST),
+        RadiographSet(RadiographKind.BITEWING, VISIT, HYGIENIST, images=2),
+    ))
+    quantities = {ln.code: ln.quantity for ln in propose_async_lines(facts)}
+    assert quantities["D0701"] == 1 and quantities["D0702"] == 1 and quantities["D0708"] == 2
+    assert "D0707" not in quantities
+
+
+def test_photo_capture_d0703_only_where_the_payer_bills_it() -> None:
+    from reviewer.coding.payer import PayerProfile
+    from reviewer.coding.proposal import PhotoSet
+    from reviewer.coding.rules import propose_async_lines
+    from tests.unit.reviewer.test_coding_rules import DENTIST, HYGIENIST, VISIT, school_facts
+
+    photos = (PhotoSet(VISIT, HYGIENIST, images=3), PhotoSet(VISIT, DENTIST))
+    default = [ln.code for ln in propose_async_lines(school_facts(), photos=photos)]
+    assert "D0703" not in default
+    billed = propose_async_lines(
+        school_facts(), PayerProfile(name="Photos", bills_photo_capture=True), photos
+    )
+    d0703 = [ln for ln in billed if ln.code == "D0703"]
+    assert [(ln.provider, ln.quantity, ln.date_of_service) for ln in d0703] == [
+        (HYGIENIST, 3, VISIT)
+    ]
+    assert PayerProfile.from_dict({"bills_photo_capture": True}).bills_photo_capture
+    assert PayerProfile().as_dict()["bills_photo_capture"] is False
