@@ -10,23 +10,18 @@ from reviewer.errors import Invalid
 from reviewer.intake.questionnaire import clean_questionnaire, problem_of
 from reviewer.vocabulary import CaseKind, ProblemStatus
 
+REACHES = {
+    ProblemStatus.NEW: "D0140",
+    ProblemStatus.ESTABLISHED: "D0170",
+    ProblemStatus.POST_OP_CHECK: "D0171",
+}
 
-@pytest.mark.parametrize(
-    ("kind", "problem", "code"),
-    [
-        (CaseKind.QUESTION, ProblemStatus.NEW, "D0140"),
-        (CaseKind.QUESTION, ProblemStatus.ESTABLISHED, "D0170"),
-        (CaseKind.EMERGENCY, ProblemStatus.ESTABLISHED, "D0170"),
-        (CaseKind.QUESTION, ProblemStatus.POST_OP_CHECK, "D0171"),
-        (CaseKind.EMERGENCY, ProblemStatus.POST_OP_CHECK, "D0171"),
-        (None, ProblemStatus.POST_OP_CHECK, "D0171"),
-        (CaseKind.POST_OP, ProblemStatus.POST_OP_CHECK, "D0171"),
-    ],
-)
-def test_each_status_reaches_its_evaluation_code(
-    kind: CaseKind | None, problem: ProblemStatus, code: str
-) -> None:
-    assert evaluation_code_for(kind, problem) == code
+
+@pytest.mark.parametrize("problem", list(ProblemStatus))
+def test_each_status_reaches_its_evaluation_code(problem: ProblemStatus) -> None:
+    for kind in (CaseKind.QUESTION, CaseKind.EMERGENCY, CaseKind.SCHOOL_SCREENING, None):
+        assert evaluation_code_for(kind, problem) == REACHES[problem], kind
+    assert evaluation_code_for(CaseKind.POST_OP, problem) == "D0171"  # a post-op case, always
 
 
 @pytest.mark.parametrize("answer", ["new", "established", "post_op_check", " Established "])
