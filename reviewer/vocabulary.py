@@ -3,10 +3,12 @@ kinds with their capture codes, and the CDT codes the code speaks of by name.
 
 Intake accepts exactly :data:`ATTACHMENT_VIEWS`, billing codes a radiograph by the same
 entries (:func:`radiograph_kind_by_view`), the pages label them, and the test fixtures seed
-through intake, so a view that billing codes but intake refuses cannot exist. To add a view
-(issue 17's radiograph views: bitewing, periapical, occlusal, panoramic, cephalometric), add
-one :class:`AttachmentView` to :data:`ATTACHMENT_VIEWS` with the kinds it fits and, for a
-radiograph, its :class:`RadiographKind`; then its labels in ``portal/intake/pages.py``.
+through intake, so a view that billing codes but intake refuses cannot exist. The photo views
+take photos only, the radiograph views (bitewing, periapical, occlusal, panoramic,
+cephalometric) radiographs only, ``other`` either. To add a view, add one
+:class:`AttachmentView` to :data:`ATTACHMENT_VIEWS` with the kinds it fits and, for a
+radiograph, its :class:`RadiographKind`; then its labels in ``portal/intake/pages.py`` (and,
+for a radiograph, ``portal/screening/pages.py``).
 
 Values are ``StrEnum``s or plain strings: they are what the database stores and the JSON API
 speaks. Nothing here imports the rest of the portal (``storage`` must not import
@@ -34,6 +36,7 @@ __all__ = [
     "FLUORIDE_VARNISH",
     "INTERPRETATION_CODE",
     "NEW_PROBLEM_EVALUATION",
+    "PHOTO_CAPTURE_CODE",
     "POST_OPERATIVE_EVALUATION",
     "RECORDS_COPY_CODE",
     "SEALANT",
@@ -41,10 +44,12 @@ __all__ = [
     "AttachmentKind",
     "AttachmentView",
     "CaseKind",
+    "ProblemStatus",
     "RadiographKind",
     "attachment_view",
     "photo_views",
     "radiograph_kind_by_view",
+    "radiograph_views",
     "view_names",
 ]
 
@@ -61,6 +66,19 @@ class CaseKind(StrEnum):
     SCHOOL_SCREENING = "school_screening"
 
 
+class ProblemStatus(StrEnum):
+    """Whether the problem is new to this practice, a known one looked at again, or a check
+    after treatment: the patient answers (questionnaire ``problem``), the dentist may correct
+    it (``Case.problem``); it picks the evaluation code."""
+
+    NEW = "new"
+    """A problem this practice has not evaluated before → D0140."""
+    ESTABLISHED = "established"
+    """A problem evaluated before, looked at again → D0170."""
+    POST_OP_CHECK = "post_op_check"
+    """A check after treatment → D0171."""
+
+
 # --- attachments ------------------------------------------------------------------------------
 
 
@@ -75,8 +93,10 @@ ANY_KIND: Final = frozenset(AttachmentKind)
 
 
 class RadiographKind(StrEnum):
-    """The radiograph kinds the image-capture codes distinguish (D0705-D0709)."""
+    """The radiograph kinds the image-capture codes distinguish (D0701-D0709)."""
 
+    PANORAMIC = "panoramic"
+    CEPHALOMETRIC = "cephalometric"
     EXTRAORAL_POSTERIOR = "extraoral_posterior"
     OCCLUSAL = "occlusal"
     PERIAPICAL = "periapical"
@@ -86,6 +106,8 @@ class RadiographKind(StrEnum):
 
 CAPTURE_CODE_BY_KIND: Mapping[RadiographKind, str] = MappingProxyType(
     {
+        RadiographKind.PANORAMIC: "D0701",
+        RadiographKind.CEPHALOMETRIC: "D0702",
         RadiographKind.EXTRAORAL_POSTERIOR: "D0705",
         RadiographKind.OCCLUSAL: "D0706",
         RadiographKind.PERIAPICAL: "D0707",
@@ -94,6 +116,10 @@ CAPTURE_CODE_BY_KIND: Mapping[RadiographKind, str] = MappingProxyType(
     }
 )
 """Image capture only, by kind. Quantity is the number of images; a complete series is one."""
+
+PHOTO_CAPTURE_CODE: Final = "D0703"
+"""2-D oral/facial photographic image, capture only: proposed for intraoral photos taken by
+staff on site only where the payer bills it (``PayerProfile.bills_photo_capture``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,27 +131,39 @@ class AttachmentView:
     kinds: frozenset[AttachmentKind]
     """The attachment kinds intake accepts with this view."""
     radiograph: RadiographKind | None = None
-    """How billing codes a radiograph with this view; ``None``: as a periapical (the default
-    of :func:`reviewer.billing.facts` for a radiograph whose view names no kind)."""
+    """How billing codes a radiograph with this view; ``None`` (only ``other``): as a
+    periapical (the default of :func:`reviewer.billing.facts`)."""
 
     @property
     def is_photo_view(self) -> bool:
         """Offered on the photo slots of the intake and screening pages."""
         return AttachmentKind.PHOTO in self.kinds and self.name != DEFAULT_VIEW
 
+    @property
+    def is_radiograph_view(self) -> bool:
+        """Offered on the X-ray slots of the intake and screening pages."""
+        return self.radiograph is not None
+
 
 DEFAULT_VIEW: Final = "other"
 DEFAULT_KIND: Final = AttachmentKind.PHOTO
+PHOTO_ONLY: Final = frozenset({AttachmentKind.PHOTO})
+RADIOGRAPH_ONLY: Final = frozenset({AttachmentKind.RADIOGRAPH})
 
 ATTACHMENT_VIEWS: Final[tuple[AttachmentView, ...]] = (
-    # The photo views. Intake has always accepted them for a radiograph too (an API client's
-    # occlusal X-ray), so their kinds stay ANY_KIND; issue 17's radiograph views are
-    # radiograph-only and name their RadiographKind.
-    AttachmentView("upper_occlusal", ANY_KIND),
-    AttachmentView("lower_occlusal", ANY_KIND),
-    AttachmentView("anterior", ANY_KIND),
-    AttachmentView("left", ANY_KIND),
-    AttachmentView("right", ANY_KIND),
+    # The photo views: photos only (an occlusal X-ray is the radiograph view "occlusal").
+    AttachmentView("upper_occlusal", PHOTO_ONLY),
+    AttachmentView("lower_occlusal", PHOTO_ONLY),
+    AttachmentView("anterior", PHOTO_ONLY),
+    AttachmentView("left", PHOTO_ONLY),
+    AttachmentView("right", PHOTO_ONLY),
+    # The radiograph views, each with the kind its capture code names.
+    AttachmentView("bitewing", RADIOGRAPH_ONLY, RadiographKind.BITEWING),
+    AttachmentView("periapical", RADIOGRAPH_ONLY, RadiographKind.PERIAPICAL),
+    AttachmentView("occlusal", RADIOGRAPH_ONLY, RadiographKind.OCCLUSAL),
+    AttachmentView("panoramic", RADIOGRAPH_ONLY, RadiographKind.PANORAMIC),
+    AttachmentView("cephalometric", RADIOGRAPH_ONLY, RadiographKind.CEPHALOMETRIC),
+    # Either kind: the sore spot close up, an X-ray whose kind nobody said (a periapical).
     AttachmentView(DEFAULT_VIEW, ANY_KIND),
 )
 """Every view intake accepts, in the order the forms list them."""
@@ -143,6 +181,11 @@ def view_names() -> tuple[str, ...]:
 def photo_views() -> tuple[str, ...]:
     """The views a photo slot offers (every photo view but the catch-all ``other``)."""
     return tuple(view.name for view in ATTACHMENT_VIEWS if view.is_photo_view)
+
+
+def radiograph_views() -> tuple[str, ...]:
+    """The views an X-ray slot offers (those that name a radiograph kind)."""
+    return tuple(view.name for view in ATTACHMENT_VIEWS if view.is_radiograph_view)
 
 
 def attachment_view(name: str) -> AttachmentView | None:

@@ -31,7 +31,8 @@ from reviewer.intake.cases import (
     view_case,
 )
 from reviewer.intake.consents import ConsentRequest, accept_consent
-from reviewer.intake.questionnaire import BOOLEAN_KEYS
+from reviewer.intake.questionnaire import BOOLEAN_KEYS, PROBLEM_KEY
+from reviewer.vocabulary import radiograph_views
 from storage.audit import AuditContext
 
 REASONS: Final = (
@@ -56,7 +57,22 @@ VIEW_HINTS: Final = {
     "right": ("Right side", "Pull your right cheek back with a clean finger; bite together."),
     "other": ("The sore spot, close up",
               "The area that hurts or was treated, in good light, a hand's width away."),
+    # the X-ray slot's choices (radiographs only)
+    "bitewing": ("Bitewing X-ray", "Upper and lower back teeth together, biting on a tab."),
+    "periapical": ("Periapical X-ray", "One or a few teeth, whole, down to the root tips."),
+    "occlusal": ("Occlusal X-ray", "The upper or lower arch, seen from the biting side."),
+    "panoramic": ("Panoramic X-ray", "The whole mouth and jaws on one wide image."),
+    "cephalometric": ("Cephalometric X-ray", "A side view of the whole head (orthodontics)."),
 }
+XRAY_VIEWS: Final = radiograph_views()
+"""The choices of the X-ray slot, in order; ``other`` ("not sure") is its default."""
+PROBLEMS: Final = (
+    ("new", "A new problem", "A dentist here has not looked at it before."),
+    ("established", "A problem a dentist here already knows",
+     "A dentist here looked at it before; this is another look."),
+    ("post_op_check", "A check after treatment", "After a filling, extraction or surgery."),
+)
+"""The questionnaire's ``problem`` answer, as the new-case form offers it."""
 STATUS_TEXT: Final = {
     CaseStatus.DRAFT: "Not sent yet",
     CaseStatus.SUBMITTED: "Waiting for the dentist",
@@ -76,7 +92,7 @@ def _settings(request: Request[Any, Any, Any]) -> Settings:
 def questionnaire_from_form(data: dict[str, str]) -> dict[str, Any]:
     """Form fields → answers: unticked boxes are a "no", empty fields are left out."""
     answers: dict[str, Any] = {key: data.get(key) == "yes" for key in BOOLEAN_KEYS}
-    for key in ("pain", "area", "procedure_date", "notes"):
+    for key in ("pain", "area", "procedure_date", "notes", PROBLEM_KEY):
         value = (data.get(key) or "").strip()
         if value:
             answers[key] = value
@@ -134,6 +150,7 @@ def _new_case_context(
         "draft_key": draft_key,
         "reasons": REASONS,
         "questions": QUESTIONS,
+        "problems": PROBLEMS,
         "values": values,
         "error": error,
         "organization": start_org,
@@ -205,6 +222,7 @@ async def case_page(
         "editable": status in {CaseStatus.DRAFT, CaseStatus.NEEDS_INFO},
         "organization": await organization_of(db, view.case),
         "view_hints": VIEW_HINTS,
+        "xray_views": XRAY_VIEWS,
         "questions": QUESTIONS,
         "reasons": {value: label for value, label, _ in REASONS},
         "max_bytes": uploads.max_upload_bytes,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -28,6 +28,9 @@ class Questionnaire(HistoryIn, forbid_unknown_fields=True, omit_defaults=True):
     notes: str | None = None
     history_changed: bool | None = None
     """The patient's answer to "has your medical history changed since your last visit?"."""
+    problem: Literal["new", "established", "post_op_check"] | None = None
+    """A new problem, one a dentist here has looked at before (established), or a check
+    after treatment (post_op_check). Without it: post_op_check for a post_op case, else new."""
 
     def answers(self) -> dict[str, Any]:
         values = {k: v for k, v in msgspec.structs.asdict(self).items()

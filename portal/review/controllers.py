@@ -47,6 +47,7 @@ from reviewer.evaluation.services import (
     save_draft,
     sign_evaluation,
 )
+from reviewer.intake.problem import correct_problem
 from reviewer.queue.claims import claim_case, claim_next, release_case, renew_lease
 from reviewer.queue.listing import MAX_PAGE_SIZE, PAGE_SIZE, QueueFilters, list_queue
 from storage.audit import AuditContext
@@ -326,6 +327,19 @@ class ReviewPagesController(Controller):
             return locked
         return redirect(request, f"/review/cases/{case_id}",
                         success="Signed. The submitter can now read your advice.")
+
+    @post("/cases/{case_id:uuid}/problem", status_code=303,
+          opt={"back": "/review/cases/{case_id}"})
+    async def problem(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        case_id: FromPath[uuid.UUID],
+    ) -> Response[Any]:
+        """Correct the patient's answer: new, established or post-op check (audited)."""
+        form = await request.form()
+        await correct_problem(db_session, who, audit, case_id, str(form.get("problem") or ""),
+                              now=_now())
+        return redirect(request, f"/review/cases/{case_id}", success="Problem status saved.")
 
     @post("/cases/{case_id:uuid}/addenda", status_code=303)
     async def addendum(

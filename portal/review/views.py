@@ -12,6 +12,7 @@ from reviewer.clock import zone
 from reviewer.coding.catalog import all_codes
 from reviewer.coding.teeth import PERMANENT_TEETH, PRIMARY_TEETH
 from reviewer.evaluation.draft import ATTESTATION, REFERRAL_SPECIALTIES, TOOTH_CONDITIONS
+from reviewer.intake.problem import PROBLEM_LABELS
 
 KIND_LABELS = {
     CaseKind.POST_OP: "After treatment",
@@ -70,4 +71,5 @@ def helpers() -> dict[str, Any]:
         "attestation": ATTESTATION,
         "all_teeth": PERMANENT_TEETH + PRIMARY_TEETH,
         "cdt_codes": [c for c in all_codes()],
+        "problem_labels": {str(k): v for k, v in PROBLEM_LABELS.items()},
     }

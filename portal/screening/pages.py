@@ -56,6 +56,15 @@ PHOTO_VIEWS: dict[str, str] = {
     "left": "Left side",
     "right": "Right side",
 }
+XRAY_VIEWS: dict[str, str] = {
+    "bitewing": "Bitewing",
+    "periapical": "Periapical",
+    "occlusal": "Occlusal",
+    "panoramic": "Panoramic",
+    "cephalometric": "Cephalometric",
+}
+"""The radiograph slot's views (:func:`reviewer.vocabulary.radiograph_views`), each billed by
+its own capture code (a bitewing D0708, a periapical D0707...)."""
 STATE_BADGES: dict[ChildState, str] = {
     ChildState.PENDING: "badge-info",
     ChildState.NOT_SCREENED: "badge-overdue",
@@ -155,7 +164,8 @@ def _child_context(
     return {
         **_common(who), "event": event, "child": child, "findings": child.findings,
         "urgencies": TREATMENT_URGENCIES, "reasons": NOT_SCREENED_REASONS,
-        "photo_views": PHOTO_VIEWS, "idempotency_key": case_key(child.enrollment.id),
+        "photo_views": PHOTO_VIEWS, "xray_views": XRAY_VIEWS,
+        "idempotency_key": case_key(child.enrollment.id),
         "max_bytes": request.app.state.settings.uploads.max_upload_bytes,
         "sealant_teeth": " ".join(
             str(s.get("tooth")) for s in child.findings.get("services") or []

@@ -21,6 +21,7 @@ from reviewer.cases.enums import CaseKind, OriginatingSite
 from reviewer.clock import age_on, local_date
 from reviewer.coding.catalog import is_known_code, load_catalog
 from reviewer.coding.payer import DEFAULT_PROFILE, PayerProfile
+from reviewer.coding.proposal import PhotoSet
 from reviewer.coding.rules import (
     AsyncReviewFacts,
     ClaimLine,
@@ -76,8 +77,39 @@ __all__ = [
 
 RADIOGRAPH_KIND_BY_VIEW: Mapping[str, RadiographKind] = radiograph_kind_by_view()
 """An attachment's view → the radiograph kind, from the one list of views intake accepts
-(:data:`reviewer.vocabulary.ATTACHMENT_VIEWS`); a radiograph whose view names no kind (every
-view today) counts as periapical."""
+(:data:`reviewer.vocabulary.ATTACHMENT_VIEWS`): a ``bitewing`` is D0708, a ``panoramic``
+D0701...; a radiograph whose view names no kind (``other``) counts as periapical."""
+
+
+def _taker(uploader: User | None) -> Provider | None:
+    """Who took an image, as a provider: staff with an NPI who uploaded it; else nobody here."""
+    if uploader is not None and uploader.role in {"hygienist", "dentist"} and uploader.npi:
+        return _provider(uploader)
+    return None
+
+
+def _photo_sets(
+    attachments: Sequence[Attachment], uploaders: Mapping[uuid.UUID, User], fallback: dt.date
+) -> tuple[PhotoSet, ...]:
+    """The photos staff took on site, by day and provider (D0703 where the payer bills it)."""
+    counts: dict[tuple[dt.date, Provider], int] = defaultdict(int)
+    for a in attachments:
+        taker = _taker(uploaders.get(a.uploaded_by_id))
+        if a.kind == AttachmentKind.PHOTO and taker is not None:
+            counts[(a.captured_at.date() if a.captured_at else fallback, taker)] += 1
+    return tuple(PhotoSet(captured_on=d, captured_by=p, images=n) for (d, p), n in counts.items())
+
+
+def case_problem(case: Case) -> ProblemStatus:
+    """The case's problem status: ``Case.problem`` (the patient's answer, as the dentist may
+    have corrected it); for a case from before that column, the questionnaire's answer
+    (``problem``, or the older ``problem_status``), else new."""
+    answers: Mapping[str, Any] = case.questionnaire or {}
+    for value in (case.problem, answers.get("problem"), answers.get("problem_status")):
+        text = str(value or "").lower()
+        if text in set(ProblemStatus):
+            return ProblemStatus(text)
+    return ProblemStatus.NEW
 
 HISTORY_KEYS = ("medical_history", "medications", "allergies", "history", "previous_treatment")
 """Questionnaire answers that are history rather than the complaint."""
@@ -348,19 +380,13 @@ async def load_case_facts(
             continue
         rkind = RADIOGRAPH_KIND_BY_VIEW.get(a.view, RadiographKind.PERIAPICAL)
         taken_on = a.captured_at.date() if a.captured_at else (collected_on or signed_on)
-        uploader = uploaders.get(a.uploaded_by_id)
-        taker = (
-            _provider(uploader)
-            if uploader is not None and uploader.role in {"hygienist", "dentist"} and uploader.npi
-            else None
-        )
-        by_set[(rkind, taken_on, taker)] += 1
+        by_set[(rkind, taken_on, _taker(uploaders.get(a.uploaded_by_id)))] += 1
     radiographs = tuple(
         RadiographSet(kind=k, captured_on=d, captured_by=p, images=n)
         for (k, d, p), n in by_set.items()
     )
-    problem_text = str((case.questionnaire or {}).get("problem_status", "")).lower()
-    problem = ProblemStatus.ESTABLISHED if problem_text == "established" else ProblemStatus.NEW
+    photos = _photo_sets(attachments, uploaders, collected_on or signed_on)
+    problem = case_problem(case)
     recommendations, plan = _recommendations(evaluation.procedures or [], evaluation.diagnosis)
     facts = AsyncReviewFacts(
         encounter_id=str(case.id),
@@ -374,7 +400,7 @@ async def load_case_facts(
         radiographs=radiographs,
         recommended=plan,
     )
-    proposed = tuple(propose_async_lines(facts, profile))
+    proposed = tuple(propose_async_lines(facts, profile, photos))
 
     items: list[GatheredItem] = []
     for a in attachments:
@@ -473,6 +499,9 @@ async def load_live_facts(
     day = local_date(session.started_at, tz)
     evaluation: Mapping[str, Any] = session.evaluation or {}
     problem_text = str(evaluation.get("problem_status", "")).lower()
+    live_problem = (
+        ProblemStatus(problem_text) if problem_text in set(ProblemStatus) else ProblemStatus.NEW
+    )
     recommendations, plan = _recommendations(
         evaluation.get("procedures", []) or [], str(evaluation.get("diagnosis", ""))
     )
@@ -482,7 +511,7 @@ async def load_live_facts(
         session_date=day,
         # not recorded yet (the session cannot be signed so): the home, until it is
         originating_site=OriginatingSite(session.patient_site or OriginatingSite.HOME),
-        problem=ProblemStatus.ESTABLISHED if problem_text == "established" else ProblemStatus.NEW,
+        problem=live_problem,
         case_kind=CaseKind(case.kind) if case else None,
         recommended=plan,
     )

@@ -23,6 +23,7 @@ from reviewer.coding.catalog import (
 )
 from reviewer.errors import Invalid
 from reviewer.vocabulary import (
+    ProblemStatus,  # defined with the rest of the vocabulary; re-exported for the rules
     RadiographKind,
 )
 
@@ -205,13 +206,6 @@ class RuleViolation:
 def blocking(violations: Iterable[RuleViolation]) -> list[RuleViolation]:
     """The violations that stop billing (errors, not warnings)."""
     return [v for v in violations if v.severity is Severity.ERROR]
-
-
-class ProblemStatus(StrEnum):
-    NEW = "new"
-    """A problem this practice has not evaluated before → D0140."""
-    ESTABLISHED = "established"
-    """A problem evaluated before, looked at again → D0170."""
 
 
 @dataclass(frozen=True)

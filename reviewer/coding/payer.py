@@ -22,6 +22,9 @@ Case-management codes (D9991-D9994, D9997)
     Billed only when ``bills_case_management_codes`` and the code is in
     ``case_management_codes`` (default D9991, D9992, D9997; D9993/D9994 where a program uses
     them).
+Image capture of photos (D0703)
+    Intraoral photos taken by staff on site are proposed as D0703 (capture only) only when
+    ``bills_photo_capture`` (default off: most payers bundle photos into the evaluation).
 """
 
 from __future__ import annotations
@@ -121,6 +124,8 @@ class PayerProfile:
     in_person_codes: frozenset[str] = frozenset()
     """Codes delivered in person at the originating site (sealants, varnish at a school): their
     lines carry the site's own place of service, not the telehealth one."""
+    bills_photo_capture: bool = False
+    """Propose D0703 for the intraoral photos staff took on site (capture only)."""
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -225,6 +230,7 @@ class PayerProfile:
             "attachment_formats": sorted(self.attachment_formats),
             "wants_separate_images": self.wants_separate_images,
             "in_person_codes": sorted(self.in_person_codes),
+            "bills_photo_capture": self.bills_photo_capture,
         }
 
     @classmethod
@@ -261,6 +267,7 @@ class PayerProfile:
                     "allows_school_screening_evaluation",
                     "bills_case_management_codes",
                     "wants_separate_images",
+                    "bills_photo_capture",
                 }:
                     if not isinstance(value, bool):
                         raise ProfileError(f"{key} must be true or false")

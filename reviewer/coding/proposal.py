@@ -31,9 +31,21 @@ from reviewer.vocabulary import (
     CAPTURE_CODE_BY_KIND,
     ESTABLISHED_PROBLEM_EVALUATION,
     NEW_PROBLEM_EVALUATION,
+    PHOTO_CAPTURE_CODE,
     POST_OPERATIVE_EVALUATION,
     RadiographKind,
 )
+
+
+@dataclass(frozen=True)
+class PhotoSet:
+    """Intraoral photos taken on one day by one provider on site (a school's hygienist):
+    proposed as D0703 (capture only) where the payer bills it
+    (``PayerProfile.bills_photo_capture``)."""
+
+    captured_on: dt.date
+    captured_by: Provider
+    images: int = 1
 
 # --- proposal --------------------------------------------------------------------------------
 
@@ -48,8 +60,9 @@ class PlaceOfService:
 
 
 def evaluation_code_for(case_kind: CaseKind | None, problem: ProblemStatus) -> str:
-    """The dentist's evaluation code: D0171 post-op, D0170 established problem, D0140 new."""
-    if case_kind is CaseKind.POST_OP:
+    """The dentist's evaluation code: D0171 a post-op check (the problem says so, or the case
+    is a post-op one), D0170 an established problem, D0140 a new one."""
+    if problem is ProblemStatus.POST_OP_CHECK or case_kind is CaseKind.POST_OP:
         return POST_OPERATIVE_EVALUATION
     if problem is ProblemStatus.ESTABLISHED:
         return ESTABLISHED_PROBLEM_EVALUATION
@@ -91,6 +104,7 @@ def _propose(
     services: Sequence[ServiceDelivered],
     radiographs: Sequence[RadiographSet],
     profile: PayerProfile,
+    photos: Sequence[PhotoSet] = (),
 ) -> list[ClaimLine]:
     pos = PlaceOfService(profile, originating_site)
     lines: list[ClaimLine] = []
@@ -121,6 +135,16 @@ def _propose(
             captures[key] = captures.get(key, 0) + max(r.images, 1)
     for (code, provider, taken_on), quantity in captures.items():
         lines.append(_line(code, provider, taken_on, pos, encounter, quantity=quantity))
+    if profile.bills_photo_capture:
+        photo_counts: dict[tuple[Provider, dt.date], int] = {}
+        for p in photos:
+            if p.captured_by.npi != dentist.npi:
+                key2 = (p.captured_by, p.captured_on)
+                photo_counts[key2] = photo_counts.get(key2, 0) + max(p.images, 1)
+        for (provider, taken_on), quantity in photo_counts.items():
+            lines.append(
+                _line(PHOTO_CAPTURE_CODE, provider, taken_on, pos, encounter, quantity=quantity)
+            )
 
     # 3. the dentist's evaluation
     reports_evaluation = (
@@ -141,9 +165,11 @@ def _propose(
 
 
 def propose_async_lines(
-    facts: AsyncReviewFacts, profile: PayerProfile = DEFAULT_PROFILE
+    facts: AsyncReviewFacts, profile: PayerProfile = DEFAULT_PROFILE,
+    photos: Sequence[PhotoSet] = (),
 ) -> list[ClaimLine]:
-    """The claim lines of a signed asynchronous review (D9996 encounter)."""
+    """The claim lines of a signed asynchronous review (D9996 encounter); ``photos``: the
+    intraoral photos staff took on site (D0703 only where the payer bills capture)."""
     return _propose(
         encounter=Encounter(EncounterType.ASYNCHRONOUS, facts.encounter_id),
         case_kind=facts.case_kind,
@@ -155,6 +181,7 @@ def propose_async_lines(
         services=facts.services,
         radiographs=facts.radiographs,
         profile=profile,
+        photos=photos,
     )
 
 

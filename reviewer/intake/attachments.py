@@ -80,7 +80,7 @@ def attachment_meta(
     known = attachment_view(view)
     if known is None:
         raise Invalid(f"view is one of: {', '.join(VIEWS)}.", code="invalid_view")
-    if AttachmentKind(kind) not in known.kinds:  # none today; issue 17's radiograph views
+    if AttachmentKind(kind) not in known.kinds:  # a photo view for an X-ray, or vice versa
         fits = ", ".join(v.name for v in ATTACHMENT_VIEWS if AttachmentKind(kind) in v.kinds)
         raise Invalid(f"A {kind}'s view is one of: {fits}.", code="invalid_view")
     numbers: list[str] = []

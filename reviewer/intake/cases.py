@@ -31,7 +31,7 @@ from reviewer.cases.state import (
 from reviewer.consent_forms import TELEDENTISTRY
 from reviewer.errors import Conflict, Invalid, NotFound, Unprocessable
 from reviewer.intake.consents import has_current_consent, patient_for_submission
-from reviewer.intake.questionnaire import clean_questionnaire
+from reviewer.intake.questionnaire import clean_questionnaire, problem_of
 from reviewer.screening.case_screening import (
     link_new_case,
     screening_for_new_case,
@@ -182,6 +182,7 @@ async def create_case(
         urgency=urgency.value,
         urgency_rank=urgency.queue_rank,
         questionnaire=questionnaire,
+        problem=problem_of(kind, questionnaire).value,
         location_state=state,
         location_site=site,
         submitted_by_id=actor.user_id,
@@ -232,6 +233,7 @@ async def save_draft(
     urgency = case_urgency(questionnaire)
     existing.kind = kind.value
     existing.questionnaire = questionnaire
+    existing.problem = problem_of(kind, questionnaire).value
     existing.urgency = urgency.value
     existing.urgency_rank = urgency.queue_rank
     existing.idempotency_fingerprint = fingerprint
@@ -364,6 +366,7 @@ class SubmitterView:
             "urgency": case.urgency,
             "emergency": self.emergency,
             "questionnaire": case.questionnaire or {},
+            "problem": case.problem,
             "location": {"state": case.location_state, "site": case.location_site},
             "created_at": _iso(case.created_at),
             "submitted_at": _iso(case.submitted_at),

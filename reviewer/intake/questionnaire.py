@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any, Final
 
 from reviewer.errors import Invalid
+from reviewer.vocabulary import CaseKind, ProblemStatus
 
 BOOLEAN_KEYS: Final = (
     "swelling",
@@ -20,7 +21,10 @@ BOOLEAN_KEYS: Final = (
     "history_changed",
 )
 TEXT_LIMITS: Final = {"area": 200, "notes": 2000}
-KEYS: Final = frozenset({"pain", "procedure_date", *BOOLEAN_KEYS, *TEXT_LIMITS})
+PROBLEM_KEY: Final = "problem"
+"""new | established | post_op_check: is this a new problem, one already looked at, or a
+check after treatment (picks D0140 / D0170 / D0171)."""
+KEYS: Final = frozenset({"pain", "procedure_date", PROBLEM_KEY, *BOOLEAN_KEYS, *TEXT_LIMITS})
 
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0", ""})
@@ -54,6 +58,23 @@ def _procedure_date(value: Any, today: date | None) -> str:
     return day.isoformat()
 
 
+def _problem(value: Any) -> str:
+    text = value.strip().lower() if isinstance(value, str) else None
+    if text not in set(ProblemStatus):
+        raise Invalid("'problem' is new, established or post_op_check.",
+                      code="invalid_questionnaire")
+    return str(text)
+
+
+def problem_of(kind: CaseKind | str, answers: Mapping[str, Any]) -> ProblemStatus:
+    """The case's problem status at intake: the patient's answer; without one, a post-op
+    check for a post-op case, else a new problem."""
+    answer = answers.get(PROBLEM_KEY)
+    if answer is not None:
+        return ProblemStatus(answer)
+    return ProblemStatus.POST_OP_CHECK if kind == CaseKind.POST_OP else ProblemStatus.NEW
+
+
 def clean_questionnaire(raw: Mapping[str, Any] | None, today: date | None = None) -> dict[str, Any]:
     """The answers with their proper types; empty answers are left out.
 
@@ -74,6 +95,8 @@ def clean_questionnaire(raw: Mapping[str, Any] | None, today: date | None = None
             answers[key] = _boolean(key, value)
         elif key == "procedure_date":
             answers[key] = _procedure_date(value, today)
+        elif key == PROBLEM_KEY:
+            answers[key] = _problem(value)
         else:
             if not isinstance(value, str):
                 raise Invalid(f"'{key}' is text.", code="invalid_questionnaire")

@@ -36,6 +36,10 @@ class Case(Base):
     Always set it as ``Urgency(case.urgency).queue_rank`` (reviewer/cases/enums.py)."""
     questionnaire: Mapped[dict[str, Any]] = mapped_column(JsonB, default=dict)
     """PHI: the patient's answers."""
+    problem: Mapped[str | None] = mapped_column(String(16), default=None)
+    """new | established | post_op_check: the patient's answer (questionnaire ``problem``; a
+    post-op case without one is a post-op check), as the dentist may have corrected it. It
+    picks the evaluation code (D0140 / D0170 / D0171). ``None`` on cases from before it."""
     screening: Mapped[dict[str, Any] | None] = mapped_column(JsonB, default=None)
     """PHI: ASTDD findings and services delivered at school (school_screening cases)."""
     screening_event_id: Mapped[uuid.UUID | None] = mapped_column(

@@ -4,7 +4,7 @@ profile version an encounter's claim lines were coded under
 Existing profiles are version 1; their current rules are copied as version 1.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-03 13:20:00.000000
 """
 
@@ -17,7 +17,7 @@ from advanced_alchemy.types import GUID, DateTimeUTC, JsonB
 from alembic import op
 
 revision: str = '0011'
-down_revision: str | None = '0009'
+down_revision: str | None = '0010'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

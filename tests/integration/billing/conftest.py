@@ -50,8 +50,8 @@ POST_OP_FILES: tuple[tuple[str, str, str, str], ...] = (
 )
 SCHOOL_FILES: tuple[tuple[str, str, str, str], ...] = (
     ("intraoral_camera.png", "photo", "lower_occlusal", "19,30"),
-    # no radiograph view exists yet (issue 17 adds them): an X-ray is "other", coded D0707
-    ("xray_bitewing_16bit.png", "radiograph", "other", "3,14,19,30"),
+    # the hygienist's bitewing: coded D0708 (bitewing capture), not as a periapical
+    ("xray_bitewing_16bit.png", "radiograph", "bitewing", "3,14,19,30"),
 )
 
 

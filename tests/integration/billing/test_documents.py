@@ -78,10 +78,10 @@ async def test_record_holds_every_element(demo_db: AsyncSession, blobs: BlobStor
         assert_has(
             text, "Demo School Program", "1245319599", "Zoë Nguyễn", "2017-03-02", "李雷",
             "Lincoln Elementary", "S-1001", "school: Lincoln Elementary",
-            "Hana Hygienist (hygienist, NPI 1750384913)", "view: other; teeth: 3,14,19,30",
+            "Hana Hygienist (hygienist, NPI 1750384913)", "view: bitewing; teeth: 3,14,19,30",
             "Untreated decay", "Treatment urgency", "early",
             "Early childhood caries, tooth 30.", "cavitated occlusal lesion", "D2391",
-            "general dentist", "D0191", "D1206", "D1351", "D0707", "D0140", "2026-11-18",
+            "general dentist", "D0191", "D1206", "D1351", "D0708", "D0140", "2026-11-18",
         )
 
 

@@ -60,8 +60,8 @@ async def test_school_lines_put_services_on_the_hygienist(demo_db: AsyncSession,
     billing = await actor_for(demo_db, "billing@demo.test")
     view = await services.case_encounter(demo_db, billing, CTX, seeded.case_id)
     by_code = {line.code: line for line in view.lines}
-    assert list(by_code) == ["D0191", "D1206", "D1351", "D0707", "D0140", "D0391", "D9996"]
-    for code in ("D0191", "D1206", "D1351", "D0707"):
+    assert list(by_code) == ["D0191", "D1206", "D1351", "D0708", "D0140", "D0391", "D9996"]
+    for code in ("D0191", "D1206", "D1351", "D0708"):
         assert by_code[code].provider.role == "hygienist"
         assert by_code[code].date_of_service == dt.date(2026, 11, 18)
     assert by_code["D1351"].tooth == "3"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from portal.intake.pages import VIEW_HINTS
-from portal.screening.pages import PHOTO_VIEWS
+from portal.intake.pages import XRAY_VIEWS as INTAKE_XRAY_VIEWS
+from portal.screening.pages import PHOTO_VIEWS, XRAY_VIEWS
 from reviewer import vocabulary
 from reviewer.billing.facts import RADIOGRAPH_KIND_BY_VIEW
 from reviewer.coding.catalog import IMAGE_CAPTURE_CODES, is_known_code
@@ -36,11 +37,45 @@ def test_intake_accepts_exactly_the_vocabulary() -> None:
             assert attachment_meta(kind, view.name, "3").view == view.name
 
 
-@pytest.mark.parametrize("view", ["bitewing", "periapical", "front", "fmx"])
+@pytest.mark.parametrize("view", ["front", "fmx", "ceph", "pano"])
 def test_a_view_outside_the_vocabulary_is_refused(view: str) -> None:
     with pytest.raises(Invalid) as refused:
         attachment_meta("radiograph", view, None)
     assert refused.value.code == "invalid_view"
+
+
+@pytest.mark.parametrize(
+    ("kind", "view"),
+    [
+        ("photo", "bitewing"), ("photo", "periapical"), ("photo", "occlusal"),
+        ("photo", "panoramic"), ("photo", "cephalometric"),
+        ("radiograph", "upper_occlusal"), ("radiograph", "anterior"), ("radiograph", "left"),
+    ],
+)
+def test_a_view_of_the_other_kind_is_refused(kind: str, view: str) -> None:
+    with pytest.raises(Invalid) as refused:
+        attachment_meta(kind, view, None)
+    assert refused.value.code == "invalid_view"
+    assert view not in refused.value.message.split(": ", 1)[1].rstrip(".").split(", ")
+
+
+@pytest.mark.parametrize(
+    ("view", "code"),
+    [
+        ("bitewing", "D0708"), ("periapical", "D0707"), ("occlusal", "D0706"),
+        ("panoramic", "D0701"), ("cephalometric", "D0702"), ("other", None),
+    ],
+)
+def test_each_radiograph_view_names_its_capture_code(view: str, code: str | None) -> None:
+    assert attachment_meta("radiograph", view, None).view == view
+    kind = RADIOGRAPH_KIND_BY_VIEW.get(view)
+    assert (CAPTURE_CODE_BY_KIND[kind] if kind else None) == code
+
+
+def test_the_x_ray_slots_offer_every_radiograph_view() -> None:
+    assert tuple(XRAY_VIEWS) == vocabulary.radiograph_views() == tuple(INTAKE_XRAY_VIEWS)
+    assert set(vocabulary.radiograph_views()) == set(RADIOGRAPH_KIND_BY_VIEW)
+    assert not set(vocabulary.radiograph_views()) & set(vocabulary.photo_views())
 
 
 def test_view_names_are_unique_and_the_default_is_one_of_them() -> None:
