@@ -41,6 +41,7 @@ from portal.http_middleware import (
 from portal.intake.worker import derivation_lifespan
 from portal.jobs import JobRunner, jobs_lifespan
 from portal.openapi_errors import JsonSchemaWithErrors
+from portal.rendering import FILTERS
 from portal.requests import DEPENDENCIES
 from portal.routes import API_CONTROLLERS, PAGE_CONTROLLERS
 from portal.settings import Settings, get_settings
@@ -159,8 +160,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
 
 def _csrf_callable(engine: JinjaTemplateEngine) -> None:
-    """Templates' ``csrf_token()`` gives the token bound to the session at render time."""
+    """Templates' ``csrf_token()`` gives the token bound to the session at render time; their
+    ``label`` and ``local_time`` filters come from :mod:`portal.rendering`."""
     engine.register_template_callable(key="csrf_token", template_callable=token_for_template)
+    engine.engine.filters.update(FILTERS)
 
 
 def _configure_logging() -> None:

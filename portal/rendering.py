@@ -2,16 +2,27 @@
 
 Pages extend ``layouts/base.html``; the base layout renders only the content block when
 ``is_fragment_request`` is true (htmx navigations). Every answer varies on HX-Request.
+
+Templates' filters (registered in ``portal/app.py``): ``label`` turns a stored value into what
+people read (:mod:`reviewer.labels`), ``local_time`` an instant into the organization's time.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from litestar import Request
 from litestar.response import Redirect, Response, Template
 
 from portal.accounts.current_user import CurrentUser
+from reviewer.clock import as_utc, zone
+from reviewer.documents.pdf import format_moment
+from reviewer.labels import label
+
+__all__ = ["FILTERS", "flash", "page", "redirect"]
 
 
 def _csrf(request: Request[Any, Any, Any]) -> str:
@@ -72,3 +83,28 @@ def redirect(
     if request.headers.get("hx-request") == "true":
         return Response(content=None, status_code=200, headers={"HX-Location": path})
     return Redirect(path=path, status_code=303)
+
+
+@pass_context
+def local_time(
+    context: Context, moment: dt.datetime | str | None, time_zone: str = "", fmt: str = ""
+) -> str:
+    """``moment`` (an aware instant, or the ISO text a JSON column keeps) in ``time_zone``,
+    else the page's ``tz`` (the case's organization), else the signed-in user's organization,
+    with the zone's abbreviation: ``2026-11-21 09:30 PST`` (``fmt``: another strftime format
+    before the abbreviation). ``None`` gives ``"—"``."""
+    if moment is None or moment == "":
+        return "—"
+    if isinstance(moment, str):
+        moment = dt.datetime.fromisoformat(moment)
+    user = context.get("current_user")
+    org = user.current_org if isinstance(user, CurrentUser) else None
+    name = time_zone or context.get("tz") or (org.time_zone if org else "")
+    if not fmt:
+        return format_moment(moment, name)
+    local = as_utc(moment).astimezone(zone(name))
+    return f"{local.strftime(fmt)} {local.tzname() or name}"
+
+
+FILTERS: dict[str, Any] = {"label": label, "local_time": local_time}
+"""Filter name → function, for the template engine."""

@@ -12,6 +12,8 @@ from reviewer.actor import Actor
 class OrgRef:
     id: uuid.UUID
     name: str
+    time_zone: str = "UTC"
+    """What the pages' ``local_time`` filter shows times in (``Organization.time_zone``)."""
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ def snapshot(
         email=user.email,
         role=user.role,
         display_name=user.display_name,
-        organizations=tuple(OrgRef(org.id, org.name) for org in user.organizations),
+        organizations=tuple(OrgRef(org.id, org.name, org.time_zone) for org in user.organizations),
         patient_ids=patient_ids,
         auth_method=auth_method,
         scopes=scopes,

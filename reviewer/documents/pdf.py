@@ -18,6 +18,7 @@ from pathlib import Path
 from fpdf import FPDF
 from PIL import Image
 
+from reviewer import labels
 from reviewer.clock import zone
 from reviewer.coding.catalog import is_known_code, load_catalog
 from reviewer.coding.rules import ClaimLine
@@ -221,13 +222,14 @@ def _line_rows(lines: Sequence[ClaimLine]) -> list[list[str]]:
         [
             line.code,
             _descriptor(line.code),
-            f"{line.provider.name} ({line.provider.role}, NPI {line.provider.npi or 'none'})",
+            f"{line.provider.name} ({labels.label(line.provider.role, 'provider_role')},"
+            f" NPI {line.provider.npi or 'none'})",
             line.date_of_service.isoformat(),
             line.tooth or "",
             line.surfaces or "",
             str(line.quantity),
             line.place_of_service,
-            f"{line.encounter.type} {line.encounter.id}",
+            f"{labels.label(line.encounter.type, 'encounter_type')} {line.encounter.id}",
         ]
         for line in lines
     ]
@@ -496,7 +498,8 @@ def render_attachment_pdf(
         w, h = width * scale, height * scale
         if doc.get_y() + h + 18 > doc.h - doc.b_margin:
             doc.add_page()
-        doc.section(f"Image {index}: {item.kind}, {item.view or 'view not given'}")
+        kind, view = labels.label(item.kind, "attachment_kind"), item.view or "view not given"
+        doc.section(f"Image {index}: {kind}, {labels.label(view, 'view')}")
         doc.small(
             f"teeth: {item.teeth or 'not given'} · captured: {_device_time(item.captured_at)}"
             f" · original sha256 {item.sha256}"
