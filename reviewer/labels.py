@@ -113,6 +113,8 @@ RADIOGRAPH_KINDS = _group(RadiographKind, {
     RadiographKind.PERIAPICAL: "Periapical",
     RadiographKind.BITEWING: "Bitewing",
     RadiographKind.COMPLETE_SERIES: "Complete series",
+    RadiographKind.PANORAMIC: "Panoramic",
+    RadiographKind.CEPHALOMETRIC: "Cephalometric",
 })
 
 VIEWS: Final[Mapping[str, str]] = MappingProxyType({

@@ -39,6 +39,7 @@ from reviewer.billing.fees import format_fee
 from reviewer.billing.providers import organization_providers
 from reviewer.billing.same_day import SAME_DAY_RULES
 from reviewer.billing.services import BillingStatus, EncounterView, LinesRefused
+from reviewer.billing.worklist import day_totals
 from reviewer.coordination.services import unbilled_case_management
 from reviewer.errors import Invalid, NotFound, Unprocessable
 from reviewer.records.ledger import records_ledger
@@ -197,7 +198,7 @@ class BillingPageController(FrontDeskPages):
         return page(
             request, "billing/worklist.html",
             {"rows": rows, "status": chosen, "filters": list(STATUS_FILTERS),
-             "case_management": case_management},
+             "case_management": case_management, "day_totals": day_totals(rows)},
             fragments={"worklist": "billing/_worklist.html"},
         )
 

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reviewer.actor import Actor
 from reviewer.billing.encounters import EDITORS, BillingStatus, require, teledentistry_code
+from reviewer.billing.fees import format_fee
 from reviewer.coding.rules import ClaimLine, EncounterType
 from reviewer.export.csv_safe import csv_text
 from storage.audit import AuditContext, record_event
@@ -25,9 +26,11 @@ from storage.models import (
     ClaimPackage,
     EncounterBilling,
     Evaluation,
+    FeeScheduleEntry,
     LiveSession,
     Organization,
     Patient,
+    PayerProfileRecord,
     User,
 )
 
@@ -42,6 +45,14 @@ class WorklistRow:
     dentist: str
     status: str
     codes: tuple[str, ...]
+    total_cents: int = 0
+    """The lines' fees (as stored, else today's schedule)."""
+    service_date: dt.date | None = None
+    missing_fees: int = 0
+
+    @property
+    def total(self) -> str:
+        return format_fee(self.total_cents)
 
     @property
     def teledentistry_code(self) -> str:
@@ -55,6 +66,62 @@ class WorklistRow:
 
 
 WORKLIST_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class _Prices:
+    """Every fee of the desk's organizations, loaded once (two queries for the worklist)."""
+
+    entries: dict[tuple[uuid.UUID, uuid.UUID | None, str], int]
+    profiles: dict[uuid.UUID, list[PayerProfileRecord]]
+
+    def unit(self, organization_id: uuid.UUID, payer_name: str | None, code: str) -> int | None:
+        profiles = self.profiles.get(organization_id, [])
+        chosen = next((p for p in profiles if payer_name and p.name == payer_name), None) or \
+            next((p for p in profiles if p.is_default), None)
+        if chosen is not None and (organization_id, chosen.id, code) in self.entries:
+            return self.entries[(organization_id, chosen.id, code)]
+        return self.entries.get((organization_id, None, code))
+
+
+async def _prices(db: AsyncSession, organization_ids: frozenset[uuid.UUID]) -> _Prices:
+    entries = {
+        (e.organization_id, e.payer_profile_id, e.code): e.fee_cents
+        for e in (await db.scalars(select(FeeScheduleEntry).where(
+            FeeScheduleEntry.organization_id.in_(organization_ids)))).all()
+    }
+    profiles: dict[uuid.UUID, list[PayerProfileRecord]] = {}
+    for p in (await db.scalars(select(PayerProfileRecord).where(
+            PayerProfileRecord.organization_id.in_(organization_ids)))).all():
+        profiles.setdefault(p.organization_id, []).append(p)
+    return _Prices(entries, profiles)
+
+
+def _priced(billing: EncounterBilling, patient: Patient, prices: _Prices) -> dict[str, object]:
+    total, missing, day = 0, 0, None
+    for raw in billing.lines:
+        line = ClaimLine.from_dict(raw)
+        day = day or line.date_of_service
+        fee = line.fee_cents
+        if fee is None:
+            unit = prices.unit(billing.organization_id, patient.payer_name, line.code)
+            fee = None if unit is None else unit * line.quantity
+        if fee is None:
+            missing += 1
+        else:
+            total += fee
+    return {"total_cents": total, "missing_fees": missing, "service_date": day,
+            "codes": tuple(str(raw.get("code")) for raw in billing.lines)}
+
+
+def day_totals(rows: Sequence[WorklistRow]) -> list[tuple[dt.date, int, str]]:
+    """Per date of service: the number of encounters and their total fees."""
+    days: dict[dt.date, list[WorklistRow]] = {}
+    for row in rows:
+        if row.service_date is not None:
+            days.setdefault(row.service_date, []).append(row)
+    return [(day, len(group), format_fee(sum(r.total_cents for r in group)))
+            for day, group in sorted(days.items())]
 
 
 def _wanted(statuses: Sequence[str]) -> list[str]:
@@ -98,11 +165,12 @@ async def worklist(
             .limit(WORKLIST_LIMIT)
         )
     ).all()
+    prices = await _prices(db, actor.organization_ids)
     rows = [
         WorklistRow(
             kind=EncounterType.ASYNCHRONOUS, encounter_id=case.id, patient_name=patient.full_name,
             patient_id=patient.id, when=signed_at, dentist=dentist, status=billing.status,
-            codes=tuple(str(line.get("code")) for line in billing.lines),
+            **_priced(billing, patient, prices),  # type: ignore[arg-type]
         )
         for billing, case, patient, signed_at, dentist in case_rows
     ] + [
@@ -110,7 +178,7 @@ async def worklist(
             kind=EncounterType.SYNCHRONOUS, encounter_id=session.id,
             patient_name=patient.full_name, patient_id=patient.id, when=session.ended_at,
             dentist=dentist, status=billing.status,
-            codes=tuple(str(line.get("code")) for line in billing.lines),
+            **_priced(billing, patient, prices),  # type: ignore[arg-type]
         )
         for billing, session, patient, dentist in live_rows
     ]

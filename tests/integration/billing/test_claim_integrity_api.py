@@ -102,6 +102,8 @@ async def test_fees_totals_and_the_export(client: AsyncTestClient[Litestar],
     assert body["total_fee"] == "130.00" and body["missing_fees"] == []
     page = await client.get(f"/billing/cases/{case.case_id}")
     assert "$130.00" in page.text
+    worklist = await client.get("/billing")  # totals per encounter and per date of service
+    assert worklist.text.count("$130.00") == 2 and 'id="day-totals"' in worklist.text
     await client.post(f"/api/v1/cases/{case.case_id}/billing-status", json={"status": "ready"},
                       headers=headers)
     billed = await client.post(f"/api/v1/cases/{case.case_id}/billing-status",
