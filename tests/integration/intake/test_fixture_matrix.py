@@ -108,8 +108,9 @@ async def test_fixture_good_files_are_accepted_and_cleaned(
     answered: dict[str, str] = {}
     for path in sorted(GOOD.iterdir()):
         kind = "radiograph" if path.name in RADIOGRAPHS else "photo"
+        view = "periapical" if kind == "radiograph" else "anterior"  # each kind's own views
         response = await upload(patient, _url(route, draft), path.read_bytes(), path.name,
-                                kind=kind, view="anterior", teeth="8,9")
+                                kind=kind, view=view, teeth="8,9")
         assert response.status_code == 201, f"{path.name}: {response.text}"
         body = response.json()
         assert body["kind"] == kind and body["teeth"] == ["8", "9"]
