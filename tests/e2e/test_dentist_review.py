@@ -145,7 +145,7 @@ def test_dentist_reviews_and_signs(live_server: LiveServer, browser: Browser,
         sign.get_by_role("button", name="Sign evaluation").click()
     expect(page.locator("#evaluation-signed")).to_contain_text("Signed")
     expect(page.locator("#signed-advice")).to_have_text(ADVICE)
-    expect(page.locator("#case-status")).to_have_text("reviewed")
+    expect(page.locator("#case-status")).to_have_text("Reviewed")
     shot(page, "review-signed")
     page.context.close()
 

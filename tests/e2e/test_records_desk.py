@@ -57,13 +57,13 @@ def test_front_desk_releases_and_patient_downloads(
     page.locator("#f-deliver_to").fill("portal")
     with page.expect_navigation():
         page.get_by_role("button", name="Log the request").click()
-    expect(page.locator("#request-status")).to_have_text("received")
+    expect(page.locator("#request-status")).to_have_text("Received")
     page.locator("#f-identity_method").select_option("in_person_photo_id")
     page.locator("#f-document_type").fill("driver's license")
     page.locator("#f-authority").fill("self")
     with page.expect_navigation():
         page.get_by_role("button", name="Record the check").click()
-    expect(page.locator("#request-status")).to_have_text("verified")
+    expect(page.locator("#request-status")).to_have_text("Identity verified")
     # keep the signed paper as a person does: the file form of the page (CSRF in the header)
     paper = tmp_path / "authorization.pdf"
     paper.write_bytes(real_pdf())
@@ -72,15 +72,15 @@ def test_front_desk_releases_and_patient_downloads(
     page.get_by_role("button", name="Keep the paper").click()
     expect(page.get_by_text("Document kept with the request.")).to_be_visible()
     expect(page.locator("body")).to_contain_text("application/pdf")
-    for action, status in (("quote", "fee quoted"), ("waive", "waived"),
-                           ("prepare", "prepared")):
+    for action, status in (("quote", "Fee quoted"), ("waive", "Fee waived"),
+                           ("prepare", "Prepared")):
         with page.expect_navigation():
             page.locator(f'button[data-action="{action}"]').click()
         expect(page.locator("#request-status")).to_have_text(status)
     shot(page, "records-prepared")
     with page.expect_navigation():
         page.locator('button[data-action="deliver"]').click()
-    expect(page.locator("#request-status")).to_have_text("delivered")
+    expect(page.locator("#request-status")).to_have_text("Delivered")
     expect(page.locator("#download-url")).to_be_visible()
     expect(page.locator("#records-history")).to_contain_text("waived")
     shot(page, "records-delivered")
@@ -91,7 +91,7 @@ def test_front_desk_releases_and_patient_downloads(
         login(patient_page, live_server.url, "patient@demo.test", live_server.password)
         patient_page.goto(f"{live_server.url}/patient/records")
         requests = patient_page.locator("#patient-requests")
-        expect(requests).to_contain_text("delivered")
+        expect(requests).to_contain_text("Delivered")
         shot(patient_page, "records-patient")
         with patient_page.expect_download() as info:
             requests.get_by_role("link", name="Download my records").click()
