@@ -84,7 +84,7 @@ D0701...; a radiograph whose view names no kind (``other``) counts as periapical
 def _taker(uploader: User | None) -> Provider | None:
     """Who took an image, as a provider: staff with an NPI who uploaded it; else nobody here."""
     if uploader is not None and uploader.role in {"hygienist", "dentist"} and uploader.npi:
-        return _provider(uploader)
+        return provider_of(uploader)
     return None
 
 
@@ -182,7 +182,8 @@ async def _license(db: AsyncSession, user_id: uuid.UUID, state: str) -> str:
     return f"{row.state} {row.number} (expires {row.expires_on.isoformat()})" if row else ""
 
 
-def _provider(user: User) -> Provider:
+def provider_of(user: User) -> Provider:
+    """The user as a claim-line provider (a role that is no provider role: other)."""
     try:
         role = ProviderRole(user.role)
     except ValueError:
@@ -351,7 +352,7 @@ async def load_case_facts(
     )
 
     # who gathered the information on site (a school screening's hygienist)
-    submitter_provider = _provider(submitter)
+    submitter_provider = provider_of(submitter)
     screening: Mapping[str, Any] = case.screening or {}
     visit_day = event.event_date if event else (collected_on or signed_on)
     on_site = (
@@ -392,7 +393,7 @@ async def load_case_facts(
         encounter_id=str(case.id),
         case_kind=kind,
         problem=problem,
-        dentist=_provider(dentist),
+        dentist=provider_of(dentist),
         signed_on=signed_on,
         originating_site=site,
         on_site=on_site,
@@ -507,7 +508,7 @@ async def load_live_facts(
     )
     facts = LiveSessionFacts(
         encounter_id=str(session.id),
-        dentist=_provider(dentist),
+        dentist=provider_of(dentist),
         session_date=day,
         # not recorded yet (the session cannot be signed so): the home, until it is
         originating_site=OriginatingSite(session.patient_site or OriginatingSite.HOME),

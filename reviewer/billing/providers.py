@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reviewer.coding.rules import InvalidClaimLine, Provider, ProviderRole
+from reviewer.billing.facts import provider_of
+from reviewer.coding.rules import InvalidClaimLine
 from reviewer.errors import Unprocessable
 from storage.models import Role, User, user_organization
 
@@ -40,13 +41,6 @@ async def organization_providers(db: AsyncSession, organization_id: uuid.UUID) -
                 .order_by(User.display_name, User.email)
             )
         ).all()
-    )
-
-
-def provider_of(user: User) -> Provider:
-    return Provider(
-        npi=user.npi or "", name=user.display_name or user.email, role=ProviderRole(user.role),
-        user_id=str(user.id),
     )
 
 
