@@ -21,7 +21,7 @@ from typing import Any
 import msgspec
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
 from asyncpg.exceptions import PostgresConnectionError
-from litestar import MediaType, Request, Response
+from litestar import MediaType, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.response import Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
@@ -30,6 +30,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.rendering import flash, redirect
+from portal.requests import AnyRequest
 from reviewer.errors import DomainError
 from storage.blobs import BlobStoreUnavailable
 
@@ -47,7 +48,7 @@ TITLES = {400: "That request was not understood", 401: "Please sign in",
           429: "Too many attempts", 500: "Something went wrong", 503: "Temporarily unavailable"}
 
 
-def wants_json(request: Request[Any, Any, Any]) -> bool:
+def wants_json(request: AnyRequest) -> bool:
     if request.url.path.startswith("/api/"):
         return True
     accept = request.headers.get("accept", "")
@@ -55,7 +56,7 @@ def wants_json(request: Request[Any, Any, Any]) -> bool:
 
 
 def error_response(
-    request: Request[Any, Any, Any],
+    request: AnyRequest,
     status: int,
     code: str,
     message: str,
@@ -84,7 +85,7 @@ BACK = "back"
 _PAGE_KINDS_WITH_OWN_PAGE = frozenset({"not_found", "forbidden"})
 
 
-def back_url(request: Request[Any, Any, Any]) -> str | None:
+def back_url(request: AnyRequest) -> str | None:
     """The declared back URL of the route that answered, filled with its path parameters (or
     a function of the request, for a route written once for several paths)."""
     handler = request.scope.get("route_handler")
@@ -98,7 +99,7 @@ def back_url(request: Request[Any, Any, Any]) -> str | None:
     return back.format(**request.path_params)
 
 
-def handle_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+def handle_domain_error(request: AnyRequest, exc: DomainError) -> Response[Any]:
     """The session is rolled back already (:func:`rollback_on_domain_error`)."""
     back = back_url(request)
     if back is not None and exc.kind not in _PAGE_KINDS_WITH_OWN_PAGE:
@@ -146,7 +147,7 @@ def _is_malformed_body(exc: BaseException) -> bool:
     return False
 
 
-def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+def handle_http_exception(request: AnyRequest, exc: HTTPException) -> Response[Any]:
     status = exc.status_code
     if status == 401 and not wants_json(request) and request.method == "GET":
         return Response(content=None, status_code=303, headers={"location": "/login"})
@@ -214,7 +215,7 @@ def unavailable_code(exc: BaseException) -> str | None:
     return None
 
 
-def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+def handle_unexpected(request: AnyRequest, exc: Exception) -> Response[Any]:
     if isinstance(exc, RecursionError) and "deserializing" in str(exc):
         # msgspec refuses JSON nested deeper than it can decode with a RecursionError, which
         # litestar does not turn into a 400 as it does the decoder's other errors.

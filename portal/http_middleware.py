@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from litestar import Request
 from litestar._asgi.utils import wrap_in_exception_handler
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import Cookie, MutableScopeHeaders
@@ -21,6 +20,7 @@ from litestar.utils.scope.state import ScopeState
 from portal.accounts import csrf
 from portal.accounts.bearer import bearer_token
 from portal.accounts.current_user import CurrentUser
+from portal.requests import AnyRequest
 
 log = logging.getLogger("toothline.request")
 
@@ -210,7 +210,7 @@ class BearerAwareCSRFMiddleware:
                     "CSRF token missing: send it in the x-csrftoken header"
                 )
             if content_type.startswith("application/x-www-form-urlencoded"):
-                request: Request[Any, Any, Any] = scope["litestar_app"].request_class(
+                request: AnyRequest = scope["litestar_app"].request_class(
                     scope=scope, receive=receive
                 )
                 field = (await request.form()).get("_csrf_token")

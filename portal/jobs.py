@@ -39,7 +39,7 @@ class JobRunner:
     Jobs submitted before :meth:`start` wait in the queue."""
 
     def __init__(
-        self, jobs: Mapping[str, Job] = JOBS, *, sweep_every_s: float = SWEEP_EVERY_S
+        self, jobs: Mapping[str, Job] = JOBS, *, sweep_every_s: float = SWEEP_EVERY_S,
     ) -> None:
         self._jobs = jobs
         self._sweep_every_s = sweep_every_s
@@ -79,7 +79,7 @@ class JobRunner:
                 self._all_done.set()
 
     async def start(
-        self, sessions: async_sessionmaker[AsyncSession], blobs: BlobStore
+        self, sessions: async_sessionmaker[AsyncSession], blobs: BlobStore,
     ) -> None:
         self._sessions, self._blobs = sessions, blobs
         self._loop = asyncio.get_running_loop()

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from litestar import Request
 from litestar.openapi.plugins import JsonRenderPlugin
+
+from portal.requests import AnyRequest
 
 ERROR_SCHEMA_NAME: Final = "Error"
 ERROR_SCHEMA: Final[dict[str, Any]] = {
@@ -94,5 +95,5 @@ def add_error_responses(schema: dict[str, Any]) -> dict[str, Any]:
 class JsonSchemaWithErrors(JsonRenderPlugin):
     """Serves /schema/openapi.json with the error answers added (see the module docstring)."""
 
-    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+    def render(self, request: AnyRequest, openapi_schema: dict[str, Any]) -> bytes:
         return super().render(request, add_error_responses(openapi_schema))

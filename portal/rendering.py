@@ -14,10 +14,10 @@ from typing import Any
 
 from jinja2 import pass_context
 from jinja2.runtime import Context
-from litestar import Request
 from litestar.response import Redirect, Response, Template
 
 from portal.accounts.current_user import CurrentUser
+from portal.requests import AnyRequest
 from reviewer.clock import as_utc, zone
 from reviewer.documents.pdf import format_moment
 from reviewer.labels import label
@@ -25,7 +25,7 @@ from reviewer.labels import label
 __all__ = ["FILTERS", "flash", "page", "redirect"]
 
 
-def _csrf(request: Request[Any, Any, Any]) -> str:
+def _csrf(request: AnyRequest) -> str:
     """The token bound to the session as it is now (a sign-in or a timeout in this request
     changes it); litestar's ``csrf_token()``/``csrf_input`` read the same value."""
     from litestar.utils.scope.state import ScopeState
@@ -40,7 +40,7 @@ def _csrf(request: Request[Any, Any, Any]) -> str:
 
 
 def page(
-    request: Request[Any, Any, Any],
+    request: AnyRequest,
     template: str,
     context: dict[str, Any] | None = None,
     *,
@@ -66,14 +66,14 @@ def page(
     )
 
 
-def flash(request: Request[Any, Any, Any], message: str, category: str = "info") -> None:
+def flash(request: AnyRequest, message: str, category: str = "info") -> None:
     flashes = list(request.session.get("_flashes", []))
     flashes.append((category, message))
     request.session["_flashes"] = flashes
 
 
 def redirect(
-    request: Request[Any, Any, Any], path: str, *, success: str | None = None
+    request: AnyRequest, path: str, *, success: str | None = None
 ) -> Response[Any]:
     """A 303 for plain browsers; HX-Location for htmx so it navigates without a full reload.
     ``success``: a message flashed first (category ``success``), what a step that went

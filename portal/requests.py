@@ -3,9 +3,11 @@
 Handlers do not build these themselves: they declare them as parameters and litestar
 injects them (``DEPENDENCIES``, registered app-wide in ``portal/app.py``)::
 
-    async def detail(self, db_session: NamedDependency[AsyncSession],
-                     who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
-                     blobs: NamedDependency[BlobStore], ...) -> ...
+    async def detail(self, db_session: DbDep, who: ActorDep, audit: AuditDep,
+                     blobs: BlobsDep, ...) -> ...
+
+(``DbDep`` is ``NamedDependency[AsyncSession]`` and so on: the aliases at the end of this
+module.) The parameter's *name* selects the dependency; the alias only types it.
 
 Guards run before dependencies are resolved, so a signed-out request still gets its 401
 (a redirect to /login for a page GET) from the guard; ``who`` on a route without a guard
@@ -16,13 +18,14 @@ only the request, such as middleware).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 from litestar import Request
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotAuthorizedException
 from litestar.params import URLEncodedBody
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.current_user import CurrentUser
 from reviewer.actor import Actor
@@ -80,3 +83,15 @@ DEPENDENCIES: dict[str, Provide] = {
 """Injected by name: ``who`` (the signed-in Actor, else 401), ``audit`` (an AuditContext,
 also for signed-out requests), ``blobs`` (the BlobStore). Never name a path or query
 parameter after them."""
+
+
+AnyRequest: TypeAlias = Request[Any, Any, Any]
+"""The request, for handlers and page helpers that read headers, the session or the form."""
+DbDep: TypeAlias = NamedDependency[AsyncSession]
+"""The request's database session (``db_session``, from the SQLAlchemy plugin)."""
+ActorDep: TypeAlias = NamedDependency[Actor]
+"""``who``: the signed-in Actor (401 when signed out)."""
+AuditDep: TypeAlias = NamedDependency[AuditContext]
+"""``audit``: the AuditContext of this request."""
+BlobsDep: TypeAlias = NamedDependency[BlobStore]
+"""``blobs``: the BlobStore opened at startup."""

@@ -8,8 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
-from litestar import Controller, Request, delete, get, post
-from litestar.di import NamedDependency
+from litestar import Controller, delete, get, post
 from litestar.params import FromPath, JSONBody
 from litestar.response import Response, Template
 from litestar.stores.base import Store
@@ -44,23 +43,23 @@ from portal.accounts.tokens import (
 )
 from portal.errors import error_response, form_error
 from portal.rendering import page, redirect
-from portal.requests import Form, current_user
+from portal.requests import ActorDep, AnyRequest, AuditDep, DbDep, Form, current_user
 from reviewer.actor import Actor
 from reviewer.errors import DomainError
 from storage.audit import AuditContext, record_event
 from storage.models import User
 
 
-def _session_store(request: Request[Any, Any, Any]) -> Store:
+def _session_store(request: AnyRequest) -> Store:
     return request.app.stores.get("sessions")
 
 
-def _limits(request: Request[Any, Any, Any]) -> ThrottleLimits:
+def _limits(request: AnyRequest) -> ThrottleLimits:
     return ThrottleLimits.from_settings(request.app.state.settings.session)
 
 
 async def _sign_in(
-    request: Request[Any, Any, Any], db: AsyncSession, audit: AuditContext, email: str,
+    request: AnyRequest, db: AsyncSession, audit: AuditContext, email: str,
     password: str,
 ) -> SignInResult:
     return await sign_in(db, email, password, limits=_limits(request), context=audit)
@@ -71,20 +70,19 @@ class SignInController(Controller):
     opt = {"public": True}
 
     @get("/")
-    async def home(self, request: Request[Any, Any, Any]) -> Template:
+    async def home(self, request: AnyRequest) -> Template:
         """Landing page with the sign-in form; a signed-in user sees their start page."""
         if isinstance(request.scope.get("user"), CurrentUser):
             return page(request, "home_signed_in.html")
         return page(request, "home.html")
 
     @get("/login")
-    async def login_page(self, request: Request[Any, Any, Any]) -> Template:
+    async def login_page(self, request: AnyRequest) -> Template:
         return page(request, "accounts/login.html")
 
     @post("/login", status_code=303)
     async def login(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        audit: NamedDependency[AuditContext], data: Form,
+        self, request: AnyRequest, db_session: DbDep, audit: AuditDep, data: Form,
     ) -> Response[Any]:
         email = data.get("email", "")[:254]
         result = await _sign_in(request, db_session, audit, email, data.get("password", ""))
@@ -106,8 +104,7 @@ class SignInController(Controller):
 
     @post("/logout", status_code=303)
     async def logout(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        audit: NamedDependency[AuditContext]
+        self, request: AnyRequest, db_session: DbDep, audit: AuditDep,
     ) -> Response[Any]:
         user = request.scope.get("user")
         if isinstance(user, CurrentUser):
@@ -132,8 +129,7 @@ class AccessLinkController(Controller):
 
     @get("/{token:str}")
     async def show(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        token: FromPath[str],
+        self, request: AnyRequest, db_session: DbDep, token: FromPath[str],
     ) -> Response[Any]:
         if await link_is_valid(db_session, token):
             return page(request, "accounts/set_password.html", {"token": token})
@@ -141,9 +137,8 @@ class AccessLinkController(Controller):
 
     @post("/{token:str}", status_code=303)
     async def set_password(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        audit: NamedDependency[AuditContext],
-        token: FromPath[str], data: Form,
+        self, request: AnyRequest, db_session: DbDep, audit: AuditDep, token: FromPath[str],
+        data: Form,
     ) -> Response[Any]:
         password = data.get("password", "")
         if password != data.get("password_confirm", ""):
@@ -164,7 +159,7 @@ class AccessLinkController(Controller):
         return redirect(request, "/login", success="Your password is set. Sign in with it now.")
 
 
-def _link_invalid(request: Request[Any, Any, Any]) -> Response[Any]:
+def _link_invalid(request: AnyRequest) -> Response[Any]:
     return error_response(request, 404, "link_invalid", LINK_INVALID)
 
 
@@ -183,7 +178,7 @@ def _token_row(listed: ListedToken) -> dict[str, Any]:
     }
 
 
-def _token_lifetime(request: Request[Any, Any, Any]) -> timedelta:
+def _token_lifetime(request: AnyRequest) -> timedelta:
     return timedelta(days=request.app.state.settings.session.api_token_days)
 
 
@@ -194,7 +189,7 @@ async def _owner(db: AsyncSession, who: Actor) -> User:
 
 
 async def _account_page(
-    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, *, status_code: int = 200,
+    request: AnyRequest, db: AsyncSession, who: Actor, *, status_code: int = 200,
     **extra: Any,
 ) -> Template:
     tokens = await list_tokens(db, await _owner(db, who))
@@ -210,16 +205,12 @@ class AccountPageController(Controller):
     guards = [signed_in]
 
     @get("/")
-    async def show(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
-    ) -> Template:
+    async def show(self, request: AnyRequest, db_session: DbDep, who: ActorDep) -> Template:
         return await _account_page(request, db_session, who)
 
     @post("/tokens", status_code=200)
     async def create_token(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext], data: Form,
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep, data: Form,
     ) -> Template:
         user = await _owner(db_session, who)
         try:
@@ -237,8 +228,7 @@ class AccountPageController(Controller):
 
     @post("/tokens/{token_id:uuid}/revoke", status_code=303)
     async def revoke(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         token_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         await revoke_token(db_session, who.user_id, token_id, audit)
@@ -263,9 +253,7 @@ class TokenApiController(Controller):
 
     @post("/", opt={"public": True, "exclude_from_csrf": True}, status_code=201)
     async def create(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        audit: NamedDependency[AuditContext],
-        data: JSONBody[TokenRequest],
+        self, request: AnyRequest, db_session: DbDep, audit: AuditDep, data: JSONBody[TokenRequest],
     ) -> Response[Any]:
         """Exchange email and password for a bearer token, shown this once. Throttled like
         the sign-in page: 401 for wrong credentials, 429 with Retry-After when locked.
@@ -288,9 +276,7 @@ class TokenApiController(Controller):
         return Response({"token": secret, **_token_row(listed)}, status_code=201)
 
     @get("/", guards=[signed_in])
-    async def list(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor]
-    ) -> dict[str, Any]:
+    async def list(self, db_session: DbDep, who: ActorDep) -> dict[str, Any]:
         """The caller's tokens (never their secrets), each with its scopes, ``expires_at``
         and ``status``: ``active``, ``expired``, ``revoked`` or ``invalidated`` (the
         account's role, organizations or password changed since it was issued)."""
@@ -299,8 +285,7 @@ class TokenApiController(Controller):
 
     @delete("/{token_id:uuid}", guards=[signed_in], status_code=204)
     async def revoke(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], token_id: FromPath[uuid.UUID],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep, token_id: FromPath[uuid.UUID],
     ) -> None:
         """Revoke one of the caller's tokens."""
         await revoke_token(db_session, who.user_id, token_id, audit)
@@ -311,7 +296,7 @@ class MeApiController(Controller):
     tags = ["accounts"]
 
     @get("/", guards=[signed_in])
-    async def me(self, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    async def me(self, request: AnyRequest) -> dict[str, Any]:
         """Who the token (or session) belongs to."""
         user = current_user(request)
         body: dict[str, Any] = {

@@ -11,18 +11,16 @@ so nobody can sign another person out by asking for their reset.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.background_tasks import BackgroundTask
-from litestar.di import NamedDependency
 from litestar.response import Template
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.mail import compose, send
 from portal.rendering import page
-from portal.requests import Form
+from portal.requests import AnyRequest, AuditDep, DbDep, Form
 from reviewer.accounts.links import LIFETIMES, RESET, IssuedLink, issue_link
 from reviewer.accounts.validation import normalize_email
 from storage.audit import AuditContext, record_event
@@ -72,13 +70,12 @@ class ForgotPasswordController(Controller):
     opt = {"public": True}
 
     @get("/")
-    async def show(self, request: Request[Any, Any, Any]) -> Template:
+    async def show(self, request: AnyRequest) -> Template:
         return page(request, "accounts/forgot_password.html", {"sent": False})
 
     @post("/", status_code=200)
     async def ask(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        audit: NamedDependency[AuditContext], data: Form,
+        self, request: AnyRequest, db_session: DbDep, audit: AuditDep, data: Form,
     ) -> Template:
         settings = request.app.state.settings
         issued = await request_reset(db_session, data.get("email", "")[:254], audit)

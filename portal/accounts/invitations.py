@@ -12,8 +12,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from litestar import Controller, Request, get, post
-from litestar.di import NamedDependency
+from litestar import Controller, get, post
 from litestar.params import FromPath
 from litestar.response import Response, Template
 from sqlalchemy import update
@@ -22,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal.accounts.guards import require_roles
 from portal.accounts.passwords import WeakPassword, check_password_policy, hash_password_async
 from portal.rendering import page, redirect
+from portal.requests import ActorDep, AnyRequest, DbDep
 from reviewer.accounts.invitations import (
     ACCEPTED,
     PENDING,
@@ -33,7 +33,6 @@ from reviewer.accounts.invitations import (
     may_set_password,
     pending_for,
 )
-from reviewer.actor import Actor
 from reviewer.errors import NotFound, Unprocessable
 from storage.audit import AuditContext, record_event
 from storage.models import PatientInvitation, Role, User
@@ -94,17 +93,14 @@ class MyLinksApiController(Controller):
     guards = [patients_only]
 
     @get("/")
-    async def list_pending(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor]
-    ) -> dict[str, Any]:
+    async def list_pending(self, db_session: DbDep, who: ActorDep) -> dict[str, Any]:
         """Pending invitations to link this login to a patient record of an organization."""
         items = await pending_for(db_session, who)
         return {"invitations": [pending_json(i) for i in items]}
 
     @post("/{invitation_id:uuid}/accept", status_code=200)
     async def accept_link(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        invitation_id: FromPath[uuid.UUID],
+        self, db_session: DbDep, who: ActorDep, invitation_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """Accept: the patient record is linked to this login and the organization added
         (API tokens of the login stop working: its organizations changed)."""
@@ -115,8 +111,7 @@ class MyLinksApiController(Controller):
 
     @post("/{invitation_id:uuid}/decline", status_code=200)
     async def decline_link(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        invitation_id: FromPath[uuid.UUID],
+        self, db_session: DbDep, who: ActorDep, invitation_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """Decline: nothing is linked and the invitation's link stops working."""
         invitation = await decline(db_session, who, invitation_id)
@@ -129,17 +124,14 @@ class MyLinksPageController(Controller):
     guards = [patients_only]
 
     @get("/")
-    async def show(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
-    ) -> Template:
+    async def show(self, request: AnyRequest, db_session: DbDep, who: ActorDep) -> Template:
         items = await pending_for(db_session, who)
         return page(request, "accounts/links.html", {"invitations": items})
 
     @post("/{invitation_id:uuid}/accept", status_code=303)
     async def accept_page(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], invitation_id: FromPath[uuid.UUID],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep,
+        invitation_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         await accept(db_session, who, invitation_id)
         return redirect(request, "/account/links",
@@ -147,8 +139,8 @@ class MyLinksPageController(Controller):
 
     @post("/{invitation_id:uuid}/decline", status_code=303)
     async def decline_page(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], invitation_id: FromPath[uuid.UUID],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep,
+        invitation_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         await decline(db_session, who, invitation_id)
         return redirect(request, "/account/links",
@@ -156,7 +148,7 @@ class MyLinksPageController(Controller):
 
 
 async def invitation_page(
-    request: Request[Any, Any, Any], db: AsyncSession, token: str
+    request: AnyRequest, db: AsyncSession, token: str
 ) -> Template | None:
     """What ``/access/{token}`` shows for an invitation's link, else ``None``: the password
     form for a new login's first-password link, otherwise "sign in to accept"."""

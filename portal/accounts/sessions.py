@@ -45,7 +45,7 @@ class RotatingSessionBackend(ServerSideSessionBackend):
     """
 
     async def load_from_connection(
-        self, connection: ASGIConnection[Any, Any, Any, Any]
+        self, connection: ASGIConnection[Any, Any, Any, Any],
     ) -> dict[str, Any]:
         if bearer_token(connection.scope) is not None:
             return {}
@@ -54,9 +54,7 @@ class RotatingSessionBackend(ServerSideSessionBackend):
         return data
 
     async def store_in_message(
-        self,
-        scope_session: ScopeSession,
-        message: Message,
+        self, scope_session: ScopeSession, message: Message,
         connection: ASGIConnection[Any, Any, Any, Any],
     ) -> None:
         if bearer_token(connection.scope) is not None:
@@ -76,7 +74,7 @@ class RotatingSessionBackend(ServerSideSessionBackend):
         await super().store_in_message(scope_session, message, connection)
 
     async def _forget(
-        self, message: Message, connection: ASGIConnection[Any, Any, Any, Any]
+        self, message: Message, connection: ASGIConnection[Any, Any, Any, Any],
     ) -> None:
         """Delete the stored session and the browser's cookie. litestar's own null cookie
         repeats the configured ``Max-Age`` (12 hours), which browsers obey over ``Expires``:

@@ -8,9 +8,8 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.datastructures import FormMultiDict
-from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Response, Template
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +20,7 @@ from portal.admin.payer_profiles import AdminPayerProfilesController, PayerProfi
 from portal.errors import form_error
 from portal.patients.controllers import link_url
 from portal.rendering import page, redirect
+from portal.requests import ActorDep, AnyRequest, DbDep
 from reviewer.accounts import admin as accounts
 from reviewer.accounts.audit_log import AuditFilter, browse, export_csv
 from reviewer.actor import Actor
@@ -74,7 +74,7 @@ admin_only = require_roles(Role.ADMIN)
 
 
 async def _users_page(
-    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, *, status_code: int = 200,
+    request: AnyRequest, db: AsyncSession, who: Actor, *, status_code: int = 200,
     **extra: Any,
 ) -> Template:
     return page(request, "admin/users.html",
@@ -85,7 +85,7 @@ async def _users_page(
 
 
 async def _user_page(
-    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, user_id: uuid.UUID, *,
+    request: AnyRequest, db: AsyncSession, who: Actor, user_id: uuid.UUID, *,
     status_code: int = 200, **extra: Any,
 ) -> Template:
     user = await accounts.get_staff(db, who, user_id)
@@ -102,17 +102,11 @@ class AdminUsersController(Controller):
     guards = [admin_only]
 
     @get("/")
-    async def index(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
-    ) -> Template:
+    async def index(self, request: AnyRequest, db_session: DbDep, who: ActorDep) -> Template:
         return await _users_page(request, db_session, who)
 
     @post("/", status_code=200)
-    async def create(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
-    ) -> Template:
+    async def create(self, request: AnyRequest, db_session: DbDep, who: ActorDep) -> Template:
         form = await request.form()
         try:
             user, link = await accounts.create_staff(db_session, who, _staff_input(form))
@@ -125,15 +119,13 @@ class AdminUsersController(Controller):
 
     @get("/{user_id:uuid}")
     async def detail(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], user_id: FromPath[uuid.UUID],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, user_id: FromPath[uuid.UUID],
     ) -> Template:
         return await _user_page(request, db_session, who, user_id)
 
     @post("/{user_id:uuid}", status_code=303)
     async def update(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], user_id: FromPath[uuid.UUID],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, user_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         form = await request.form()
         try:
@@ -146,8 +138,7 @@ class AdminUsersController(Controller):
 
     @post("/{user_id:uuid}/licenses", status_code=303)
     async def add_license(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], user_id: FromPath[uuid.UUID],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, user_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         form = await request.form()
         try:
@@ -166,17 +157,15 @@ class AdminUsersController(Controller):
 
     @post("/{user_id:uuid}/licenses/{license_id:uuid}/delete", status_code=303)
     async def remove_license(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
-        user_id: FromPath[uuid.UUID], license_id: FromPath[uuid.UUID],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, user_id: FromPath[uuid.UUID],
+        license_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         await accounts.remove_license(db_session, who, user_id, license_id)
         return redirect(request, f"/admin/users/{user_id}", success="License removed.")
 
     @post("/{user_id:uuid}/reset", status_code=200)
     async def reset(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], user_id: FromPath[uuid.UUID],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, user_id: FromPath[uuid.UUID],
     ) -> Template:
         link = await accounts.issue_staff_reset(db_session, who, user_id)
         return await _user_page(request, db_session, who, user_id,
@@ -184,7 +173,7 @@ class AdminUsersController(Controller):
 
 
 async def _organizations_page(
-    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, *, status_code: int = 200,
+    request: AnyRequest, db: AsyncSession, who: Actor, *, status_code: int = 200,
     **extra: Any,
 ) -> Template:
     settings = request.app.state.settings
@@ -196,7 +185,7 @@ async def _organizations_page(
 
 
 async def _organization_page(
-    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, organization_id: uuid.UUID,
+    request: AnyRequest, db: AsyncSession, who: Actor, organization_id: uuid.UUID,
     *, status_code: int = 200, **extra: Any,
 ) -> Template:
     org = await accounts.get_organization(db, who, organization_id)
@@ -210,17 +199,11 @@ class AdminOrganizationsController(Controller):
     guards = [admin_only]
 
     @get("/")
-    async def index(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
-    ) -> Template:
+    async def index(self, request: AnyRequest, db_session: DbDep, who: ActorDep) -> Template:
         return await _organizations_page(request, db_session, who)
 
     @post("/", status_code=303)
-    async def create(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
-    ) -> Response[Any]:
+    async def create(self, request: AnyRequest, db_session: DbDep, who: ActorDep) -> Response[Any]:
         form = await request.form()
         try:
             org = await accounts.create_organization(db_session, who, _organization_input(form))
@@ -233,15 +216,15 @@ class AdminOrganizationsController(Controller):
 
     @get("/{organization_id:uuid}")
     async def detail(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], organization_id: FromPath[uuid.UUID],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep,
+        organization_id: FromPath[uuid.UUID],
     ) -> Template:
         return await _organization_page(request, db_session, who, organization_id)
 
     @post("/{organization_id:uuid}", status_code=303)
     async def update(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], organization_id: FromPath[uuid.UUID],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep,
+        organization_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         form = await request.form()
         try:
@@ -277,10 +260,7 @@ class AdminAuditController(Controller):
     guards = [admin_only]
 
     @get("/")
-    async def browse_page(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
-    ) -> Template:
+    async def browse_page(self, request: AnyRequest, db_session: DbDep, who: ActorDep) -> Template:
         params = dict(request.query_params)
         try:
             result = await browse(db_session, who, _audit_filter(params),
@@ -302,10 +282,7 @@ class AdminAuditController(Controller):
                     fragments={"audit-rows": "admin/_audit-rows.html"})
 
     @get("/export.csv")
-    async def export(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
-    ) -> Response[str]:
+    async def export(self, request: AnyRequest, db_session: DbDep, who: ActorDep) -> Response[str]:
         """The filtered trail as CSV (formula-safe cells)."""
         chunks = [c async for c in export_csv(db_session, who,
                                               _audit_filter(dict(request.query_params)))]

@@ -9,9 +9,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from litestar import Controller, Request, get, post, put
+from litestar import Controller, get, post, put
 from litestar.datastructures import UploadFile
-from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Response, Template
@@ -21,6 +20,7 @@ from portal.accounts.guards import require_roles
 from portal.admin.schemas import FeeScheduleIn
 from portal.errors import form_error
 from portal.rendering import page, redirect
+from portal.requests import ActorDep, AnyRequest, AuditDep, DbDep
 from reviewer.accounts import admin as accounts
 from reviewer.actor import Actor
 from reviewer.billing import payer_profiles
@@ -33,7 +33,6 @@ from reviewer.billing.fees import (
     schedule_of,
 )
 from reviewer.errors import DomainError, Invalid, NotFound
-from storage.audit import AuditContext
 from storage.models import Organization, Role
 
 admin_only = require_roles(Role.ADMIN)
@@ -72,8 +71,8 @@ class FeeScheduleApi(Controller):
 
     @get("/fee-schedule")
     async def read(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        organization_id: FromPath[uuid.UUID], payer_profile_id: FromQuery[uuid.UUID | None] = None,
+        self, db_session: DbDep, who: ActorDep, organization_id: FromPath[uuid.UUID],
+        payer_profile_id: FromQuery[uuid.UUID | None] = None,
     ) -> dict[str, Any]:
         """The organization's schedule, or with ``payer_profile_id`` that profile's overrides
         (a line's fee is the override where there is one, else the organization's)."""
@@ -82,9 +81,9 @@ class FeeScheduleApi(Controller):
 
     @put("/fee-schedule")
     async def replace(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], organization_id: FromPath[uuid.UUID],
-        data: JSONBody[FeeScheduleIn], payer_profile_id: FromQuery[uuid.UUID | None] = None,
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep,
+        organization_id: FromPath[uuid.UUID], data: JSONBody[FeeScheduleIn],
+        payer_profile_id: FromQuery[uuid.UUID | None] = None,
     ) -> dict[str, Any]:
         """Replace the schedule (audited); 400 ``invalid_fee_schedule`` names each bad code."""
         table = await replace_fee_schedule(db_session, who, audit, organization_id,
@@ -94,8 +93,7 @@ class FeeScheduleApi(Controller):
 
     @post("/fee-schedule.csv", status_code=200)
     async def import_csv(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         organization_id: FromPath[uuid.UUID], payer_profile_id: FromQuery[uuid.UUID | None] = None,
     ) -> dict[str, Any]:
         """Replace the schedule with a ``code,fee`` CSV body (``Content-Type: text/csv``);
@@ -136,7 +134,7 @@ async def form_organization(db: AsyncSession, who: Actor, value: Any) -> Organiz
 
 
 async def _fees_page(
-    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, organization: Any, *,
+    request: AnyRequest, db: AsyncSession, who: Actor, organization: Any, *,
     status_code: int = 200, **extra: Any,
 ) -> Template:
     organizations, org = await chosen_organization(db, who, organization)
@@ -165,16 +163,15 @@ class AdminFeesController(AdminPages):
 
     @get("/", opt={"back": "/admin/fees"})
     async def index(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], organization_id: FromQuery[str] = "",
+        self, request: AnyRequest, db_session: DbDep,
+        who: ActorDep, organization_id: FromQuery[str] = "",
     ) -> Template:
         """The schedules of ``organization_id`` (the admin's first organization when empty)."""
         return await _fees_page(request, db_session, who, organization_id)
 
     @post("/import", status_code=303, opt={"back": "/admin/fees"})
     async def import_csv(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
     ) -> Response[Any]:
         """Replace one schedule with an uploaded (``csv_file``) or pasted (``csv_text``) CSV;
         422 with every problem by line number, nothing taken."""

@@ -11,9 +11,8 @@ import json
 import uuid
 from typing import Any
 
-from litestar import Controller, MediaType, Request, get, post, put
+from litestar import Controller, MediaType, get, post, put
 from litestar.datastructures import FormMultiDict
-from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.response import Response, Template
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,12 +22,12 @@ from portal.admin.fee_schedules import AdminPages, chosen_organization, form_org
 from portal.admin.schemas import PayerProfileIn
 from portal.errors import form_error
 from portal.rendering import page, redirect
+from portal.requests import ActorDep, AnyRequest, AuditDep, DbDep
 from reviewer.actor import Actor
 from reviewer.billing import payer_profiles as profiles
 from reviewer.billing.payer_profiles import ProfileInput
 from reviewer.coding.payer import DEFAULT_PROFILE, ProfileError
 from reviewer.errors import DomainError
-from storage.audit import AuditContext
 from storage.models import PayerProfileRecord, Role
 from storage.models.billing import PayerProfileVersion
 
@@ -47,7 +46,7 @@ def version_json(version: PayerProfileVersion) -> dict[str, Any]:
             "saved_at": version.created_at.isoformat()}
 
 
-def _refused(request: Request[Any, Any, Any], exc: ProfileError) -> Response[Any]:
+def _refused(request: AnyRequest, exc: ProfileError) -> Response[Any]:
     return Response({"code": exc.code, "message": exc.message, "problems": exc.problems},
                     status_code=422, media_type=MediaType.JSON)
 
@@ -64,17 +63,15 @@ class PayerProfilesApi(Controller):
 
     @get("/organizations/{organization_id:uuid}/payer-profiles")
     async def list_profiles(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        organization_id: FromPath[uuid.UUID],
+        self, db_session: DbDep, who: ActorDep, organization_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         rows = await profiles.list_profiles(db_session, who, organization_id)
         return {"payer_profiles": [profile_json(r) for r in rows]}
 
     @post("/organizations/{organization_id:uuid}/payer-profiles", status_code=201)
     async def create(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], organization_id: FromPath[uuid.UUID],
-        data: JSONBody[PayerProfileIn],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep,
+        organization_id: FromPath[uuid.UUID], data: JSONBody[PayerProfileIn],
     ) -> dict[str, Any]:
         """A new profile, version 1 (audited)."""
         record = await profiles.create_profile(db_session, who, audit, organization_id,
@@ -83,8 +80,7 @@ class PayerProfilesApi(Controller):
 
     @get("/payer-profiles/{profile_id:uuid}")
     async def read(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        profile_id: FromPath[uuid.UUID],
+        self, db_session: DbDep, who: ActorDep, profile_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """The profile and every version kept, newest first."""
         record = await profiles.get_profile(db_session, who, profile_id)
@@ -94,8 +90,7 @@ class PayerProfilesApi(Controller):
 
     @put("/payer-profiles/{profile_id:uuid}")
     async def update(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], profile_id: FromPath[uuid.UUID],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep, profile_id: FromPath[uuid.UUID],
         data: JSONBody[PayerProfileIn],
     ) -> dict[str, Any]:
         """Save the edit as the next version (audited, the old one kept)."""
@@ -121,7 +116,7 @@ def _problems(exc: DomainError) -> list[str]:
 
 
 async def _list_page(
-    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, organization: Any, *,
+    request: AnyRequest, db: AsyncSession, who: Actor, organization: Any, *,
     status_code: int = 200, **extra: Any,
 ) -> Template:
     organizations, org = await chosen_organization(db, who, organization)
@@ -133,7 +128,7 @@ async def _list_page(
 
 
 async def _edit_page(
-    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, profile_id: uuid.UUID, *,
+    request: AnyRequest, db: AsyncSession, who: Actor, profile_id: uuid.UUID, *,
     status_code: int = 200, **extra: Any,
 ) -> Template:
     record = await profiles.get_profile(db, who, profile_id)
@@ -149,17 +144,13 @@ class AdminPayerProfilesController(AdminPages):
     path = "/admin/payer-profiles"
 
     @get("/", opt={"back": "/admin/payer-profiles"})
-    async def index(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
-    ) -> Template:
+    async def index(self, request: AnyRequest, db_session: DbDep, who: ActorDep) -> Template:
         return await _list_page(request, db_session, who,
                                 request.query_params.get("organization_id"))
 
     @post("/", status_code=303, opt={"back": "/admin/payer-profiles"})
     async def create(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
     ) -> Response[Any]:
         """A new profile (version 1); 422 with each problem, the form kept."""
         form = await request.form()
@@ -177,16 +168,15 @@ class AdminPayerProfilesController(AdminPages):
 
     @get("/{profile_id:uuid}", opt={"back": "/admin/payer-profiles"})
     async def detail(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], profile_id: FromPath[uuid.UUID],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep,
+        profile_id: FromPath[uuid.UUID],
     ) -> Template:
         return await _edit_page(request, db_session, who, profile_id)
 
     @post("/{profile_id:uuid}", status_code=303,
           opt={"back": "/admin/payer-profiles/{profile_id}"})
     async def update(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         profile_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         form = await request.form()

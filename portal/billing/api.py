@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from litestar import Controller, MediaType, Request, Response, get, post, put
+from litestar import Controller, MediaType, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
@@ -36,6 +36,7 @@ from portal.billing.shared import (
     encounter_view,
     stream_download,
 )
+from portal.requests import ActorDep, AnyRequest, AuditDep, BlobsDep, DbDep
 from portal.review.signing import password_checked
 from reviewer.actor import Actor
 from reviewer.billing import services
@@ -76,7 +77,7 @@ def _refused(exc: LinesRefused) -> Response[Any]:
     )
 
 
-def _not_ready(request: Request[Any, Any, Any], exc: PackageNotReady) -> Response[Any]:
+def _not_ready(request: AnyRequest, exc: PackageNotReady) -> Response[Any]:
     """The package is built after the commit that made it stale: 202, ask again soon."""
     return Response(
         {"code": exc.code, "message": exc.message}, status_code=202, media_type=MediaType.JSON,
@@ -101,16 +102,15 @@ class EncounterBillingApi(Controller):
 
     @get("/claim-lines", guards=[READERS])
     async def claim_lines(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], encounter: NamedDependency[EncounterKey],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep,
+        encounter: NamedDependency[EncounterKey],
     ) -> dict[str, Any]:
         return lines_json(await encounter_view(db_session, who, audit, encounter))
 
     @put("/claim-lines", guards=[FRONT_DESK])
     async def edit_claim_lines(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], encounter: NamedDependency[EncounterKey],
-        data: JSONBody[ClaimLinesIn],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep,
+        encounter: NamedDependency[EncounterKey], data: JSONBody[ClaimLinesIn],
     ) -> Response[Any]:
         """Replace the lines; 422 ``claim_lines_refused`` names every coding rule broken."""
         try:
@@ -124,9 +124,8 @@ class EncounterBillingApi(Controller):
 
     @post("/same-day-override", guards=[FRONT_DESK], status_code=200)
     async def same_day_override(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], encounter: NamedDependency[EncounterKey],
-        data: JSONBody[SameDayOverrideIn],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep,
+        encounter: NamedDependency[EncounterKey], data: JSONBody[SameDayOverrideIn],
     ) -> dict[str, Any]:
         """Record why a line another encounter of the patient claimed on the same date is
         billed anyway (audited); 409 ``nothing_to_override`` when there is no such problem."""
@@ -136,17 +135,15 @@ class EncounterBillingApi(Controller):
 
     @post("/billing-status", guards=[FRONT_DESK], status_code=200)
     async def billing_status(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], encounter: NamedDependency[EncounterKey],
-        data: JSONBody[BillingStatusIn],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep,
+        encounter: NamedDependency[EncounterKey], data: JSONBody[BillingStatusIn],
     ) -> dict[str, Any]:
         change = STATUS_CHANGES[data.status]
         return lines_json(await change.apply(db_session, who, audit, encounter))
 
     @get("/documentation.pdf", guards=[READERS])
     async def documentation(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], blobs: NamedDependency[BlobStore],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep, blobs: BlobsDep,
         encounter: NamedDependency[EncounterKey],
     ) -> Stream:
         """The current record (D9996 or D9995); 202 + Retry-After while it is being built."""
@@ -162,8 +159,7 @@ class CaseBillingApi(EncounterBillingApi):
 
     @get("/claim-attachment.zip", guards=[READERS])
     async def claim_attachment(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], blobs: NamedDependency[BlobStore],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep, blobs: BlobsDep,
         case_id: FromPath[uuid.UUID],
     ) -> Stream:
         """The current claim attachment; 202 + Retry-After while it is being built."""
@@ -174,8 +170,8 @@ class CaseBillingApi(EncounterBillingApi):
 
     @get("/claim-packages", guards=[READERS])
     async def claim_packages(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], encounter: NamedDependency[EncounterKey],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep,
+        encounter: NamedDependency[EncounterKey],
     ) -> dict[str, Any]:
         view = await encounter_view(db_session, who, audit, encounter)
         return {"packages": [
@@ -200,8 +196,7 @@ class LiveSessionsApi(Controller):
 
     @post("/", guards=[require_roles(Role.DENTIST)], status_code=201)
     async def create_live_session(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], data: JSONBody[LiveSessionIn],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep, data: JSONBody[LiveSessionIn],
     ) -> dict[str, Any]:
         """Record a live (D9995) session the dentist held; needs a current license in the
         state where the patient was (403 ``not_licensed``)."""
@@ -210,8 +205,7 @@ class LiveSessionsApi(Controller):
 
     @post("/{session_id:uuid}/sign", guards=[require_roles(Role.DENTIST)], status_code=200)
     async def sign(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         session_id: FromPath[uuid.UUID], data: JSONBody[LiveSessionSignIn],
     ) -> dict[str, Any]:
         """The dentist who held the session signs its record: password re-checked under the

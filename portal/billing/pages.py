@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, FromQuery
@@ -33,7 +33,7 @@ from portal.billing.shared import (
     stream_download,
 )
 from portal.rendering import flash, page, redirect
-from reviewer.actor import Actor
+from portal.requests import ActorDep, AnyRequest, AuditDep, BlobsDep, DbDep
 from reviewer.billing import services
 from reviewer.billing.fees import format_fee
 from reviewer.billing.providers import organization_providers
@@ -43,8 +43,6 @@ from reviewer.billing.worklist import day_totals
 from reviewer.coordination.services import unbilled_case_management
 from reviewer.errors import Invalid, NotFound, Unprocessable
 from reviewer.records.ledger import records_ledger
-from storage.audit import AuditContext
-from storage.blobs import BlobStore
 
 STATUS_FILTERS: Mapping[str, tuple[str, ...]] = {
     "open": BillingStatus.OPEN,
@@ -60,7 +58,7 @@ PACKAGE_FILES = {"record.pdf": "record", "claim-attachment.zip": "zip"}
 MAX_ROWS = 50
 
 
-def encounter_page_of(request: Request[Any, Any, Any]) -> str:
+def encounter_page_of(request: AnyRequest) -> str:
     """Where a refused change on an encounter's page goes back to: that page."""
     return request.url.path.rsplit("/", 1)[0]
 
@@ -137,7 +135,7 @@ def _form_rows(view: EncounterView) -> list[dict[str, Any]]:
 
 
 def _encounter_page(
-    request: Request[Any, Any, Any],
+    request: AnyRequest,
     view: EncounterView,
     providers: list[dict[str, str]],
     *,
@@ -188,8 +186,8 @@ class BillingPageController(FrontDeskPages):
 
     @get("/")
     async def worklist(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep,
+        who: ActorDep, audit: AuditDep,
         status: FromQuery[str] = "open",
     ) -> Template:
         chosen = _filter(status)
@@ -204,8 +202,7 @@ class BillingPageController(FrontDeskPages):
 
     @get("/ledger")
     async def ledger(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
     ) -> Template:
         """The D9961 ledger: records fees quoted, paid (on the patient's account), waived."""
         rows = await records_ledger(db_session, who, audit)
@@ -213,8 +210,8 @@ class BillingPageController(FrontDeskPages):
 
     @get("/export.csv")
     async def export(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], status: FromQuery[str] = "open",
+        self, db_session: DbDep, who: ActorDep,
+        audit: AuditDep, status: FromQuery[str] = "open",
     ) -> Response[str]:
         text = await services.claim_lines_csv(db_session, who, audit,
                                               STATUS_FILTERS[_filter(status)])
@@ -235,8 +232,7 @@ class PackageFilePages(Controller):
 
     @get("/{package_id:uuid}/{name:str}")
     async def package_file(
-        self, db_session: NamedDependency[AsyncSession], blobs: NamedDependency[BlobStore],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, db_session: DbDep, blobs: BlobsDep, who: ActorDep, audit: AuditDep,
         package_id: FromPath[uuid.UUID], name: FromPath[str],
     ) -> Stream:
         which = PACKAGE_FILES.get(name)
@@ -252,9 +248,8 @@ def _status_route(change: StatusChange) -> HTTPRouteHandler:
     unknown action is a 404 of the router."""
 
     async def handler(
-        self: EncounterPages, request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], encounter: NamedDependency[EncounterKey],
+        self: EncounterPages, request: AnyRequest, db_session: DbDep, who: ActorDep,
+        audit: AuditDep, encounter: NamedDependency[EncounterKey],
     ) -> Response[Any]:
         await change.apply(db_session, who, audit, encounter)
         flash(request, change.done, "success")
@@ -269,8 +264,7 @@ class EncounterPages(FrontDeskPages):
 
     @get("/")
     async def encounter_page(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         encounter: NamedDependency[EncounterKey],
     ) -> Template:
         view = await encounter_view(db_session, who, audit, encounter)
@@ -278,8 +272,7 @@ class EncounterPages(FrontDeskPages):
 
     @post("/lines", status_code=303)
     async def edit_lines(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         encounter: NamedDependency[EncounterKey],
     ) -> Response[Any]:
         form = dict(await request.form())
@@ -304,8 +297,7 @@ class EncounterPages(FrontDeskPages):
 
     @post("/same-day-override", status_code=303, opt={"back": encounter_page_of})
     async def same_day_override(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         encounter: NamedDependency[EncounterKey],
     ) -> Response[Any]:
         form = await request.form()

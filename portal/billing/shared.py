@@ -95,7 +95,7 @@ class StatusChange:
         return self.status.replace("_", "-")
 
     async def apply(
-        self, db: AsyncSession, who: Actor, audit: AuditContext, encounter: EncounterKey
+        self, db: AsyncSession, who: Actor, audit: AuditContext, encounter: EncounterKey,
     ) -> EncounterView:
         return await self.mark(db, who, audit, encounter.type, encounter.id)
 

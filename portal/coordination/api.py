@@ -11,15 +11,13 @@ from typing import Any
 from litestar import Controller, Response, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.guards import require_roles
 from portal.coordination.schemas import ActivityIn, BilledIn, NewReferralIn, ReferralStatusIn
 from portal.params import optional_date
-from reviewer.actor import Actor
+from portal.requests import ActorDep, AuditDep, DbDep
 from reviewer.coordination import services as coordination
 from reviewer.referrals import services as referrals
-from storage.audit import AuditContext
 from storage.models import Role
 
 REFERRAL_WRITERS = require_roles(*referrals.WRITERS)
@@ -47,8 +45,7 @@ class ReferralApiController(Controller):
 
     @post("/", guards=[REFERRAL_WRITERS], status_code=201)
     async def create(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], data: JSONBody[NewReferralIn],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep, data: JSONBody[NewReferralIn],
     ) -> dict[str, Any]:
         """Refer the patient of a signed evaluation or of a school screening with urgent need
         (201); 409 not_signed otherwise."""
@@ -57,9 +54,8 @@ class ReferralApiController(Controller):
 
     @get("/", guards=[REFERRAL_READERS])
     async def listing(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        needs_news: FromQuery[bool] = False, status: FromQuery[str | None] = None,
-        patient_id: FromQuery[uuid.UUID | None] = None,
+        self, db_session: DbDep, who: ActorDep, needs_news: FromQuery[bool] = False,
+        status: FromQuery[str | None] = None, patient_id: FromQuery[uuid.UUID | None] = None,
     ) -> dict[str, Any]:
         """Referrals in reach (``needs_news=true``: the open ones waiting for a reminder)."""
         rows = await referrals.list_referrals(
@@ -70,8 +66,7 @@ class ReferralApiController(Controller):
 
     @get("/{referral_id:uuid}", guards=[REFERRAL_READERS])
     async def read(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], referral_id: FromPath[uuid.UUID],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep, referral_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """One referral with its history (the read is audited)."""
         referral = await referrals.get_referral(db_session, who, audit, referral_id)
@@ -79,8 +74,7 @@ class ReferralApiController(Controller):
 
     @patch("/{referral_id:uuid}", guards=[REFERRAL_WRITERS])
     async def update(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], referral_id: FromPath[uuid.UUID],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep, referral_id: FromPath[uuid.UUID],
         data: JSONBody[ReferralStatusIn],
     ) -> dict[str, Any]:
         """Move the referral on (409 invalid_transition for a move the lifecycle refuses)."""
@@ -91,8 +85,7 @@ class ReferralApiController(Controller):
 
     @get("/screening-events/{event_id:uuid}/summary", guards=[PROGRAM])
     async def screening_summary(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        event_id: FromPath[uuid.UUID],
+        self, db_session: DbDep, who: ActorDep, event_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """Counts only: children screened, with urgent need, referred, seen by a dentist."""
         summary = await referrals.screening_summary(db_session, who, event_id)
@@ -106,8 +99,7 @@ class CoordinationApiController(Controller):
 
     @post("/{patient_id:uuid}/coordination-activities", guards=[LOGGERS], status_code=201)
     async def log(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], patient_id: FromPath[uuid.UUID],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep, patient_id: FromPath[uuid.UUID],
         data: JSONBody[ActivityIn],
     ) -> dict[str, Any]:
         """Log one activity (201)."""
@@ -117,8 +109,7 @@ class CoordinationApiController(Controller):
 
     @get("/{patient_id:uuid}/coordination-activities", guards=[READERS])
     async def listing(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], patient_id: FromPath[uuid.UUID],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep, patient_id: FromPath[uuid.UUID],
         period: NamedDependency[Period],
     ) -> dict[str, Any]:
         """The patient's activities of the period."""
@@ -128,8 +119,7 @@ class CoordinationApiController(Controller):
 
     @get("/{patient_id:uuid}/coordination/claim-lines", guards=[READERS])
     async def lines(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], patient_id: FromPath[uuid.UUID],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep, patient_id: FromPath[uuid.UUID],
         period: NamedDependency[Period],
     ) -> dict[str, Any]:
         """Minutes per code, the lines the coding rules propose and why the others are not."""
@@ -139,8 +129,7 @@ class CoordinationApiController(Controller):
 
     @get("/{patient_id:uuid}/coordination/documentation.pdf", guards=[READERS])
     async def pdf(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], patient_id: FromPath[uuid.UUID],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep, patient_id: FromPath[uuid.UUID],
         period: NamedDependency[Period],
     ) -> Response[bytes]:
         """The same documentation as a PDF."""
@@ -153,8 +142,7 @@ class CoordinationApiController(Controller):
 
     @post("/{patient_id:uuid}/coordination/billed", guards=[FRONT_DESK], status_code=200)
     async def billed(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], patient_id: FromPath[uuid.UUID],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep, patient_id: FromPath[uuid.UUID],
         data: JSONBody[BilledIn],
     ) -> dict[str, Any]:
         """The front desk billed these activities: they become the history the repetition

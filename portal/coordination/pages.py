@@ -6,21 +6,18 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from litestar import Controller, Request, Response, get, post
-from litestar.di import NamedDependency
+from litestar import Controller, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Template
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.guards import require_roles
 from portal.rendering import flash, page, redirect
-from reviewer.actor import Actor
+from portal.requests import ActorDep, AnyRequest, AuditDep, DbDep
 from reviewer.coding import case_management as cm
 from reviewer.coordination import services as coordination
 from reviewer.coordination.services import NewActivity
 from reviewer.referrals import services as referrals
 from reviewer.referrals.lifecycle import ReferralStatus, next_statuses
-from storage.audit import AuditContext
 
 WRITERS = require_roles(*referrals.WRITERS)
 READERS = require_roles(*referrals.READERS)
@@ -31,10 +28,7 @@ class CoordinationPageController(Controller):
     include_in_schema = False
 
     @get("/", guards=[READERS])
-    async def home(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
-    ) -> Template:
+    async def home(self, request: AnyRequest, db_session: DbDep, who: ActorDep) -> Template:
         waiting = await referrals.list_referrals(db_session, who, only_needing_news=True)
         open_ = [r for r in await referrals.list_referrals(db_session, who)
                  if r.status not in {"closed"}]
@@ -44,8 +38,7 @@ class CoordinationPageController(Controller):
 
     @get("/patients/{patient_id:uuid}", guards=[READERS])
     async def patient(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         patient_id: FromPath[uuid.UUID],
     ) -> Template:
         patient, rows = await coordination.list_activities(db_session, who, audit, patient_id)
@@ -65,8 +58,7 @@ class CoordinationPageController(Controller):
     @post("/patients/{patient_id:uuid}/activities", guards=[WRITERS], status_code=303,
           opt={"back": "/coordination/patients/{patient_id}"})
     async def log(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         patient_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         form = await request.form()
@@ -81,8 +73,7 @@ class CoordinationPageController(Controller):
     @post("/referrals/{referral_id:uuid}/status", guards=[WRITERS], status_code=303,
           opt={"back": "/coordination"})
     async def referral_status(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         referral_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         form = await request.form()

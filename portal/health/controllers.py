@@ -4,9 +4,11 @@ import asyncio
 import logging
 from typing import Any
 
-from litestar import Controller, Request, get
+from litestar import Controller, get
 from litestar.response import Response
 from sqlalchemy import text
+
+from portal.requests import AnyRequest
 
 log = logging.getLogger("toothline.health")
 
@@ -21,7 +23,7 @@ class HealthController(Controller):
         return {"status": "ok"}
 
     @get("/readyz")
-    async def ready(self, request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    async def ready(self, request: AnyRequest) -> Response[dict[str, Any]]:
         """The database and the blob store answer; otherwise 503 naming which does not."""
         state = request.app.state
         failing: list[str] = []

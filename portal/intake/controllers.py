@@ -17,8 +17,7 @@ from typing import Annotated, Any
 
 import anyio
 import msgspec
-from litestar import Controller, Request, Response, delete, get, post
-from litestar.di import NamedDependency
+from litestar import Controller, Response, delete, get, post
 from litestar.params import FromPath, HeaderParameter, JSONBody
 from litestar.response import Stream, Template
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,7 +35,7 @@ from portal.intake.upload import (
 )
 from portal.intake.worker import DerivationWorker, finish_case_views
 from portal.rendering import redirect
-from portal.requests import Form
+from portal.requests import ActorDep, AnyRequest, AuditDep, BlobsDep, DbDep, Form
 from portal.settings import Settings, UploadSettings
 from reviewer.actor import Actor
 from reviewer.consent_forms import current_form
@@ -70,7 +69,7 @@ may_read_cases = require_roles(*CASE_READERS)  # admins read no patient data
 RETRY_AFTER_S = "1"
 
 
-def _settings(request: Request[Any, Any, Any]) -> Settings:
+def _settings(request: AnyRequest) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -91,7 +90,7 @@ def _workdir(settings: Settings) -> Path:
 
 
 async def receive_attachment(
-    request: Request[Any, Any, Any],
+    request: AnyRequest,
     db: AsyncSession,
     who: Actor,
     audit: AuditContext,
@@ -142,7 +141,7 @@ async def receive_attachment(
 
 
 async def _read_upload(
-    request: Request[Any, Any, Any], limits: UploadSettings, workdir: Path
+    request: AnyRequest, limits: UploadSettings, workdir: Path
 ) -> StreamedUpload:
     """Read the multipart body to a file in ``workdir``, its announced and its real size
     checked against the limits: its one file and its text fields."""
@@ -160,7 +159,7 @@ async def _read_upload(
 
 
 async def _finish_views(
-    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, case_id: uuid.UUID
+    request: AnyRequest, db: AsyncSession, who: Actor, case_id: uuid.UUID
 ) -> None:
     """Before a submit: the case's pictures still being made are finished first (after the
     access check; before the request's transaction writes anything)."""
@@ -182,7 +181,7 @@ def _attachment_answer(
 
 
 async def stream_attachment(
-    request: Request[Any, Any, Any],
+    request: AnyRequest,
     db: AsyncSession,
     who: Actor,
     audit: AuditContext,
@@ -232,8 +231,7 @@ class ConsentApiController(Controller):
 
     @post("/consents", guards=[may_submit], status_code=201)
     async def accept(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], data: JSONBody[ConsentIn],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep, data: JSONBody[ConsentIn],
     ) -> dict[str, Any]:
         """Accept the current version of a form (409 ``already_accepted`` when done)."""
         consent = await accept_consent(
@@ -259,8 +257,8 @@ class CaseApiController(Controller):
 
     @post("/", guards=[may_submit])
     async def create(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], data: JSONBody[CaseIn],
+        self, db_session: DbDep, who: ActorDep,
+        audit: AuditDep, data: JSONBody[CaseIn],
         idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
     ) -> Response[dict[str, Any]]:
         """Create a draft case: 201, or 200 with the same case for a repeated key."""
@@ -287,8 +285,7 @@ class CaseApiController(Controller):
 
     @get("/{case_id:uuid}", guards=[may_read_cases])
     async def read(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], case_id: FromPath[uuid.UUID],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep, case_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """The case as its submitter may see it (the read is audited)."""
         view = await view_case(db_session, who, audit, case_id)
@@ -296,8 +293,7 @@ class CaseApiController(Controller):
 
     @post("/{case_id:uuid}/submit", guards=[may_submit], status_code=200)
     async def submit(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         case_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """Send the draft to the review queue (idempotent)."""
@@ -312,9 +308,8 @@ class CaseApiController(Controller):
         request_max_body_size=None,  # enforced by the streaming reader from the settings
     )
     async def upload(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
-        blobs: NamedDependency[BlobStore], case_id: FromPath[uuid.UUID],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
+        blobs: BlobsDep, case_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         """Multipart: ``file``, ``kind``, ``view``, ``teeth``. Streamed, never parsed in memory."""
         return await receive_attachment(request, db_session, who, audit, blobs, case_id)
@@ -322,9 +317,8 @@ class CaseApiController(Controller):
     @delete("/{case_id:uuid}/attachments/{attachment_id:uuid}", guards=[may_submit],
             status_code=204)
     async def remove(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext],
-        case_id: FromPath[uuid.UUID], attachment_id: FromPath[uuid.UUID],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep, case_id: FromPath[uuid.UUID],
+        attachment_id: FromPath[uuid.UUID],
     ) -> None:
         """Remove a file from a draft."""
         await remove_attachment(db_session, who, audit, case_id, attachment_id)
@@ -332,10 +326,9 @@ class CaseApiController(Controller):
     @get("/{case_id:uuid}/attachments/{attachment_id:uuid}/{variant:str}",
          guards=[may_read_cases])
     async def file(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
-        blobs: NamedDependency[BlobStore],
-        case_id: FromPath[uuid.UUID], attachment_id: FromPath[uuid.UUID], variant: FromPath[str],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
+        blobs: BlobsDep, case_id: FromPath[uuid.UUID], attachment_id: FromPath[uuid.UUID],
+        variant: FromPath[str],
     ) -> Response[Any]:
         """original | display | thumbnail, streamed; 202 + Retry-After until it exists."""
         return await stream_attachment(request, db_session, who, audit, blobs, case_id,
@@ -353,61 +346,49 @@ class PatientPagesController(Controller):
     guards = [require_roles(Role.PATIENT)]
 
     @get("/")
-    async def my_cases(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
-    ) -> Template:
+    async def my_cases(self, request: AnyRequest, db_session: DbDep, who: ActorDep) -> Template:
         return await pages.my_cases(request, db_session, who)
 
     @get("/consent")
-    async def consent_page(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
-    ) -> Template:
+    async def consent_page(self, request: AnyRequest, db_session: DbDep, who: ActorDep) -> Template:
         return await pages.consent_page(request, db_session, who)
 
     @post("/consent", status_code=303)
     async def consent_accept(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext], data: Form,
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep, data: Form,
     ) -> Response[Any]:
         return await pages.consent_accept(request, db_session, who, audit, data)
 
     @get("/cases/new")
     async def new_case(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep,
     ) -> Response[Any]:
         return await pages.new_case(request, db_session, who,
                                     draft_key=secrets.token_urlsafe(18))
 
     @post("/cases/emergency-check", status_code=200)
     async def emergency_check(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], data: Form,
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, data: Form,
     ) -> Template:
         return await pages.emergency_check(request, db_session, who, data)
 
     @post("/cases", status_code=303)
     async def save_case(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext], data: Form,
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep, data: Form,
     ) -> Response[Any]:
         return await pages.save_case(request, db_session, who, audit, data)
 
     @get("/cases/{case_id:uuid}")
     async def case_page(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         case_id: FromPath[uuid.UUID],
     ) -> Template:
         return await pages.case_page(request, db_session, who, audit, case_id)
 
     @post("/cases/{case_id:uuid}/attachments", request_max_body_size=None)
     async def upload(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
-        blobs: NamedDependency[BlobStore], case_id: FromPath[uuid.UUID],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
+        blobs: BlobsDep, case_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         """The upload widget's endpoint: one file per request, answered in JSON."""
         return await receive_attachment(
@@ -417,17 +398,15 @@ class PatientPagesController(Controller):
 
     @delete("/cases/{case_id:uuid}/attachments/{attachment_id:uuid}", status_code=200)
     async def remove(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext],
-        case_id: FromPath[uuid.UUID], attachment_id: FromPath[uuid.UUID],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep, case_id: FromPath[uuid.UUID],
+        attachment_id: FromPath[uuid.UUID],
     ) -> dict[str, bool]:
         await remove_attachment(db_session, who, audit, case_id, attachment_id)
         return {"removed": True}
 
     @post("/cases/{case_id:uuid}/attachments/{attachment_id:uuid}/remove", status_code=303)
     async def remove_form(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         case_id: FromPath[uuid.UUID], attachment_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         """The same without JavaScript (a plain form with the CSRF field)."""
@@ -436,8 +415,7 @@ class PatientPagesController(Controller):
 
     @post("/cases/{case_id:uuid}/submit", status_code=303)
     async def submit(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         case_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         await _finish_views(request, db_session, who, case_id)

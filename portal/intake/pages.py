@@ -11,11 +11,12 @@ from __future__ import annotations
 import uuid
 from typing import Any, Final
 
-from litestar import Request, Response
+from litestar import Response
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.rendering import flash, page, redirect
+from portal.requests import AnyRequest
 from portal.settings import Settings
 from reviewer.actor import Actor
 from reviewer.cases.state import CaseStatus, emergency_signals
@@ -84,7 +85,7 @@ STATUS_TEXT: Final = {
 assert set(VIEW_HINTS) == set(VIEWS)
 
 
-def _settings(request: Request[Any, Any, Any]) -> Settings:
+def _settings(request: AnyRequest) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -99,7 +100,7 @@ def questionnaire_from_form(data: dict[str, str]) -> dict[str, Any]:
     return answers
 
 
-async def my_cases(request: Request[Any, Any, Any], db: AsyncSession, who: Actor) -> Template:
+async def my_cases(request: AnyRequest, db: AsyncSession, who: Actor) -> Template:
     start = await intake_start(db, who)
     return page(request, "patient/my_cases.html", {
         "cases": await list_my_cases(db, who),
@@ -111,7 +112,7 @@ async def my_cases(request: Request[Any, Any, Any], db: AsyncSession, who: Actor
 
 
 async def consent_page(
-    request: Request[Any, Any, Any], db: AsyncSession, who: Actor
+    request: AnyRequest, db: AsyncSession, who: Actor
 ) -> Template:
     start = await intake_start(db, who)
     return page(request, "patient/consent.html", {
@@ -122,7 +123,7 @@ async def consent_page(
 
 
 async def consent_accept(
-    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, audit: AuditContext,
+    request: AnyRequest, db: AsyncSession, who: Actor, audit: AuditContext,
     data: dict[str, str],
 ) -> Response[Any]:
     if data.get("agree") != "yes":
@@ -159,7 +160,7 @@ def _new_case_context(
 
 
 async def new_case(
-    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, *, draft_key: str
+    request: AnyRequest, db: AsyncSession, who: Actor, *, draft_key: str
 ) -> Response[Any]:
     start = await intake_start(db, who)
     if not start.consent_ok:
@@ -169,7 +170,7 @@ async def new_case(
 
 
 async def emergency_check(
-    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, data: dict[str, str]
+    request: AnyRequest, db: AsyncSession, who: Actor, data: dict[str, str]
 ) -> Template:
     """htmx: the emergency message appears as soon as an answer signals an emergency."""
     start = await intake_start(db, who)
@@ -180,7 +181,7 @@ async def emergency_check(
 
 
 async def save_case(
-    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, audit: AuditContext,
+    request: AnyRequest, db: AsyncSession, who: Actor, audit: AuditContext,
     data: dict[str, str],
 ) -> Response[Any]:
     answers = questionnaire_from_form(data)
@@ -208,7 +209,7 @@ async def save_case(
 
 
 async def case_page(
-    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, audit: AuditContext,
+    request: AnyRequest, db: AsyncSession, who: Actor, audit: AuditContext,
     case_id: uuid.UUID,
 ) -> Template:
     view = await view_case(db, who, audit, case_id)

@@ -70,13 +70,8 @@ class DerivationWorker:
     """Start with :meth:`start` (inside the app's lifespan), stop with :meth:`stop`."""
 
     def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        blobs: BlobStore,
-        workdir: Path,
-        *,
-        sweep_every_s: float = SWEEP_EVERY_S,
-        quiet_s: float = QUIET_S,
+        self, sessions: async_sessionmaker[AsyncSession], blobs: BlobStore, workdir: Path, *,
+        sweep_every_s: float = SWEEP_EVERY_S, quiet_s: float = QUIET_S,
         max_defer_s: float = MAX_DEFER_S,
     ) -> None:
         self._sessions = sessions

@@ -8,8 +8,7 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get, post, put
-from litestar.di import NamedDependency
+from litestar import Controller, get, post, put
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Response, Template
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +18,7 @@ from portal.errors import form_error
 from portal.patients.history_pages import HistoryPageController
 from portal.patients.schemas import HistoryIn
 from portal.rendering import page, redirect
-from portal.requests import Form
+from portal.requests import ActorDep, AnyRequest, DbDep, Form
 from reviewer.accounts.invitations import (
     IssuedInvitation,
     invitations_for_patient,
@@ -52,7 +51,7 @@ Query = Annotated[str, QueryParameter(max_length=200)]
 """The search words ``q`` (a name's word prefixes or a student id)."""
 
 
-def link_url(request: Request[Any, Any, Any], link: IssuedLink | IssuedInvitation) -> str:
+def link_url(request: AnyRequest, link: IssuedLink | IssuedInvitation) -> str:
     return f"{request.app.state.settings.server.public_url}/access/{link.token}"
 
 
@@ -82,7 +81,7 @@ def patient_json(patient: Patient) -> dict[str, Any]:
     }
 
 
-def invitation_json(request: Request[Any, Any, Any], issued: IssuedInvitation) -> dict[str, Any]:
+def invitation_json(request: AnyRequest, issued: IssuedInvitation) -> dict[str, Any]:
     """The same fields whether the address is new, a patient login or a staff login: the
     answer must not tell accounts apart (docs/access.md)."""
     return {
@@ -120,8 +119,7 @@ class PatientApiController(Controller):
 
     @post("/", guards=[registrars], status_code=201)
     async def register(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], data: JSONBody[PatientBody],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, data: JSONBody[PatientBody],
     ) -> dict[str, Any]:
         """Register a patient in one of your organizations (``organization_id`` may be left
         out when you work for one); with ``invite`` also a login and its invitation link."""
@@ -134,26 +132,22 @@ class PatientApiController(Controller):
         return body
 
     @get("/", guards=[searchers])
-    async def search(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        q: Query = "",
-    ) -> dict[str, Any]:
+    async def search(self, db_session: DbDep, who: ActorDep, q: Query = "") -> dict[str, Any]:
         """Patients of your organizations by name (word prefixes) or student id."""
         patients = await search_patients(db_session, who, q)
         return {"patients": [patient_json(p) for p in patients]}
 
     @get("/{patient_id:uuid}", guards=[readers])
     async def read(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        patient_id: FromPath[uuid.UUID],
+        self, db_session: DbDep, who: ActorDep, patient_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """One patient (a patient login: only their own or linked ones)."""
         return patient_json(await read_patient(db_session, who, patient_id))
 
     @put("/{patient_id:uuid}/history", guards=[history_editors])
     async def set_history(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        patient_id: FromPath[uuid.UUID], data: JSONBody[HistoryIn],
+        self, db_session: DbDep, who: ActorDep, patient_id: FromPath[uuid.UUID],
+        data: JSONBody[HistoryIn],
     ) -> dict[str, Any]:
         """Change the medical history (the patient, or staff of the patient's organization):
         a list given replaces that list, a field left out stays. Each change is audited and
@@ -163,9 +157,8 @@ class PatientApiController(Controller):
 
     @post("/{patient_id:uuid}/invitations", guards=[registrars], status_code=201)
     async def invite_login(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], patient_id: FromPath[uuid.UUID],
-        data: JSONBody[InvitationBody],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep,
+        patient_id: FromPath[uuid.UUID], data: JSONBody[InvitationBody],
     ) -> dict[str, Any]:
         """Invite the patient or their guardian to a login linked to this patient. The link
         grants nothing until accepted: a new address sets its first password through it, an
@@ -178,8 +171,8 @@ class PatientApiController(Controller):
     @post("/{patient_id:uuid}/invitations/{invitation_id:uuid}/withdraw",
           guards=[registrars], status_code=200)
     async def withdraw_invitation(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        patient_id: FromPath[uuid.UUID], invitation_id: FromPath[uuid.UUID],
+        self, db_session: DbDep, who: ActorDep, patient_id: FromPath[uuid.UUID],
+        invitation_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """Withdraw a pending invitation: its link stops working."""
         invitation = await withdraw(db_session, who, patient_id, invitation_id)
@@ -188,9 +181,8 @@ class PatientApiController(Controller):
     @post("/{patient_id:uuid}/logins/{user_id:uuid}/password-reset",
           guards=[registrars], status_code=201)
     async def reset(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], patient_id: FromPath[uuid.UUID],
-        user_id: FromPath[uuid.UUID],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep,
+        patient_id: FromPath[uuid.UUID], user_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """A password-reset link for one of the patient's logins; its sessions end now. Only
         for a login wholly inside your organizations (else 403 ``reset_not_allowed``: its
@@ -224,8 +216,8 @@ class PatientPageController(Controller):
 
     @get("/", guards=[searchers])
     async def search_page(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], q: Query = "",
+        self, request: AnyRequest, db_session: DbDep,
+        who: ActorDep, q: Query = "",
     ) -> Template:
         patients = await search_patients(db_session, who, q) if q.strip() else []
         return page(request, "patients/search.html",
@@ -234,13 +226,12 @@ class PatientPageController(Controller):
                     fragments={"patient-results": "patients/_patient-results.html"})
 
     @get("/new", guards=[registrars])
-    async def new(self, request: Request[Any, Any, Any]) -> Template:
+    async def new(self, request: AnyRequest) -> Template:
         return page(request, "patients/new.html", {"values": {}})
 
     @post("/", guards=[registrars], status_code=303)
     async def create(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], data: Form,
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, data: Form,
     ) -> Response[Any]:
         try:
             patient = await register_patient(db_session, who, _form_input(data))
@@ -254,15 +245,15 @@ class PatientPageController(Controller):
 
     @get("/{patient_id:uuid}", guards=[searchers])
     async def detail(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], patient_id: FromPath[uuid.UUID],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep,
+        patient_id: FromPath[uuid.UUID],
     ) -> Template:
         return await _detail(request, db_session, who, patient_id)
 
     @post("/{patient_id:uuid}/invitations", guards=[registrars], status_code=200)
     async def invite_page(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], patient_id: FromPath[uuid.UUID], data: Form,
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep,
+        patient_id: FromPath[uuid.UUID], data: Form,
     ) -> Template:
         try:
             invitation = await invite(db_session, who, patient_id,
@@ -278,9 +269,8 @@ class PatientPageController(Controller):
     @post("/{patient_id:uuid}/invitations/{invitation_id:uuid}/withdraw",
           guards=[registrars], status_code=303)
     async def withdraw_page(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], patient_id: FromPath[uuid.UUID],
-        invitation_id: FromPath[uuid.UUID],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep,
+        patient_id: FromPath[uuid.UUID], invitation_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         await withdraw(db_session, who, patient_id, invitation_id)
         return redirect(request, f"/patients/{patient_id}",
@@ -288,9 +278,8 @@ class PatientPageController(Controller):
 
     @post("/{patient_id:uuid}/logins/{user_id:uuid}/reset", guards=[registrars], status_code=200)
     async def reset_page(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], patient_id: FromPath[uuid.UUID],
-        user_id: FromPath[uuid.UUID],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep,
+        patient_id: FromPath[uuid.UUID], user_id: FromPath[uuid.UUID],
     ) -> Template:
         link = await issue_patient_reset(db_session, who, patient_id, user_id)
         return await _detail(request, db_session, who, patient_id,
@@ -298,7 +287,7 @@ class PatientPageController(Controller):
 
 
 async def _detail(
-    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, patient_id: uuid.UUID,
+    request: AnyRequest, db: AsyncSession, who: Actor, patient_id: uuid.UUID,
     status_code: int = 200, **extra: Any,
 ) -> Template:
     patient = await read_patient(db, who, patient_id)

@@ -7,16 +7,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from litestar import Controller, Request, get, post
-from litestar.di import NamedDependency
+from litestar import Controller, get, post
 from litestar.params import FromPath
 from litestar.response import Response, Template
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.guards import require_roles
 from portal.errors import form_error
 from portal.rendering import page, redirect
-from portal.requests import Form
+from portal.requests import ActorDep, AnyRequest, DbDep, Form
 from reviewer.accounts.registry import read_patient
 from reviewer.actor import Actor
 from reviewer.errors import DomainError
@@ -56,8 +54,8 @@ class HistoryPageController(Controller):
 
     @get("/", guards=[editors], opt=BACK)
     async def history_page(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], patient_id: FromPath[uuid.UUID],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep,
+        patient_id: FromPath[uuid.UUID],
     ) -> Template:
         patient = await read_patient(db_session, who, patient_id)
         return page(request, "patients/history.html",
@@ -65,8 +63,8 @@ class HistoryPageController(Controller):
 
     @post("/", guards=[editors], status_code=303, opt=BACK)
     async def save_history(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], patient_id: FromPath[uuid.UUID], data: Form,
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep,
+        patient_id: FromPath[uuid.UUID], data: Form,
     ) -> Response[Any]:
         try:
             form = HistoryInput(

@@ -6,11 +6,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from litestar import Controller, Request, get, post
-from litestar.di import NamedDependency
+from litestar import Controller, get, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, FromQuery, JSONBody
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.records import shared
 from portal.records.schemas import (
@@ -23,10 +21,8 @@ from portal.records.schemas import (
     document_json,
     request_json,
 )
-from reviewer.actor import Actor
+from portal.requests import ActorDep, AnyRequest, AuditDep, BlobsDep, DbDep
 from reviewer.records import services
-from storage.audit import AuditContext
-from storage.blobs import BlobStore
 
 
 class RecordsRequestApiController(Controller):
@@ -38,8 +34,7 @@ class RecordsRequestApiController(Controller):
 
     @post("/", status_code=201)
     async def create(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], data: JSONBody[NewRequestIn],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep, data: JSONBody[NewRequestIn],
     ) -> dict[str, Any]:
         """Log a request (a patient asks for their own records); 201 with the request."""
         req = await services.log_request(db_session, who, audit, data.new_request())
@@ -47,8 +42,7 @@ class RecordsRequestApiController(Controller):
 
     @get("/{request_id:uuid}")
     async def read(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], request_id: FromPath[uuid.UUID],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep, request_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """One request (the read is audited)."""
         return request_json(who, await services.get_request(db_session, who, audit, request_id))
@@ -58,16 +52,14 @@ def _step_route(step: shared.Step) -> HTTPRouteHandler:
     """``POST /records-requests/{id}/<action>`` for one of ``shared.STEPS``: 200 + the request."""
 
     async def with_text(
-        self: Controller, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], blobs: NamedDependency[BlobStore],
+        self: Controller, db_session: DbDep, who: ActorDep, audit: AuditDep, blobs: BlobsDep,
         request_id: FromPath[uuid.UUID], data: JSONBody[StepNoteIn | None] = None,
     ) -> dict[str, Any]:
         on = shared.OnRequest(db_session, blobs, who, audit, request_id)
         return request_json(who, await step.run(on, data.text if data else ""))
 
     async def without_body(
-        self: Controller, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], blobs: NamedDependency[BlobStore],
+        self: Controller, db_session: DbDep, who: ActorDep, audit: AuditDep, blobs: BlobsDep,
         request_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         on = shared.OnRequest(db_session, blobs, who, audit, request_id)
@@ -87,7 +79,7 @@ class RecordsDeskApiController(Controller):
 
     @get("/")
     async def desk(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
+        self, db_session: DbDep, who: ActorDep,
         status: FromQuery[str] = "open",
     ) -> dict[str, Any]:
         """Open requests by time left, overdue first (``?status=all``: finished ones too)."""
@@ -96,8 +88,7 @@ class RecordsDeskApiController(Controller):
 
     @post("/{request_id:uuid}/verify", status_code=200)
     async def verify(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], request_id: FromPath[uuid.UUID],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep, request_id: FromPath[uuid.UUID],
         data: JSONBody[VerificationIn],
     ) -> dict[str, Any]:
         """Record the identity check and the requester's authority."""
@@ -106,9 +97,8 @@ class RecordsDeskApiController(Controller):
 
     @post("/{request_id:uuid}/documents", status_code=201, request_max_body_size=shared.MAX_UPLOAD)
     async def upload(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
-        blobs: NamedDependency[BlobStore], request_id: FromPath[uuid.UUID],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
+        blobs: BlobsDep, request_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """Keep a paper with the request (multipart: file, kind, expires_on, scope)."""
         on = shared.OnRequest(db_session, blobs, who, audit, request_id)
@@ -116,8 +106,7 @@ class RecordsDeskApiController(Controller):
 
     @post("/{request_id:uuid}/deliver", status_code=200)
     async def deliver(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         request_id: FromPath[uuid.UUID], data: JSONBody[DeliverIn | None] = None,
     ) -> dict[str, Any]:
         """Release the copy: an electronic one gets a download link (its secret is in this
@@ -140,8 +129,7 @@ class PatientRecordsApiController(Controller):
 
     @get("/{patient_id:uuid}/records-requests", guards=[shared.ASKERS])
     async def chart(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], patient_id: FromPath[uuid.UUID],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep, patient_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """A patient's requests (the patient's own, or the desk's view of the chart)."""
         views = await services.patient_requests(db_session, who, audit, patient_id)

@@ -7,8 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from litestar import Controller, Request, Response, get, post
-from litestar.di import NamedDependency
+from litestar import Controller, Response, get, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, FromQuery
 from litestar.response import Stream, Template
@@ -17,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.records import shared
 from portal.rendering import flash, page, redirect
+from portal.requests import ActorDep, AnyRequest, AuditDep, BlobsDep, DbDep
 from reviewer.access import patient_visibility
 from reviewer.actor import Actor
 from reviewer.records import services
@@ -68,7 +68,7 @@ async def _stream(db: AsyncSession, blobs: BlobStore, outcome: LinkOutcome) -> S
 
 
 async def _desk_detail(
-    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, audit: AuditContext,
+    request: AnyRequest, db: AsyncSession, who: Actor, audit: AuditContext,
     request_id: uuid.UUID, *, delivery: Delivery | None = None,
 ) -> Template:
     view = await services.get_request(db, who, audit, request_id)
@@ -84,10 +84,8 @@ def _step_page(step: shared.Step) -> HTTPRouteHandler:
     """``POST /records/{id}/<action>`` for one of ``shared.STEPS``: 303 back to the request."""
 
     async def handler(
-        self: Controller, request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], blobs: NamedDependency[BlobStore],
-        request_id: FromPath[uuid.UUID],
+        self: Controller, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
+        blobs: BlobsDep, request_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         text = ""
         if step.text:
@@ -107,8 +105,8 @@ class RecordsDeskPageController(Controller):
 
     @get("/", guards=[shared.STAFF])
     async def desk(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], status: FromQuery[str] = "open",
+        self, request: AnyRequest, db_session: DbDep,
+        who: ActorDep, status: FromQuery[str] = "open",
     ) -> Template:
         views = await services.desk_list(db_session, who, open_only=status != "all")
         return page(request, "records/desk.html", {"views": views, "status": status},
@@ -116,8 +114,8 @@ class RecordsDeskPageController(Controller):
 
     @get("/new", guards=[shared.STAFF])
     async def new(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], patient_id: FromQuery[uuid.UUID | None] = None,
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep,
+        patient_id: FromQuery[uuid.UUID | None] = None,
     ) -> Template:
         patients = (
             await db_session.scalars(
@@ -130,8 +128,7 @@ class RecordsDeskPageController(Controller):
 
     @post("/", guards=[shared.STAFF], status_code=303, opt={"back": "/records/new"})
     async def log(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
     ) -> Response[Any]:
         form = await request.form()
         req = await services.log_request(db_session, who, audit,
@@ -141,16 +138,14 @@ class RecordsDeskPageController(Controller):
 
     @get("/{request_id:uuid}", guards=[shared.STAFF])
     async def detail(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         request_id: FromPath[uuid.UUID],
     ) -> Template:
         return await _desk_detail(request, db_session, who, audit, request_id)
 
     @post("/{request_id:uuid}/verify", guards=[shared.STAFF], status_code=303, opt=BACK_TO_REQUEST)
     async def verify(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         request_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         form = await request.form()
@@ -162,9 +157,8 @@ class RecordsDeskPageController(Controller):
     @post("/{request_id:uuid}/documents", guards=[shared.STAFF], status_code=303,
           request_max_body_size=shared.MAX_UPLOAD, opt=BACK_TO_REQUEST)
     async def upload(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
-        blobs: NamedDependency[BlobStore], request_id: FromPath[uuid.UUID],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
+        blobs: BlobsDep, request_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         on = shared.OnRequest(db_session, blobs, who, audit, request_id)
         await shared.add_document_from_form(request, on)
@@ -173,8 +167,7 @@ class RecordsDeskPageController(Controller):
 
     @post("/{request_id:uuid}/deliver", guards=[shared.STAFF], status_code=200, opt=BACK_TO_REQUEST)
     async def deliver(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         request_id: FromPath[uuid.UUID],
     ) -> Template:
         form = await request.form()
@@ -187,8 +180,7 @@ class RecordsDeskPageController(Controller):
 
     @get("/download/{token:str}", opt={"public": True})
     async def download(
-        self, db_session: NamedDependency[AsyncSession], audit: NamedDependency[AuditContext],
-        blobs: NamedDependency[BlobStore], token: FromPath[str],
+        self, db_session: DbDep, audit: AuditDep, blobs: BlobsDep, token: FromPath[str],
     ) -> Stream:
         """Public by token: the link itself is the credential (expiring, use-limited)."""
         outcome = await services.use_link(db_session, audit, token[:200])
@@ -209,8 +201,7 @@ class PatientRecordsPageController(Controller):
 
     @get("/")
     async def mine(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
     ) -> Template:
         views = await services.patient_requests(db_session, who, audit)
         return page(request, "records/patient.html", {"views": views},
@@ -218,8 +209,7 @@ class PatientRecordsPageController(Controller):
 
     @post("/", status_code=303, opt={"back": "/patient/records"})
     async def ask(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
     ) -> Response[Any]:
         form = await request.form()
         await services.log_request(
@@ -233,8 +223,7 @@ class PatientRecordsPageController(Controller):
 
     @get("/{request_id:uuid}/download")
     async def download(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], blobs: NamedDependency[BlobStore],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep, blobs: BlobsDep,
         request_id: FromPath[uuid.UUID],
     ) -> Stream:
         outcome = await services.patient_download(db_session, who, audit, request_id)

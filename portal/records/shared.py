@@ -6,14 +6,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
-from litestar import Request
 from litestar.datastructures import UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.guards import require_roles
 from portal.params import optional_date
+from portal.requests import AnyRequest
 from reviewer.actor import Actor
 from reviewer.errors import Invalid
 from reviewer.records import services
@@ -82,7 +81,7 @@ STEPS: dict[str, Step] = {step.action: step for step in (
 )}
 
 
-def download_url(request: Request[Any, Any, Any], token: str | None) -> str | None:
+def download_url(request: AnyRequest, token: str | None) -> str | None:
     """Built from ``TOOTHLINE_PUBLIC_URL``, never from the request's Host: a forged Host
     would otherwise send the patient's link (and its token) to another site."""
     if not token:
@@ -91,7 +90,7 @@ def download_url(request: Request[Any, Any, Any], token: str | None) -> str | No
     return f"{public_url}/records/download/{token}"
 
 
-async def add_document_from_form(request: Request[Any, Any, Any], on: OnRequest) -> RecordsDocument:
+async def add_document_from_form(request: AnyRequest, on: OnRequest) -> RecordsDocument:
     """The multipart upload of a paper: ``file``, ``kind``, ``expires_on``, ``scope``."""
     form = await request.form()
     upload = form.get("file")

@@ -11,16 +11,14 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get, post, put
-from litestar.di import NamedDependency
+from litestar import Controller, Response, get, post, put
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, Parameter
 from litestar.response import Template
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.guards import require_roles
 from portal.rendering import flash, page, redirect
-from portal.requests import current_user
+from portal.requests import ActorDep, AnyRequest, AuditDep, DbDep, current_user
 from portal.review import views
 from portal.review.schemas import (
     AddendumIn,
@@ -34,7 +32,6 @@ from portal.review.schemas import (
     info_request_json,
 )
 from portal.review.signing import SigningLocked, password_checked
-from reviewer.actor import Actor
 from reviewer.cases.state import CaseKind, Urgency
 from reviewer.errors import Invalid
 from reviewer.evaluation.casefile import load_case_file
@@ -50,7 +47,6 @@ from reviewer.evaluation.services import (
 from reviewer.intake.problem import correct_problem
 from reviewer.queue.claims import claim_case, claim_next, release_case, renew_lease
 from reviewer.queue.listing import MAX_PAGE_SIZE, PAGE_SIZE, QueueFilters, list_queue
-from storage.audit import AuditContext
 from storage.models import Role
 
 dentists_only = require_roles(Role.DENTIST)
@@ -94,9 +90,8 @@ class QueueApiController(Controller):
 
     @get("/")
     async def queue(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        organization: Filter = None, kind: Filter = None, urgency: Filter = None,
-        overdue: Filter = None, mine: Filter = None, cursor: Filter = None,
+        self, db_session: DbDep, who: ActorDep, organization: Filter = None, kind: Filter = None,
+        urgency: Filter = None, overdue: Filter = None, mine: Filter = None, cursor: Filter = None,
         limit: Annotated[int | None, Parameter(required=False, ge=1, le=MAX_PAGE_SIZE)] = None,
     ) -> dict[str, Any]:
         """One keyset page of the queue: ``{"items": [...], "next_cursor"}`` (``limit``: 1-200,
@@ -107,10 +102,7 @@ class QueueApiController(Controller):
 
     @post("/claim", status_code=200,
           responses={204: ResponseSpec(data_container=None, description="Nothing waits.")})
-    async def claim_next(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext],
-    ) -> Response[Any]:
+    async def claim_next(self, db_session: DbDep, who: ActorDep, audit: AuditDep) -> Response[Any]:
         """Claim the most pressing case: 200 with the case, 204 when nothing waits."""
         case = await claim_next(db_session, who, audit, now=_now())
         if case is None:
@@ -125,32 +117,28 @@ class ReviewApiController(Controller):
 
     @post("/{case_id:uuid}/claim", status_code=200)
     async def claim(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], case_id: FromPath[uuid.UUID],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep, case_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """Claim this case (200; also when you hold it already); 409 when another holds it."""
         return case_json(await claim_case(db_session, who, audit, case_id, now=_now()))
 
     @post("/{case_id:uuid}/release", status_code=200)
     async def release(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], case_id: FromPath[uuid.UUID],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep, case_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """Give the case back to the queue (the draft evaluation stays)."""
         return case_json(await release_case(db_session, who, audit, case_id, now=_now()))
 
     @post("/{case_id:uuid}/lease", status_code=200)
     async def renew(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        case_id: FromPath[uuid.UUID],
+        self, db_session: DbDep, who: ActorDep, case_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """Renew your claim's lease (30 minutes from now)."""
         return case_json(await renew_lease(db_session, who, case_id, now=_now()))
 
     @put("/{case_id:uuid}/evaluation")
     async def save(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], case_id: FromPath[uuid.UUID],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep, case_id: FromPath[uuid.UUID],
         data: JSONBody[EvaluationIn],
     ) -> dict[str, Any]:
         """Replace the draft (whole); answers it with ``problems`` that still block signing."""
@@ -159,8 +147,7 @@ class ReviewApiController(Controller):
 
     @post("/{case_id:uuid}/evaluation/sign", status_code=200)
     async def sign(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         case_id: FromPath[uuid.UUID], data: JSONBody[SignIn],
     ) -> dict[str, Any]:
         """Sign: password re-checked (403 ``bad_password``), ``attest`` must be true."""
@@ -171,8 +158,7 @@ class ReviewApiController(Controller):
 
     @post("/{case_id:uuid}/evaluation/addenda", status_code=201)
     async def addendum(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         case_id: FromPath[uuid.UUID], data: JSONBody[AddendumIn],
     ) -> dict[str, Any]:
         """Add a signed addendum to a signed evaluation (password re-checked)."""
@@ -182,8 +168,7 @@ class ReviewApiController(Controller):
 
     @post("/{case_id:uuid}/info-requests", status_code=201)
     async def info_request(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], case_id: FromPath[uuid.UUID],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep, case_id: FromPath[uuid.UUID],
         data: JSONBody[InfoRequestIn],
     ) -> dict[str, Any]:
         """Ask the submitter for more; releases your claim, keeps the draft."""
@@ -203,10 +188,9 @@ class ReviewPagesController(Controller):
 
     @get("/")
     async def queue_page(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
-        organization: Filter = None, kind: Filter = None, urgency: Filter = None,
-        overdue: Filter = None, mine: Filter = None, cursor: Filter = None,
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, organization: Filter = None,
+        kind: Filter = None, urgency: Filter = None, overdue: Filter = None, mine: Filter = None,
+        cursor: Filter = None,
     ) -> Template:
         """The queue; an htmx request aimed at #queue-list gets just the list (polling)."""
         filters = _filters(organization, kind, urgency, overdue, mine, cursor)
@@ -232,8 +216,7 @@ class ReviewPagesController(Controller):
 
     @post("/next", status_code=303)
     async def next_case(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext]
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
     ) -> Response[Any]:
         """"Next case": claim the most pressing case and open it."""
         case = await claim_next(db_session, who, audit, now=_now())
@@ -244,8 +227,7 @@ class ReviewPagesController(Controller):
 
     @get("/cases/{case_id:uuid}")
     async def case_page(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         case_id: FromPath[uuid.UUID],
     ) -> Template:
         """The case: patient summary, questionnaire, images, history, the evaluation."""
@@ -254,8 +236,7 @@ class ReviewPagesController(Controller):
 
     @post("/cases/{case_id:uuid}/claim", status_code=303)
     async def claim(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         case_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         await claim_case(db_session, who, audit, case_id, now=_now())
@@ -263,8 +244,7 @@ class ReviewPagesController(Controller):
 
     @post("/cases/{case_id:uuid}/release", status_code=303)
     async def release(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         case_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         await release_case(db_session, who, audit, case_id, now=_now())
@@ -273,9 +253,7 @@ class ReviewPagesController(Controller):
 
     @post("/cases/{case_id:uuid}/lease", status_code=200)
     async def renew(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
-        case_id: FromPath[uuid.UUID],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, case_id: FromPath[uuid.UUID],
     ) -> Template:
         """htmx, every few minutes while the page is open: keeps the claim alive."""
         case = await renew_lease(db_session, who, case_id, now=_now())
@@ -283,8 +261,7 @@ class ReviewPagesController(Controller):
 
     @post("/cases/{case_id:uuid}/evaluation", status_code=200)
     async def autosave(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         case_id: FromPath[uuid.UUID],
     ) -> Template:
         """htmx auto-save of the whole form; answers the "saved" line."""
@@ -297,7 +274,7 @@ class ReviewPagesController(Controller):
 
     @get("/cases/{case_id:uuid}/rows/{kind:str}")
     async def blank_row(
-        self, request: Request[Any, Any, Any], case_id: FromPath[uuid.UUID], kind: FromPath[str]
+        self, request: AnyRequest, case_id: FromPath[uuid.UUID], kind: FromPath[str],
     ) -> Template:
         """One more empty row for the teeth or the procedures table."""
         template = "review/_procedure-row.html" if kind == "procedure" else "review/_tooth-row.html"
@@ -305,8 +282,7 @@ class ReviewPagesController(Controller):
 
     @post("/cases/{case_id:uuid}/sign", status_code=303)
     async def sign(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         case_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         """Sign; with htmx the current form comes along (hx-include) and is saved first."""
@@ -331,8 +307,7 @@ class ReviewPagesController(Controller):
     @post("/cases/{case_id:uuid}/problem", status_code=303,
           opt={"back": "/review/cases/{case_id}"})
     async def problem(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         case_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         """Correct the patient's answer: new, established or post-op check (audited)."""
@@ -343,8 +318,7 @@ class ReviewPagesController(Controller):
 
     @post("/cases/{case_id:uuid}/addenda", status_code=303)
     async def addendum(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         case_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         form = await request.form()
@@ -355,8 +329,7 @@ class ReviewPagesController(Controller):
 
     @post("/cases/{case_id:uuid}/info-requests", status_code=303)
     async def info_request(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         case_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         form = await request.form()
@@ -367,7 +340,7 @@ class ReviewPagesController(Controller):
 
 
 def _refused_sign_form(
-    request: Request[Any, Any, Any], case_id: uuid.UUID, message: str
+    request: AnyRequest, case_id: uuid.UUID, message: str
 ) -> Template:
     """The sign form again with why signing was refused: 422, so htmx swaps it in."""
     return page(request, "review/_sign-form.html",

@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from litestar import Request
 from litestar.exceptions import TooManyRequestsException
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +26,7 @@ from portal.accounts.services import (
     lock_remaining,
     throttle_address,
 )
+from portal.requests import AnyRequest
 from reviewer.actor import Actor
 from reviewer.errors import Forbidden
 from reviewer.evaluation.services import BadPassword
@@ -50,7 +50,7 @@ class SigningLocked(TooManyRequestsException):
 
 
 async def password_checked(
-    request: Request[Any, Any, Any],
+    request: AnyRequest,
     db: AsyncSession,
     who: Actor,
     audit: AuditContext,

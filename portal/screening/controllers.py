@@ -14,16 +14,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, JSONBody, QueryParameter
 from litestar.response import Template
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.guards import require_roles
-from portal.requests import Form
+from portal.requests import ActorDep, AnyRequest, AuditDep, DbDep, Form
 from portal.screening import pages
 from portal.screening.schemas import (
     EventIn,
@@ -32,7 +30,6 @@ from portal.screening.schemas import (
     event_json,
     progress_json,
 )
-from reviewer.actor import Actor
 from reviewer.screening.children import class_list, mark_not_screened
 from reviewer.screening.events import (
     EVENT_READERS,
@@ -52,7 +49,6 @@ from reviewer.screening.reports import (
     indicators_csv,
     school_report,
 )
-from storage.audit import AuditContext
 
 readers = require_roles(*EVENT_READERS)
 BACK_TO_CHILD = {"back": "/screening/events/{event_id}/children/{enrollment_id}"}
@@ -123,8 +119,7 @@ class ScreeningEventApiController(Controller):
 
     @post("/", guards=[writers], status_code=201)
     async def create(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], data: JSONBody[EventIn],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep, data: JSONBody[EventIn],
     ) -> dict[str, Any]:
         """A screening day: site (the school), date, state (default: the organization's)."""
         event = await create_event(
@@ -135,17 +130,14 @@ class ScreeningEventApiController(Controller):
         return event_json(event)
 
     @get("/", guards=[readers])
-    async def index(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor]
-    ) -> dict[str, Any]:
+    async def index(self, db_session: DbDep, who: ActorDep) -> dict[str, Any]:
         """The events of your organizations, latest first."""
         events = await list_events(db_session, who)
         return {"events": [event_json(event) for event in events]}
 
     @get("/{event_id:uuid}", guards=[readers])
     async def read(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], event_id: FromPath[uuid.UUID],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep, event_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """The event, its class progress and every child's state (the read is audited)."""
         klass = await class_list(db_session, who, audit, event_id)
@@ -158,8 +150,8 @@ class ScreeningEventApiController(Controller):
     @post("/{event_id:uuid}/roster", guards=[writers], status_code=200,
           request_max_body_size=ROSTER_BODY_LIMIT)
     async def roster(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], event_id: FromPath[uuid.UUID], data: RosterBody,
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep, event_id: FromPath[uuid.UUID],
+        data: RosterBody,
     ) -> dict[str, Any]:
         """Multipart ``file``: the class roster CSV. Answers imported, updated and the refused
         lines (header = line 1). Importing the same file again updates and adds nothing."""
@@ -169,8 +161,7 @@ class ScreeningEventApiController(Controller):
     @post("/{event_id:uuid}/children/{enrollment_id:uuid}/not-screened", guards=[screeners],
           status_code=200)
     async def not_screened(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], event_id: FromPath[uuid.UUID],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep, event_id: FromPath[uuid.UUID],
         enrollment_id: FromPath[uuid.UUID], data: JSONBody[NotScreenedIn],
     ) -> dict[str, Any]:
         """Mark a child not screened, with a reason (absent, no_consent, refused, …)."""
@@ -181,8 +172,7 @@ class ScreeningEventApiController(Controller):
 
     @get("/{event_id:uuid}/report", guards=[reporters])
     async def report(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], event_id: FromPath[uuid.UUID],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep, event_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
         """BSS indicators of the event, in total and by grade."""
         report = await event_report(db_session, who, audit, event_id)
@@ -194,8 +184,7 @@ class ScreeningEventApiController(Controller):
 
     @get("/{event_id:uuid}/report.csv", guards=[reporters])
     async def report_csv(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], event_id: FromPath[uuid.UUID],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep, event_id: FromPath[uuid.UUID],
     ) -> Response[bytes]:
         """The indicator table as CSV: one row per grade and one for the event."""
         report = await event_report(db_session, who, audit, event_id,
@@ -204,8 +193,7 @@ class ScreeningEventApiController(Controller):
 
     @get("/{event_id:uuid}/data-sheet.csv", guards=[reporters])
     async def data_sheet(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], event_id: FromPath[uuid.UUID],
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep, event_id: FromPath[uuid.UUID],
     ) -> Response[bytes]:
         """The BSS data sheet as CSV: one row per child (names included; the export is
         audited)."""
@@ -220,8 +208,8 @@ class ScreeningReportApiController(Controller):
 
     @get("/schools", guards=[reporters])
     async def schools(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], date_from: DateFrom = None, date_to: DateTo = None,
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep, date_from: DateFrom = None,
+        date_to: DateTo = None,
     ) -> dict[str, Any]:
         """BSS indicators per school over your organizations' events (optional from/to)."""
         rows = await school_report(db_session, who, audit, date_from, date_to)
@@ -229,8 +217,8 @@ class ScreeningReportApiController(Controller):
 
     @get("/schools.csv", guards=[reporters])
     async def schools_csv(
-        self, db_session: NamedDependency[AsyncSession], who: NamedDependency[Actor],
-        audit: NamedDependency[AuditContext], date_from: DateFrom = None, date_to: DateTo = None,
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep, date_from: DateFrom = None,
+        date_to: DateTo = None,
     ) -> Response[bytes]:
         rows = await school_report(db_session, who, audit, date_from, date_to)
         return _csv(indicators_csv(rows), "screening-schools.csv")
@@ -244,23 +232,18 @@ class ScreeningPagesController(Controller):
     include_in_schema = False
 
     @get("/", guards=[readers])
-    async def events(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor],
-    ) -> Template:
+    async def events(self, request: AnyRequest, db_session: DbDep, who: ActorDep) -> Template:
         return await pages.events_page(request, db_session, who)
 
     @post("/events", guards=[writers], status_code=303)
     async def create(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext], data: Form,
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep, data: Form,
     ) -> Response[Any]:
         return await pages.create_event_form(request, db_session, who, audit, data)
 
     @get("/events/{event_id:uuid}", guards=[readers])
     async def event(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         event_id: FromPath[uuid.UUID],
     ) -> Template:
         return await pages.event_page(request, db_session, who, audit, event_id)
@@ -268,8 +251,7 @@ class ScreeningPagesController(Controller):
     @post("/events/{event_id:uuid}/roster", guards=[writers], status_code=200,
           request_max_body_size=ROSTER_BODY_LIMIT)
     async def roster(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         event_id: FromPath[uuid.UUID], data: RosterBody,
     ) -> Template:
         """The roster form (htmx, multipart with the CSRF token in the header)."""
@@ -278,8 +260,7 @@ class ScreeningPagesController(Controller):
 
     @get("/events/{event_id:uuid}/children/{enrollment_id:uuid}", guards=[readers])
     async def child(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         event_id: FromPath[uuid.UUID], enrollment_id: FromPath[uuid.UUID],
     ) -> Template:
         return await pages.child_page(request, db_session, who, audit, event_id, enrollment_id)
@@ -287,8 +268,7 @@ class ScreeningPagesController(Controller):
     @post("/events/{event_id:uuid}/children/{enrollment_id:uuid}/findings",
           guards=[screeners], status_code=200)
     async def findings(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         event_id: FromPath[uuid.UUID], enrollment_id: FromPath[uuid.UUID], data: Form,
     ) -> Template:
         return await pages.findings_save(request, db_session, who, audit, event_id,
@@ -297,8 +277,7 @@ class ScreeningPagesController(Controller):
     @post("/events/{event_id:uuid}/children/{enrollment_id:uuid}/not-screened",
           guards=[screeners], status_code=303, opt=BACK_TO_CHILD)
     async def not_screened(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         event_id: FromPath[uuid.UUID], enrollment_id: FromPath[uuid.UUID], data: Form,
     ) -> Response[Any]:
         return await pages.not_screened_form(request, db_session, who, audit, event_id,
@@ -307,24 +286,21 @@ class ScreeningPagesController(Controller):
     @post("/events/{event_id:uuid}/children/{enrollment_id:uuid}/submit", guards=[screeners],
           status_code=303, opt=BACK_TO_CHILD)
     async def submit(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         event_id: FromPath[uuid.UUID], enrollment_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         return await pages.submit_form(request, db_session, who, audit, event_id, enrollment_id)
 
     @get("/events/{event_id:uuid}/report", guards=[reporters])
     async def report(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         event_id: FromPath[uuid.UUID],
     ) -> Template:
         return await pages.report_page(request, db_session, who, audit, event_id)
 
     @get("/reports", guards=[reporters])
     async def schools(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
-        who: NamedDependency[Actor], audit: NamedDependency[AuditContext],
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         date_from: DateFrom = None, date_to: DateTo = None,
     ) -> Template:
         return await pages.schools_page(request, db_session, who, audit, date_from, date_to)

@@ -10,13 +10,14 @@ import uuid
 from datetime import date
 from typing import Any
 
-from litestar import Request, Response
+from litestar import Response
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.errors import form_error
 from portal.intake.worker import finish_case_views
 from portal.rendering import page, redirect
+from portal.requests import AnyRequest
 from reviewer.actor import Actor
 from reviewer.errors import DomainError
 from reviewer.screening.children import (
@@ -86,7 +87,7 @@ def _common(who: Actor) -> dict[str, Any]:
 
 
 async def events_page(
-    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, *,
+    request: AnyRequest, db: AsyncSession, who: Actor, *,
     errors: dict[str, str] | None = None, values: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Template:
@@ -100,7 +101,7 @@ async def events_page(
 
 
 async def create_event_form(
-    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, audit: AuditContext,
+    request: AnyRequest, db: AsyncSession, who: Actor, audit: AuditContext,
     data: dict[str, str],
 ) -> Response[Any]:
     values = {k: (data.get(k) or "").strip() for k in ("site", "date", "state")}
@@ -124,7 +125,7 @@ async def create_event_form(
 
 
 async def event_page(
-    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, audit: AuditContext,
+    request: AnyRequest, db: AsyncSession, who: Actor, audit: AuditContext,
     event_id: uuid.UUID, *, import_result: ImportResult | None = None,
     import_error: str | None = None, status_code: int = 200,
 ) -> Template:
@@ -142,7 +143,7 @@ async def event_page(
 
 
 async def roster_upload(
-    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, audit: AuditContext,
+    request: AnyRequest, db: AsyncSession, who: Actor, audit: AuditContext,
     event_id: uuid.UUID, data: bytes,
 ) -> Template:
     """The htmx roster form: the import's outcome, and a trigger that refreshes the class."""
@@ -158,7 +159,7 @@ async def roster_upload(
 
 
 def _child_context(
-    request: Request[Any, Any, Any], who: Actor, event: ScreeningEvent, child: Child,
+    request: AnyRequest, who: Actor, event: ScreeningEvent, child: Child,
     **extra: Any,
 ) -> dict[str, Any]:
     return {
@@ -179,7 +180,7 @@ def _child_context(
 
 
 async def child_page(
-    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, audit: AuditContext,
+    request: AnyRequest, db: AsyncSession, who: Actor, audit: AuditContext,
     event_id: uuid.UUID, enrollment_id: uuid.UUID,
 ) -> Template:
     event, child = await get_child(db, who, audit, event_id, enrollment_id)
@@ -208,7 +209,7 @@ def findings_from_form(data: dict[str, str]) -> dict[str, Any]:
 
 
 async def findings_save(
-    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, audit: AuditContext,
+    request: AnyRequest, db: AsyncSession, who: Actor, audit: AuditContext,
     event_id: uuid.UUID, enrollment_id: uuid.UUID, data: dict[str, str],
 ) -> Template:
     """Save the findings form (htmx): answers the form again, saved or with the problem.
@@ -227,7 +228,7 @@ async def findings_save(
 
 
 async def not_screened_form(
-    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, audit: AuditContext,
+    request: AnyRequest, db: AsyncSession, who: Actor, audit: AuditContext,
     event_id: uuid.UUID, enrollment_id: uuid.UUID, data: dict[str, str],
 ) -> Response[Any]:
     # A refused step goes back to the child's page (the route's ``back``, portal/errors.py).
@@ -237,7 +238,7 @@ async def not_screened_form(
 
 
 async def submit_form(
-    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, audit: AuditContext,
+    request: AnyRequest, db: AsyncSession, who: Actor, audit: AuditContext,
     event_id: uuid.UUID, enrollment_id: uuid.UUID,
 ) -> Response[Any]:
     enrollment = await db.get(ScreeningEnrollment, enrollment_id)
@@ -249,7 +250,7 @@ async def submit_form(
 
 
 async def report_page(
-    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, audit: AuditContext,
+    request: AnyRequest, db: AsyncSession, who: Actor, audit: AuditContext,
     event_id: uuid.UUID,
 ) -> Template:
     report = await event_report(db, who, audit, event_id)
@@ -258,7 +259,7 @@ async def report_page(
 
 
 async def schools_page(
-    request: Request[Any, Any, Any], db: AsyncSession, who: Actor, audit: AuditContext,
+    request: AnyRequest, db: AsyncSession, who: Actor, audit: AuditContext,
     date_from: date | None, date_to: date | None,
 ) -> Template:
     rows = await school_report(db, who, audit, date_from, date_to)
