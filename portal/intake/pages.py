@@ -15,13 +15,14 @@ from litestar import Response
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.patients.history_form import as_lines, parse_lines
 from portal.rendering import flash, page, redirect
 from portal.requests import AnyRequest
 from portal.settings import Settings
 from reviewer.actor import Actor
 from reviewer.cases.state import CaseStatus, emergency_signals
 from reviewer.consent_forms import TELEDENTISTRY, current_form
-from reviewer.errors import Conflict, Invalid
+from reviewer.errors import Conflict, Invalid, Unprocessable
 from reviewer.intake.attachments import VIEWS
 from reviewer.intake.cases import (
     NewCase,
@@ -33,8 +34,10 @@ from reviewer.intake.cases import (
 )
 from reviewer.intake.consents import ConsentRequest, accept_consent
 from reviewer.intake.questionnaire import BOOLEAN_KEYS, PROBLEM_KEY
+from reviewer.patients.history import LISTS, HistoryInput, update_history
 from reviewer.vocabulary import radiograph_views
 from storage.audit import AuditContext
+from storage.models import Patient
 
 REASONS: Final = (
     ("post_op", "A check after a procedure", "Photos of how it is healing."),
@@ -106,6 +109,7 @@ async def my_cases(request: AnyRequest, db: AsyncSession, who: Actor) -> Templat
         "cases": await list_my_cases(db, who),
         "consent_ok": start.consent_ok,
         "organization": start.organization,
+        "patient": start.patient,
         "status_text": STATUS_TEXT,
         "reasons": {value: label for value, label, _ in REASONS},
     })
@@ -144,6 +148,26 @@ async def consent_accept(
                     success="Thank you. You can now send photos to the dentist.")
 
 
+def _history_values(patient: Patient) -> dict[str, Any]:
+    """The patient's history as the form's lines (one entry a line, ``name: note``)."""
+    values: dict[str, Any] = {f: as_lines(getattr(patient, f)) for f in LISTS}
+    values["no_known_allergies"] = bool(patient.no_known_allergies)
+    return values
+
+
+def history_from_form(data: dict[str, str]) -> HistoryInput | None:
+    """The history the new-case form sends (None where the form had no history fields);
+    raises Unprocessable for a bad entry or allergies with "no known allergies"."""
+    if data.get("history_form") != "1":
+        return None
+    return HistoryInput(
+        conditions=parse_lines(data.get("conditions", "")),
+        medications=parse_lines(data.get("medications", "")),
+        allergies=parse_lines(data.get("allergies", "")),
+        no_known_allergies=data.get("no_known_allergies") == "yes",
+    )
+
+
 def _new_case_context(
     start_org: Any, draft_key: str, values: dict[str, Any], error: str | None = None
 ) -> dict[str, Any]:
@@ -166,7 +190,8 @@ async def new_case(
     if not start.consent_ok:
         return redirect(request, "/patient/consent")
     return page(request, "patient/new_case.html",
-                _new_case_context(start.organization, draft_key, {"kind": "post_op"}))
+                _new_case_context(start.organization, draft_key,
+                                  {"kind": "post_op", **_history_values(start.patient)}))
 
 
 async def emergency_check(
@@ -189,22 +214,28 @@ async def save_case(
     try:
         if not draft_key:
             raise Invalid("This form is out of date. Please start again.")
+        history = history_from_form(data)  # checked before anything is saved
         created = await save_draft(
             db, who, audit,
             NewCase(kind=data.get("kind", ""), questionnaire=answers), f"page:{draft_key}",
         )
-    except Invalid as exc:
-        start = await intake_start(db, who)
-        return page(
-            request, "patient/new_case.html",
-            _new_case_context(start.organization, draft_key, {**answers,
-                              "kind": data.get("kind")}, exc.message),
-            status_code=422,
-        )
+        if history is not None:
+            await update_history(db, who, created.case.patient_id, history)
     except Conflict as exc:
         if exc.code == "consent_required":
             return redirect(request, "/patient/consent")
         raise
+    except (Invalid, Unprocessable) as exc:
+        await db.rollback()
+        start = await intake_start(db, who)
+        typed = {f: data.get(f, "") for f in LISTS}
+        return page(
+            request, "patient/new_case.html",
+            _new_case_context(start.organization, draft_key, {
+                **answers, **typed, "no_known_allergies": data.get("no_known_allergies") == "yes",
+                "kind": data.get("kind")}, exc.message),
+            status_code=422,
+        )
     return redirect(request, f"/patient/cases/{created.case.id}")
 
 

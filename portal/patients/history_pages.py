@@ -13,33 +13,17 @@ from litestar.response import Response, Template
 
 from portal.accounts.guards import require_roles
 from portal.errors import form_error
+from portal.patients.history_form import as_lines, parse_lines
 from portal.rendering import page, redirect
 from portal.requests import ActorDep, AnyRequest, DbDep, Form
 from reviewer.accounts.registry import read_patient
 from reviewer.actor import Actor
 from reviewer.errors import DomainError
-from reviewer.patients.history import LISTS, HistoryEntry, HistoryInput, update_history
+from reviewer.patients.history import LISTS, HistoryInput, update_history
 from storage.models import Patient, Role
 
 editors = require_roles(Role.PATIENT, Role.HYGIENIST, Role.FRONT_DESK, Role.COORDINATOR)
 BACK = {"back": "/patients/{patient_id}/history"}
-
-
-def parse_lines(text: str) -> list[HistoryEntry]:
-    """``name: note`` a line; empty lines are skipped."""
-    entries = []
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        name, _, note = line.partition(":")
-        entries.append(HistoryEntry(name=name.strip(), note=note.strip() or None))
-    return entries
-
-
-def as_lines(entries: list[dict[str, Any]] | None) -> str:
-    return "\n".join(
-        f"{e['name']}: {e['note']}" if e.get("note") else e["name"] for e in entries or []
-    )
 
 
 def _values(patient: Patient) -> dict[str, Any]:
