@@ -7,20 +7,12 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from reviewer.cases.state import CaseKind, Urgency
 from reviewer.clock import zone
 from reviewer.coding.catalog import all_codes
 from reviewer.coding.teeth import PERMANENT_TEETH, PRIMARY_TEETH
 from reviewer.evaluation.draft import ATTESTATION, REFERRAL_SPECIALTIES, TOOTH_CONDITIONS
 from reviewer.intake.problem import PROBLEM_LABELS
-
-KIND_LABELS = {
-    CaseKind.POST_OP: "After treatment",
-    CaseKind.EMERGENCY: "Emergency",
-    CaseKind.QUESTION: "Question",
-    CaseKind.SCHOOL_SCREENING: "School screening",
-}
-URGENCY_LABELS = {Urgency.URGENT: "Urgent", Urgency.SOON: "Soon", Urgency.ROUTINE: "Routine"}
+from reviewer.labels import CASE_KINDS, URGENCIES
 
 
 def local_time(moment: datetime | None, time_zone: str = "UTC", fmt: str = "%b %d, %H:%M") -> str:
@@ -64,8 +56,8 @@ def helpers() -> dict[str, Any]:
         "local_time": local_time,
         "duration": duration,
         "time_left_text": time_left_text,
-        "kind_labels": {str(k): v for k, v in KIND_LABELS.items()},
-        "urgency_labels": {str(k): v for k, v in URGENCY_LABELS.items()},
+        "kind_labels": CASE_KINDS,
+        "urgency_labels": URGENCIES,
         "tooth_conditions": TOOTH_CONDITIONS,
         "referral_specialties": REFERRAL_SPECIALTIES,
         "attestation": ATTESTATION,

@@ -97,7 +97,11 @@ async def _prices(db: AsyncSession, organization_ids: frozenset[uuid.UUID]) -> _
     return _Prices(entries, profiles)
 
 
-def _priced(billing: EncounterBilling, patient: Patient, prices: _Prices) -> dict[str, object]:
+def _row(
+    kind: EncounterType, encounter_id: uuid.UUID, when: dt.datetime, dentist: str,
+    billing: EncounterBilling, patient: Patient, prices: _Prices,
+) -> WorklistRow:
+    """One encounter's row, its lines priced (as stored, else today's schedule)."""
     total, missing, day = 0, 0, None
     for raw in billing.lines:
         line = ClaimLine.from_dict(raw)
@@ -110,8 +114,12 @@ def _priced(billing: EncounterBilling, patient: Patient, prices: _Prices) -> dic
             missing += 1
         else:
             total += fee
-    return {"total_cents": total, "missing_fees": missing, "service_date": day,
-            "codes": tuple(str(raw.get("code")) for raw in billing.lines)}
+    return WorklistRow(
+        kind=kind, encounter_id=encounter_id, patient_name=patient.full_name,
+        patient_id=patient.id, when=when, dentist=dentist, status=billing.status,
+        codes=tuple(str(raw.get("code")) for raw in billing.lines),
+        total_cents=total, missing_fees=missing, service_date=day,
+    )
 
 
 def day_totals(rows: Sequence[WorklistRow]) -> list[tuple[dt.date, int, str]]:
@@ -167,19 +175,11 @@ async def worklist(
     ).all()
     prices = await _prices(db, actor.organization_ids)
     rows = [
-        WorklistRow(
-            kind=EncounterType.ASYNCHRONOUS, encounter_id=case.id, patient_name=patient.full_name,
-            patient_id=patient.id, when=signed_at, dentist=dentist, status=billing.status,
-            **_priced(billing, patient, prices),  # type: ignore[arg-type]
-        )
+        _row(EncounterType.ASYNCHRONOUS, case.id, signed_at, dentist, billing, patient, prices)
         for billing, case, patient, signed_at, dentist in case_rows
     ] + [
-        WorklistRow(
-            kind=EncounterType.SYNCHRONOUS, encounter_id=session.id,
-            patient_name=patient.full_name, patient_id=patient.id, when=session.ended_at,
-            dentist=dentist, status=billing.status,
-            **_priced(billing, patient, prices),  # type: ignore[arg-type]
-        )
+        _row(EncounterType.SYNCHRONOUS, session.id, session.ended_at, dentist, billing, patient,
+             prices)
         for billing, session, patient, dentist in live_rows
     ]
     rows.sort(key=lambda r: (r.when, str(r.encounter_id)))

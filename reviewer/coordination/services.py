@@ -24,10 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reviewer.access import patient_visibility
 from reviewer.actor import Actor
-from reviewer.billing.facts import payer_profile_for
+from reviewer.billing.facts import payer_profile_for, provider_of
 from reviewer.clock import local_date
 from reviewer.coding import case_management as cm
-from reviewer.coding.rules import ClaimLine, Provider, ProviderRole, RuleViolation
+from reviewer.coding.rules import ClaimLine, RuleViolation
 from reviewer.consent_forms import INFORMATION_SHARING
 from reviewer.coordination.documents import CoordinationRecord, render_coordination_record
 from reviewer.documents.model import PatientIdentity, Practice
@@ -58,11 +58,6 @@ __all__ = [
 LOGGERS = frozenset({Role.COORDINATOR, Role.DENTIST})
 READERS = frozenset({Role.COORDINATOR, Role.DENTIST, Role.FRONT_DESK})
 SHARING_COUNTERPARTS = frozenset({cm.Counterpart.PROVIDER, cm.Counterpart.PHYSICIAN})
-PROVIDER_ROLE = {
-    Role.DENTIST: ProviderRole.DENTIST,
-    Role.HYGIENIST: ProviderRole.HYGIENIST,
-    Role.COORDINATOR: ProviderRole.COORDINATOR,
-}
 
 
 def _now(now: dt.datetime | None) -> dt.datetime:
@@ -256,9 +251,7 @@ async def _plain(
         out.append(cm.CoordinationActivity(
             activity_id=str(row.id), patient_id=str(row.patient_id),
             kind=cm.CaseManagementKind(row.kind), date=row.performed_on,
-            performed_by=Provider(npi=user.npi or "", name=user.display_name or user.email,
-                                  role=PROVIDER_ROLE.get(Role(user.role), ProviderRole.OTHER),
-                                  user_id=str(user.id)),
+            performed_by=provider_of(user),
             minutes=row.minutes, necessity=row.necessity, what_was_done=row.description,
             barrier=cm.Barrier(row.barrier) if row.barrier else None,
             with_whom=_counterparts(row), outcome=row.outcome,
