@@ -15,8 +15,9 @@ the error itself and calls :func:`form_error` first.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import msgspec
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
@@ -33,6 +34,8 @@ from portal.rendering import flash, redirect
 from portal.requests import AnyRequest
 from reviewer.errors import DomainError
 from storage.blobs import BlobStoreUnavailable
+
+T = TypeVar("T")
 
 log = logging.getLogger("toothline.errors")
 
@@ -119,6 +122,31 @@ def rollback_on_domain_error(db_config: SQLAlchemyAsyncConfig) -> Any:
             await db_config.provide_session(app.state, scope).rollback()
 
     return hook
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A form step's refusal, rolled back (:func:`attempt`): what to show and its code."""
+
+    message: str
+    error: DomainError
+
+    @property
+    def code(self) -> str:
+        return self.error.code
+
+
+async def attempt(
+    db: AsyncSession, step: Callable[[], Awaitable[T]], *,
+    own_page: Iterable[str] = _PAGE_KINDS_WITH_OWN_PAGE,
+) -> T | Refused:
+    """Run a form's step (parsing the form included): its result, or, when it raises a
+    DomainError, the refusal (rolled back by :func:`form_error`) for the page to show again
+    with a 422. The one try/except of every form that re-renders itself."""
+    try:
+        return await step()
+    except DomainError as exc:
+        return Refused(await form_error(db, exc, own_page=own_page), exc)
 
 
 async def form_error(

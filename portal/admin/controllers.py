@@ -17,14 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal.accounts.guards import require_roles
 from portal.admin.fee_schedules import AdminFeesController, FeeScheduleApi
 from portal.admin.payer_profiles import AdminPayerProfilesController, PayerProfilesApi
-from portal.errors import form_error
+from portal.errors import Refused, attempt
 from portal.patients.controllers import link_url
 from portal.rendering import page, redirect
 from portal.requests import ActorDep, AnyRequest, DbDep
 from reviewer.accounts import admin as accounts
 from reviewer.accounts.audit_log import AuditFilter, browse, export_csv
 from reviewer.actor import Actor
-from reviewer.errors import DomainError, Unprocessable
+from reviewer.errors import Unprocessable
 from storage.models import OrganizationKind, Role
 
 ROLE_CHOICES = [(str(r), str(r).replace("_", " ").capitalize()) for r in accounts.STAFF_ROLES]
@@ -73,6 +73,13 @@ def _parse_day(value: str | None, label: str) -> date | None:
 admin_only = require_roles(Role.ADMIN)
 
 
+class AdminPages(Controller):
+    """The admin's pages: signed-in admins only, not in the API schema."""
+
+    include_in_schema = False
+    guards = [admin_only]
+
+
 async def _users_page(
     request: AnyRequest, db: AsyncSession, who: Actor, *, status_code: int = 200,
     **extra: Any,
@@ -96,10 +103,8 @@ async def _user_page(
                 status_code=status_code)
 
 
-class AdminUsersController(Controller):
+class AdminUsersController(AdminPages):
     path = "/admin/users"
-    include_in_schema = False
-    guards = [admin_only]
 
     @get("/")
     async def index(self, request: AnyRequest, db_session: DbDep, who: ActorDep) -> Template:
@@ -108,12 +113,12 @@ class AdminUsersController(Controller):
     @post("/", status_code=200)
     async def create(self, request: AnyRequest, db_session: DbDep, who: ActorDep) -> Template:
         form = await request.form()
-        try:
-            user, link = await accounts.create_staff(db_session, who, _staff_input(form))
-        except DomainError as exc:
-            error = await form_error(db_session, exc)
-            return await _users_page(request, db_session, who, status_code=422, error=error,
-                                     values=dict(form))
+        done = await attempt(db_session,
+                             lambda: accounts.create_staff(db_session, who, _staff_input(form)))
+        if isinstance(done, Refused):
+            return await _users_page(request, db_session, who, status_code=422,
+                                     error=done.message, values=dict(form))
+        user, link = done
         return await _users_page(request, db_session, who, created=user,
                                  new_link=link_url(request, link))
 
@@ -128,12 +133,11 @@ class AdminUsersController(Controller):
         self, request: AnyRequest, db_session: DbDep, who: ActorDep, user_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         form = await request.form()
-        try:
-            await accounts.update_staff(db_session, who, user_id, _staff_input(form))
-        except DomainError as exc:
-            error = await form_error(db_session, exc)
+        done = await attempt(
+            db_session, lambda: accounts.update_staff(db_session, who, user_id, _staff_input(form)))
+        if isinstance(done, Refused):
             return await _user_page(request, db_session, who, user_id, status_code=422,
-                                    error=error)
+                                    error=done.message)
         return redirect(request, f"/admin/users/{user_id}", success="Saved.")
 
     @post("/{user_id:uuid}/licenses", status_code=303)
@@ -141,7 +145,8 @@ class AdminUsersController(Controller):
         self, request: AnyRequest, db_session: DbDep, who: ActorDep, user_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         form = await request.form()
-        try:
+
+        async def record() -> None:
             expires = _parse_day(str(form.get("expires_on", "")), "Expiry")
             if expires is None:
                 raise Unprocessable("Enter the expiry date.", code="invalid_date")
@@ -149,10 +154,11 @@ class AdminUsersController(Controller):
                 db_session, who, user_id, state=str(form.get("state", "")),
                 number=str(form.get("number", "")), expires_on=expires,
             )
-        except DomainError as exc:
-            error = await form_error(db_session, exc)
+
+        done = await attempt(db_session, record)
+        if isinstance(done, Refused):
             return await _user_page(request, db_session, who, user_id, status_code=422,
-                                    license_error=error)
+                                    license_error=done.message)
         return redirect(request, f"/admin/users/{user_id}", success="License recorded.")
 
     @post("/{user_id:uuid}/licenses/{license_id:uuid}/delete", status_code=303)
@@ -193,10 +199,8 @@ async def _organization_page(
                 status_code=status_code)
 
 
-class AdminOrganizationsController(Controller):
+class AdminOrganizationsController(AdminPages):
     path = "/admin/organizations"
-    include_in_schema = False
-    guards = [admin_only]
 
     @get("/")
     async def index(self, request: AnyRequest, db_session: DbDep, who: ActorDep) -> Template:
@@ -205,12 +209,11 @@ class AdminOrganizationsController(Controller):
     @post("/", status_code=303)
     async def create(self, request: AnyRequest, db_session: DbDep, who: ActorDep) -> Response[Any]:
         form = await request.form()
-        try:
-            org = await accounts.create_organization(db_session, who, _organization_input(form))
-        except DomainError as exc:
-            error = await form_error(db_session, exc)
+        org = await attempt(db_session, lambda: accounts.create_organization(
+            db_session, who, _organization_input(form)))
+        if isinstance(org, Refused):
             return await _organizations_page(request, db_session, who, status_code=422,
-                                             error=error, values=dict(form))
+                                             error=org.message, values=dict(form))
         return redirect(request, f"/admin/organizations/{org.id}",
                         success=f"{org.name} is created.")
 
@@ -227,13 +230,11 @@ class AdminOrganizationsController(Controller):
         organization_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         form = await request.form()
-        try:
-            await accounts.update_organization(db_session, who, organization_id,
-                                               _organization_input(form))
-        except DomainError as exc:
-            error = await form_error(db_session, exc)
+        done = await attempt(db_session, lambda: accounts.update_organization(
+            db_session, who, organization_id, _organization_input(form)))
+        if isinstance(done, Refused):
             return await _organization_page(request, db_session, who, organization_id,
-                                            status_code=422, error=error)
+                                            status_code=422, error=done.message)
         return redirect(request, f"/admin/organizations/{organization_id}", success="Saved.")
 
 
@@ -254,10 +255,8 @@ def _audit_filter(params: dict[str, str]) -> AuditFilter:
     )
 
 
-class AdminAuditController(Controller):
+class AdminAuditController(AdminPages):
     path = "/admin/audit"
-    include_in_schema = False
-    guards = [admin_only]
 
     @get("/")
     async def browse_page(self, request: AnyRequest, db_session: DbDep, who: ActorDep) -> Template:

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal.accounts.guards import require_roles
 from portal.admin.fee_schedules import AdminPages, chosen_organization, form_organization
 from portal.admin.schemas import PayerProfileIn
-from portal.errors import form_error
+from portal.errors import Refused, attempt
 from portal.rendering import page, redirect
 from portal.requests import ActorDep, AnyRequest, AuditDep, DbDep
 from reviewer.actor import Actor
@@ -155,14 +155,17 @@ class AdminPayerProfilesController(AdminPages):
         """A new profile (version 1); 422 with each problem, the form kept."""
         form = await request.form()
         org_value = form.get("organization_id", "")
-        try:
+
+        async def create() -> PayerProfileRecord:
             org = await form_organization(db_session, who, org_value)
-            record = await profiles.create_profile(db_session, who, audit, org.id,
-                                                   _form_input(form))
-        except DomainError as exc:
-            error = await form_error(db_session, exc)
+            return await profiles.create_profile(db_session, who, audit, org.id,
+                                                 _form_input(form))
+
+        record = await attempt(db_session, create)
+        if isinstance(record, Refused):
             return await _list_page(request, db_session, who, org_value, status_code=422,
-                                    error=error, problems=_problems(exc), values=dict(form))
+                                    error=record.message, problems=_problems(record.error),
+                                    values=dict(form))
         return redirect(request, f"/admin/payer-profiles/{record.id}",
                         success=f"{record.name} is created (version 1).")
 
@@ -180,13 +183,11 @@ class AdminPayerProfilesController(AdminPages):
         profile_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         form = await request.form()
-        try:
-            record = await profiles.update_profile(db_session, who, audit, profile_id,
-                                                   _form_input(form))
-        except DomainError as exc:
-            error = await form_error(db_session, exc)
+        record = await attempt(db_session, lambda: profiles.update_profile(
+            db_session, who, audit, profile_id, _form_input(form)))
+        if isinstance(record, Refused):
             return await _edit_page(request, db_session, who, profile_id, status_code=422,
-                                    error=error, problems=_problems(exc),
+                                    error=record.message, problems=_problems(record.error),
                                     values={"name": str(form.get("name", "")),
                                             "is_default": form.get("is_default") == "yes",
                                             "rules": str(form.get("rules", ""))})

@@ -14,7 +14,7 @@ from litestar.response import Response, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.guards import require_roles
-from portal.errors import form_error
+from portal.errors import Refused, attempt
 from portal.patients.history_pages import HistoryPageController
 from portal.patients.schemas import HistoryIn
 from portal.rendering import page, redirect
@@ -36,7 +36,7 @@ from reviewer.accounts.registry import (
     search_patients,
 )
 from reviewer.actor import Actor
-from reviewer.errors import DomainError, Unprocessable
+from reviewer.errors import Unprocessable
 from reviewer.patients.history import history_of, update_history
 from storage.models import Patient, Role
 
@@ -233,12 +233,11 @@ class PatientPageController(Controller):
     async def create(
         self, request: AnyRequest, db_session: DbDep, who: ActorDep, data: Form,
     ) -> Response[Any]:
-        try:
-            patient = await register_patient(db_session, who, _form_input(data))
-        except DomainError as exc:
-            # an unknown organization is the form's error, not a 404
-            error = await form_error(db_session, exc, own_page={"forbidden"})
-            return page(request, "patients/new.html", {"values": data, "error": error},
+        # an unknown organization is the form's error, not a 404
+        patient = await attempt(db_session, lambda: register_patient(
+            db_session, who, _form_input(data)), own_page={"forbidden"})
+        if isinstance(patient, Refused):
+            return page(request, "patients/new.html", {"values": data, "error": patient.message},
                         status_code=422)
         return redirect(request, f"/patients/{patient.id}",
                         success=f"{patient.full_name} is registered.")
@@ -255,14 +254,12 @@ class PatientPageController(Controller):
         self, request: AnyRequest, db_session: DbDep, who: ActorDep,
         patient_id: FromPath[uuid.UUID], data: Form,
     ) -> Template:
-        try:
-            invitation = await invite(db_session, who, patient_id,
-                                      email=data.get("email") or None,
-                                      guardian=data.get("guardian") == "yes")
-        except DomainError as exc:
-            error = await form_error(db_session, exc)
-            return await _detail(request, db_session, who, patient_id, invite_error=error,
-                                 status_code=422)
+        invitation = await attempt(db_session, lambda: invite(
+            db_session, who, patient_id, email=data.get("email") or None,
+            guardian=data.get("guardian") == "yes"))
+        if isinstance(invitation, Refused):
+            return await _detail(request, db_session, who, patient_id,
+                                 invite_error=invitation.message, status_code=422)
         return await _detail(request, db_session, who, patient_id, invited=invitation,
                              new_link=link_url(request, invitation))
 

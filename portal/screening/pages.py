@@ -14,12 +14,11 @@ from litestar import Response
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.errors import form_error
+from portal.errors import Refused, attempt
 from portal.intake.worker import finish_case_views
 from portal.rendering import page, redirect
 from portal.requests import AnyRequest
 from reviewer.actor import Actor
-from reviewer.errors import DomainError
 from reviewer.screening.children import (
     Child,
     case_key,
@@ -110,16 +109,14 @@ async def create_event_form(
     except ValueError:
         return await events_page(request, db, who, errors={"date": "Give the day of the visit."},
                                  values=values, status_code=422)
-    try:
-        event = await create_event(
-            db, who, audit,
-            NewEvent(site=values["site"], event_date=event_date, state=values["state"] or None),
-        )
-    except DomainError as exc:
-        field = "state" if "state" in exc.code else "site" if "site" in exc.code else "form"
-        error = await form_error(db, exc, own_page=())
-        return await events_page(request, db, who, errors={field: error}, values=values,
-                                 status_code=422)
+    event = await attempt(db, lambda: create_event(
+        db, who, audit,
+        NewEvent(site=values["site"], event_date=event_date, state=values["state"] or None),
+    ), own_page=())
+    if isinstance(event, Refused):
+        field = "state" if "state" in event.code else "site" if "site" in event.code else "form"
+        return await events_page(request, db, who, errors={field: event.message},
+                                 values=values, status_code=422)
     return redirect(request, f"/screening/events/{event.id}",
                     success="Event created. Import the class roster next.")
 
@@ -147,11 +144,9 @@ async def roster_upload(
     event_id: uuid.UUID, data: bytes,
 ) -> Template:
     """The htmx roster form: the import's outcome, and a trigger that refreshes the class."""
-    try:
-        result = await import_roster(db, who, audit, event_id, data)
-    except DomainError as exc:
-        error = await form_error(db, exc)
-        return await event_page(request, db, who, audit, event_id, import_error=error,
+    result = await attempt(db, lambda: import_roster(db, who, audit, event_id, data))
+    if isinstance(result, Refused):
+        return await event_page(request, db, who, audit, event_id, import_error=result.message,
                                 status_code=422)
     answer = await event_page(request, db, who, audit, event_id, import_result=result)
     answer.headers["HX-Trigger"] = "roster-imported"
@@ -215,14 +210,14 @@ async def findings_save(
     """Save the findings form (htmx): answers the form again, saved or with the problem.
 
     The first save creates the child's case, so the photo panel is sent along out of band."""
-    try:
-        event, child = await save_findings(db, who, audit, event_id, enrollment_id,
-                                           findings_from_form(data))
-    except DomainError as exc:
-        error = await form_error(db, exc)
+    saved = await attempt(db, lambda: save_findings(db, who, audit, event_id, enrollment_id,
+                                                    findings_from_form(data)))
+    if isinstance(saved, Refused):
         event, child = await get_child(db, who, audit, event_id, enrollment_id, audit=False)
-        context = _child_context(request, who, event, child, error=error, submitted=data)
+        context = _child_context(request, who, event, child, error=saved.message,
+                                 submitted=data)
         return page(request, "screening/_findings-form.html", context, status_code=422)
+    event, child = saved
     context = _child_context(request, who, event, child, saved=True, photos_oob=True)
     return page(request, "screening/_findings-form.html", context)
 
