@@ -39,19 +39,13 @@ from reviewer.coding.claim_model import (
     Rule,
     RuleViolation,
     ServiceDelivered,
-    Severity,
 )
 from reviewer.coding.payer import DEFAULT_PROFILE, PayerProfile
 from reviewer.coding.proposal import (
     evaluation_code_for,
 )
-from reviewer.coding.teeth import (
-    dentition_of,
-    region_of,
-    surfaces_refusal,
-    tooth_age_refusal,
-    tooth_refusal,
-)
+from reviewer.coding.tooth_checks import check_tooth_and_surfaces
+from reviewer.coding.tooth_checks import violation as _v
 from reviewer.vocabulary import (
     CAPTURE_CODE_BY_KIND,
     ESTABLISHED_PROBLEM_EVALUATION,
@@ -131,94 +125,6 @@ def context_for_live(
     return _context(facts, facts.session_date, profile, patient_age_years)
 
 
-def _v(
-    rule: Rule, message: str, index: int | None = None, *, warning: bool = False
-) -> RuleViolation:
-    return RuleViolation(
-        rule=str(rule),
-        message=message,
-        severity=Severity.WARNING if warning else Severity.ERROR,
-        line_index=index,
-    )
-
-
-def _check_tooth_and_surfaces(
-    index: int, line: ClaimLine, entry: CdtCode, context: ValidationContext
-) -> list[RuleViolation]:
-    out: list[RuleViolation] = []
-    code = line.code
-    if line.tooth is None:
-        if entry.needs_tooth:
-            out.append(
-                _v(Rule.TOOTH_REQUIRED, f"{code} is reported per tooth: give the tooth", index)
-            )
-    elif not entry.needs_tooth:
-        out.append(
-            _v(
-                Rule.TOOTH_NOT_APPLICABLE,
-                f"{code} is not reported per tooth: remove tooth {line.tooth}",
-                index,
-            )
-        )
-    else:
-        reason = tooth_refusal(line.tooth)
-        if reason is not None:
-            out.append(_v(Rule.TOOTH_VALID, reason, index))
-        else:
-            age = context.patient_age_years
-            if age is not None:
-                age_reason = tooth_age_refusal(line.tooth, age)
-                if age_reason is not None:
-                    out.append(_v(Rule.TOOTH_VALID_FOR_AGE, age_reason, index))
-            if entry.dentition is not None and dentition_of(line.tooth) is not entry.dentition:
-                out.append(
-                    _v(
-                        Rule.TOOTH_FITS_CODE,
-                        f"{code} is for {entry.dentition} teeth; tooth {line.tooth} is "
-                        f"{dentition_of(line.tooth)}",
-                        index,
-                    )
-                )
-            if entry.region is not None and region_of(line.tooth) is not entry.region:
-                out.append(
-                    _v(
-                        Rule.TOOTH_FITS_CODE,
-                        f"{code} is for {entry.region} teeth; tooth {line.tooth} is "
-                        f"{region_of(line.tooth)}",
-                        index,
-                    )
-                )
-
-    if line.surfaces is None:
-        if entry.needs_surface:
-            out.append(
-                _v(Rule.SURFACES_REQUIRED, f"{code} needs the surfaces treated (MODBFLI)", index)
-            )
-    elif not entry.needs_surface:
-        out.append(
-            _v(
-                Rule.SURFACES_NOT_APPLICABLE,
-                f"{code} is not reported per surface: remove surfaces {line.surfaces}",
-                index,
-            )
-        )
-    else:
-        tooth = line.tooth if line.tooth is not None and tooth_refusal(line.tooth) is None else None
-        reason = surfaces_refusal(line.surfaces, tooth)
-        if reason is not None:
-            out.append(_v(Rule.SURFACES_VALID, reason, index))
-        elif entry.surface_count is not None and len(line.surfaces) != entry.surface_count:
-            out.append(
-                _v(
-                    Rule.SURFACE_COUNT,
-                    f"{code} covers exactly {entry.surface_count} surface(s); "
-                    f"{line.surfaces} has {len(line.surfaces)}",
-                    index,
-                )
-            )
-    return out
-
-
 def _check_line(index: int, line: ClaimLine, context: ValidationContext) -> list[RuleViolation]:
     catalog = load_catalog()
     if line.code not in catalog:
@@ -235,7 +141,7 @@ def _check_line(index: int, line: ClaimLine, context: ValidationContext) -> list
             _v(Rule.QUANTITY_PER_TOOTH, f"{code} is one line per tooth: quantity must be 1", index)
         )
 
-    out.extend(_check_tooth_and_surfaces(index, line, entry, context))
+    out.extend(check_tooth_and_surfaces(index, line, entry, context.patient_age_years))
 
     # who reports it
     if code in DENTIST_CODES and line.provider.role is not ProviderRole.DENTIST:

@@ -50,7 +50,7 @@ def test_without_an_answer_a_post_op_case_is_a_post_op_check_and_others_new() ->
 
 def test_panoramic_and_cephalometric_captures_are_d0701_and_d0702() -> None:
     from reviewer.coding.rules import RadiographKind, RadiographSet, propose_async_lines
-    from tests.unit.reviewer.test_coding_rules import HYGIENIST, VISIT, school_facts
+    from tests.unit.reviewer.claim_builders import HYGIENIST, VISIT, school_facts
 
     facts = school_facts(radiographs=(
         RadiographSet(RadiographKind.PANORAMIC, VISIT, HYGIENIST),
@@ -66,7 +66,7 @@ def test_photo_capture_d0703_only_where_the_payer_bills_it() -> None:
     from reviewer.coding.payer import PayerProfile
     from reviewer.coding.proposal import PhotoSet
     from reviewer.coding.rules import propose_async_lines
-    from tests.unit.reviewer.test_coding_rules import DENTIST, HYGIENIST, VISIT, school_facts
+    from tests.unit.reviewer.claim_builders import DENTIST, HYGIENIST, VISIT, school_facts
 
     photos = (PhotoSet(VISIT, HYGIENIST, images=3), PhotoSet(VISIT, DENTIST))
     default = [ln.code for ln in propose_async_lines(school_facts(), photos=photos)]
