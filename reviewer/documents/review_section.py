@@ -53,12 +53,13 @@ def item_review_text(item: GatheredItem, moment: Any) -> str:
 
 
 def review_lines(record: AsyncRecord, moment: Any) -> list[tuple[str, str]]:
-    """The section's (label, value) lines; ``moment`` formats an instant for the practice."""
+    """The section's lines: ``("", text)`` for a sentence, ``(label, value)`` for an image;
+    ``moment`` formats an instant for the practice."""
     items: Sequence[GatheredItem] = record.items
     if record.review_ended_at is None:
-        return [("Review", "not recorded (signed before image reviews were recorded)")]
+        return [("", "Review not recorded (signed before image reviews were recorded).")]
     opened = sum(1 for i in items if i.reviewed_at is not None)
-    out = [("Images reviewed", f"{opened} of {len(items)}")]
+    out = [("", f"Images reviewed: {opened} of {len(items)}")]
     for index, item in enumerate(items, start=1):
         kind = labels.label(item.kind, "attachment_kind")
         view = labels.label(item.view, "view") if item.view else "view not given"
@@ -67,9 +68,9 @@ def review_lines(record: AsyncRecord, moment: Any) -> list[tuple[str, str]]:
             f"{view}; teeth: {item.teeth or 'not given'}; {item_review_text(item, moment)}",
         ))
     out.append((
-        "Review",
-        f"started {moment(record.review_started_at)}, ended {moment(record.review_ended_at)}"
-        " (first view to signature)",
+        "",
+        f"Review started {moment(record.review_started_at)}, ended "
+        f"{moment(record.review_ended_at)} (first view to signature).",
     ))
     return out
 
@@ -78,4 +79,7 @@ def review_section(doc: _Doc, record: AsyncRecord, moment: Any) -> None:
     """Print the "Review" section on ``doc`` (the record PDF and the claim attachment)."""
     doc.section("Review")
     for label, value in review_lines(record, moment):
-        doc.field(label, value)
+        if label:
+            doc.field(label, value)
+        else:
+            doc.paragraph(value)

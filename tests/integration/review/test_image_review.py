@@ -5,6 +5,7 @@ record and the claim attachment."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 import uuid
@@ -17,7 +18,7 @@ from sqlalchemy import select
 
 from reviewer.billing.facts import load_case_facts
 from reviewer.documents.package import build_claim_package
-from reviewer.documents.pdf import render_attachment_pdf
+from reviewer.documents.pdf import format_moment, render_attachment_pdf
 from reviewer.evaluation.services import signed_content_matches
 from storage.models import Attachment, AuditEvent, Case, Evaluation
 from tests.integration.review.conftest import World
@@ -38,6 +39,7 @@ DRAFT = {
 }
 SIGN = {"password": DEMO_PASSWORD, "attest": True}
 HTMX = {"hx-request": "true"}
+TZ = "America/Los_Angeles"  # the demo clinic's zone: the record prints times in it
 
 
 def _jpeg() -> bytes:
@@ -127,6 +129,8 @@ async def test_signing_refuses_unopened_images_then_signs_after_opening_each(
     assert evaluation.review_started_at.isoformat() == min(
         r["opened_at"] for r in evaluation.image_review)
     assert signed_content_matches(evaluation)
+    signed_review = list(evaluation.image_review)
+    signed_started, signed_at = evaluation.review_started_at, evaluation.signed_at
     evaluation.image_review = [{**r, "opened_at": None, "reason": "x"}
                                for r in evaluation.image_review]
     assert not signed_content_matches(evaluation)  # the review is part of the signed content
@@ -138,11 +142,16 @@ async def test_signing_refuses_unopened_images_then_signs_after_opening_each(
     record = facts.record
     built = build_claim_package(record, facts.profile, attachment_control_number="TLTEST01")
     text = text_of(built.record_pdf)
-    assert "Images reviewed 3 of 3" in text or "Images reviewed: 3 of 3" in text, text
-    assert text.count("opened 20") == 3
-    assert "teeth: 19,20" in text
-    assert "(first view to signature)" in text
-    assert re.search(r"started 20\d\d-\d\d-\d\d \d\d:\d\d \S+, ended 20\d\d-\d\d-\d\d", text)
+    assert "Images reviewed: 3 of 3" in text, text
+    opened = {r["attachment_id"]: r["opened_at"] for r in signed_review}
+    for number, (image, label) in enumerate(zip(images, (
+            "Photo Lower teeth (biting surfaces); teeth: not given",
+            "Photo Left side; teeth: not given",
+            "Radiograph Periapical; teeth: 19,20"), strict=True), start=1):
+        stamp = format_moment(dt.datetime.fromisoformat(opened[str(image.id)]), TZ)
+        assert f"{number}. {label}; opened {stamp}" in text, (label, stamp, text)
+    started, ended = format_moment(signed_started, TZ), format_moment(signed_at, TZ)
+    assert f"Review started {started}, ended {ended} (first view to signature)." in text
     attachment = text_of(render_attachment_pdf(
         record, narrative="n", attachment_control_number="TLTEST01", images=record.items))
     assert attachment.count("opened 20") == 3 and "(first view to signature)" in attachment
@@ -179,7 +188,8 @@ async def test_a_reason_per_unopened_image_allows_signing_and_is_audited(
     facts = await load_case_facts(world.db, stored_case)
     text = text_of(build_claim_package(facts.record, facts.profile,
                                        attachment_control_number="TLTEST02").record_pdf)
-    assert "2 of 3" in text and "not opened: duplicate of image 2" in text
+    assert "Images reviewed: 2 of 3" in text
+    assert "3. Radiograph Periapical; teeth: 19,20; not opened: duplicate of image 2" in text
 
 
 async def test_unknown_body_field_is_refused(client: Client, world: World) -> None:
