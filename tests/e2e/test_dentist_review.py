@@ -129,6 +129,8 @@ def test_dentist_reviews_and_signs(live_server: LiveServer, browser: Browser,
     shot(page, "review-viewer-zoomed")
     viewer.get_by_role("button", name="Close").click()
     expect(viewer).to_be_hidden()
+    # The sign form, drawn before, marks the photo opened (signing checks the server's log).
+    expect(page.locator("#sign-form .image-opened")).to_have_text("opened just now")
 
     # Write: the draft saves itself.
     page.locator("#f-findings").fill("Socket closing, no swelling.")
