@@ -108,7 +108,9 @@ def handle_domain_error(request: AnyRequest, exc: DomainError) -> Response[Any]:
     if back is not None and exc.kind not in _PAGE_KINDS_WITH_OWN_PAGE:
         flash(request, exc.message, "error")
         return redirect(request, back)
-    return error_response(request, KIND_STATUS.get(exc.kind, 400), exc.code, exc.message)
+    extra = getattr(exc, "body_extra", None)  # e.g. images_not_reviewed's attachment_ids
+    return error_response(request, KIND_STATUS.get(exc.kind, 400), exc.code, exc.message,
+                          extra=extra if isinstance(extra, dict) else None)
 
 
 def rollback_on_domain_error(db_config: SQLAlchemyAsyncConfig) -> Any:

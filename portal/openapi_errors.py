@@ -33,6 +33,12 @@ ERROR_SCHEMA: Final[dict[str, Any]] = {
                                "message": {"type": ["string", "null"]}},
             },
         },
+        "attachment_ids": {
+            "type": "array",
+            "description": "``images_not_reviewed`` only: the images neither opened by the "
+                           "signer nor given a reason.",
+            "items": {"type": "string"},
+        },
     },
 }
 DESCRIPTIONS: Final = {

@@ -15,6 +15,7 @@ from litestar import Controller, Response, get, post, put
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, Parameter
 from litestar.response import Template
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.guards import require_roles
 from portal.rendering import flash, page, redirect
@@ -30,11 +31,13 @@ from portal.review.schemas import (
     draft_from_form,
     evaluation_json,
     info_request_json,
+    unviewed_reasons_from_form,
 )
 from portal.review.signing import SigningLocked, password_checked
 from reviewer.cases.state import CaseKind, Urgency
 from reviewer.errors import Invalid
 from reviewer.evaluation.casefile import load_case_file
+from reviewer.evaluation.image_review import ImagesNotReviewed, image_checklist
 from reviewer.evaluation.services import (
     AttestationRequired,
     BadPassword,
@@ -47,7 +50,7 @@ from reviewer.evaluation.services import (
 from reviewer.intake.problem import correct_problem
 from reviewer.queue.claims import claim_case, claim_next, release_case, renew_lease
 from reviewer.queue.listing import MAX_PAGE_SIZE, PAGE_SIZE, QueueFilters, list_queue
-from storage.models import Role
+from storage.models import Case, Organization, Role
 
 dentists_only = require_roles(Role.DENTIST)
 
@@ -150,10 +153,13 @@ class ReviewApiController(Controller):
         self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         case_id: FromPath[uuid.UUID], data: JSONBody[SignIn],
     ) -> dict[str, Any]:
-        """Sign: password re-checked (403 ``bad_password``), ``attest`` must be true."""
+        """Sign: password re-checked (403 ``bad_password``), ``attest`` must be true, every
+        image opened by you or given a reason in ``unviewed_reasons`` (422
+        ``images_not_reviewed`` with ``attachment_ids``)."""
         evaluation = await password_checked(request, db_session, who, audit, case_id,
                                             sign_evaluation, password=data.password,
-                                            attest=data.attest)
+                                            attest=data.attest,
+                                            unviewed_reasons=data.unviewed_reasons)
         return evaluation_json(evaluation)
 
     @post("/{case_id:uuid}/evaluation/addenda", status_code=201)
@@ -232,7 +238,10 @@ class ReviewPagesController(Controller):
     ) -> Template:
         """The case: patient summary, questionnaire, images, history, the evaluation."""
         case_file = await load_case_file(db_session, who, audit, case_id, now=_now())
-        return page(request, "review/case.html", {**views.helpers(), "cf": case_file})
+        review_items = await image_checklist(db_session, case_id, who.user_id)
+        return page(request, "review/case.html",
+                    {**views.helpers(), "cf": case_file, "review_items": review_items,
+                     "tz": case_file.organization.time_zone})
 
     @post("/cases/{case_id:uuid}/claim", status_code=303)
     async def claim(
@@ -288,17 +297,21 @@ class ReviewPagesController(Controller):
         """Sign; with htmx the current form comes along (hx-include) and is saved first."""
         form = await request.form()
         draft = draft_from_form(form) if "advice" in form else None
+        reasons = unviewed_reasons_from_form(form)
         try:
             await password_checked(
                 request, db_session, who, audit, case_id, sign_evaluation,
                 password=str(form.get("password") or ""),
                 attest=str(form.get("attest") or "") in {"yes", "true", "on", "1"},
-                draft=draft,
+                draft=draft, unviewed_reasons=reasons,
             )
-        except (BadPassword, AttestationRequired, EvaluationIncomplete) as exc:
-            return _refused_sign_form(request, case_id, exc.message)
+        except (BadPassword, AttestationRequired, EvaluationIncomplete,
+                ImagesNotReviewed) as exc:
+            return await _refused_sign_form(request, db_session, who.user_id, case_id,
+                                            exc.message, reasons)
         except SigningLocked as exc:
-            locked = _refused_sign_form(request, case_id, exc.detail)
+            locked = await _refused_sign_form(request, db_session, who.user_id, case_id,
+                                              exc.detail, reasons)
             locked.headers["Retry-After"] = str(exc.retry_after)
             return locked
         return redirect(request, f"/review/cases/{case_id}",
@@ -339,12 +352,20 @@ class ReviewPagesController(Controller):
                         success="Sent back to the submitter; your draft is kept.")
 
 
-def _refused_sign_form(
-    request: AnyRequest, case_id: uuid.UUID, message: str
+async def _refused_sign_form(
+    request: AnyRequest, db: AsyncSession, dentist_id: uuid.UUID, case_id: uuid.UUID,
+    message: str,
+    reasons: dict[str, str],
 ) -> Template:
-    """The sign form again with why signing was refused: 422, so htmx swaps it in."""
+    """The sign form again with why signing was refused (and the images' review as it stands,
+    the reasons typed kept): 422, so htmx swaps it in."""
+    review_items = await image_checklist(db, case_id, dentist_id)
+    case = await db.get(Case, case_id)
+    organization = await db.get(Organization, case.organization_id) if case else None
     return page(request, "review/_sign-form.html",
-                {**views.helpers(), "case_id": case_id, "sign_error": message}, status_code=422)
+                {**views.helpers(), "case_id": case_id, "sign_error": message,
+                 "review_items": review_items, "unviewed_reasons": reasons,
+                 "tz": organization.time_zone if organization else "UTC"}, status_code=422)
 
 
 PAGE_CONTROLLERS: list[type] = [ReviewPagesController]

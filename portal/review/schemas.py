@@ -61,6 +61,21 @@ class EvaluationIn(msgspec.Struct, forbid_unknown_fields=True):
 class SignIn(msgspec.Struct, forbid_unknown_fields=True):
     password: str
     attest: bool = False
+    unviewed_reasons: dict[str, str] = msgspec.field(default_factory=dict)
+    """``{attachment_id: reason}`` for each image you did not open (e.g. "duplicate")."""
+
+
+UNVIEWED_REASON_FIELD = "unviewed_reason_"
+"""The sign form's field per image: ``unviewed_reason_<attachment_id>``."""
+
+
+def unviewed_reasons_from_form(form: Any) -> dict[str, str]:
+    """The sign form's reasons, keyed by attachment id."""
+    return {
+        key[len(UNVIEWED_REASON_FIELD):]: value
+        for key, value in form.items()
+        if key.startswith(UNVIEWED_REASON_FIELD) and isinstance(value, str)
+    }
 
 
 class AddendumIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -47,6 +47,7 @@ from reviewer.documents.model import (
     Recommendation,
     Site,
 )
+from reviewer.documents.review_section import review_of_item
 from reviewer.errors import Conflict
 from reviewer.patients.history import history_rows
 from reviewer.vocabulary import AttachmentKind, radiograph_kind_by_view
@@ -403,6 +404,7 @@ async def load_case_facts(
     )
     proposed = tuple(propose_async_lines(facts, profile, photos))
 
+    reviewed = {str(r.get("attachment_id")): r for r in evaluation.image_review or []}
     items: list[GatheredItem] = []
     for a in attachments:
         display = None
@@ -414,6 +416,7 @@ async def load_case_facts(
                 captured_at=a.captured_at, sha256=a.original_sha256,
                 content_type=a.content_type, display_jpeg=display,
                 captured_on_fallback=collected_on,
+                **review_of_item(reviewed.get(str(a.id))),
             )
         )
     questionnaire = tuple(
@@ -476,6 +479,8 @@ async def load_case_facts(
             for a in addenda
         ),
         payer_profile=profile.name,
+        review_started_at=evaluation.review_started_at,
+        review_ended_at=evaluation.review_ended_at,
     )
     moments = [evaluation.signed_at, *(a.signed_at for a in addenda)]
     return CaseFacts(

@@ -92,6 +92,12 @@ class GatheredItem:
     """The derived display picture (no metadata), embedded in the claim attachment."""
     captured_on_fallback: dt.date | None = None
     """The day the case's data was collected, when the device recorded no time."""
+    reviewed_at: dt.datetime | None = None
+    """When the signing dentist first opened it (stored at signing); None: not opened."""
+    not_reviewed_reason: str = ""
+    """Why the signing dentist did not open it (stored at signing)."""
+    review_listed: bool = False
+    """Whether signing settled this item's review (False on records signed before it)."""
 
     @property
     def captured_on(self) -> dt.date | None:
@@ -172,6 +178,11 @@ class AsyncRecord:
     corrections: tuple[LineCorrection, ...] = ()
     made_at: dt.datetime | None = None
     """When this document was made (its creation date); None: dated by the signature."""
+    review_started_at: dt.datetime | None = None
+    """The signer's first opening of an image (or the signing time when none was opened);
+    None on records signed before reviews were recorded."""
+    review_ended_at: dt.datetime | None = None
+    """The signature that ended the review."""
 
 
 @dataclass(frozen=True)

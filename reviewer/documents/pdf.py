@@ -30,6 +30,7 @@ from reviewer.documents.model import (
     Recommendation,
     record_moment,
 )
+from reviewer.documents.review_section import review_section
 from reviewer.errors import DomainError
 
 __all__ = [
@@ -327,6 +328,7 @@ def render_async_record(
             f"captured: {_device_time(item.captured_at)}; type: {item.content_type}",
         )
         doc.small(f"sha256 {item.sha256}")
+    review_section(doc, record, lambda moment: format_moment(moment, tz))
     doc.section("Questionnaire")
     doc.rows(("Question", "Answer"), record.questionnaire, (60, 120))
     doc.section("History")
@@ -489,6 +491,7 @@ def render_attachment_pdf(
                                  "\"Claim lines corrected\"")
     doc.section("Narrative")
     doc.paragraph(narrative)
+    review_section(doc, record, lambda moment: format_moment(moment, tz))
     for index, item in enumerate(images, start=1):
         if item.display_jpeg is None:
             continue

@@ -8,7 +8,7 @@ never changes: its content hash (``content_sha256``) is computed once, at signin
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -39,6 +39,7 @@ from reviewer.evaluation.draft import (
     check,
     content_sha256,
 )
+from reviewer.evaluation.image_review import hashed_review, image_checklist, settle_review
 from reviewer.queue.claims import NotLicensed, held_case
 from reviewer.queue.scope import review_scope
 from storage.audit import AuditContext, record_event
@@ -157,9 +158,13 @@ async def sign_evaluation(
     check_password: PasswordCheck,
     now: datetime,
     draft: EvaluationDraft | None = None,
+    unviewed_reasons: Mapping[str, str] | None = None,
 ) -> Evaluation:
     """Sign the draft (saving ``draft`` first when given): password re-checked, attestation
-    required, advice required, no problem left. The case becomes ``reviewed``."""
+    required, advice required, no problem left, every image opened by the signer or given a
+    reason in ``unviewed_reasons`` (``{attachment_id: reason}``; 422
+    ``images_not_reviewed`` otherwise, see :mod:`reviewer.evaluation.image_review`). The
+    case becomes ``reviewed``; the review span and per-image review are stored."""
     case = await _writable(db, actor, case_id, CaseAction.SIGN, now)
     if draft is not None:
         await save_draft(db, actor, context, case_id, draft, now=now)
@@ -187,6 +192,8 @@ async def sign_evaluation(
             "The evaluation cannot be signed yet: " + "; ".join(p.message for p in problems),
             problems,
         )
+    review = settle_review(await image_checklist(db, case.id, actor.user_id), unviewed_reasons,
+                           now)
     columns = checked.draft.columns()
     for name, value in columns.items():
         setattr(evaluation, name, value)
@@ -194,8 +201,12 @@ async def sign_evaluation(
     evaluation.dentist_id = actor.user_id
     evaluation.signed_at = now
     evaluation.attestation = ATTESTATION
+    evaluation.review_started_at = review.started_at
+    evaluation.review_ended_at = review.ended_at
+    evaluation.image_review = review.items
     evaluation.content_sha256 = content_sha256(
-        str(case.id), str(actor.user_id), now.isoformat(), columns
+        str(case.id), str(actor.user_id), now.isoformat(),
+        {**columns, **hashed_review(review.items, review.started_at, review.ended_at)},
     )
     case.status = transition(case.status, CaseAction.SIGN).value
     case.reviewed_at = now
@@ -205,8 +216,15 @@ async def sign_evaluation(
         db, "evaluation.signed", context, organization_id=case.organization_id,
         subject_type="case", subject_id=case.id,
         details={"evaluation_id": str(evaluation.id),
-                 "content_sha256": evaluation.content_sha256},
+                 "content_sha256": evaluation.content_sha256,
+                 "images": len(review.items), "images_not_opened": len(review.waived)},
     )
+    for attachment_id in review.waived:  # who, when, which: the reason itself is on the row
+        await record_event(
+            db, "attachment.review_waived", context, organization_id=case.organization_id,
+            subject_type="attachment", subject_id=attachment_id,
+            details={"case_id": str(case.id), "evaluation_id": str(evaluation.id)},
+        )
     await billing_on_signed(db, case, actor)  # claim lines now, package after commit
     return evaluation
 
@@ -242,7 +260,9 @@ def signed_content_matches(evaluation: Evaluation) -> bool:
         return False
     return evaluation.content_sha256 == content_sha256(
         str(evaluation.case_id), str(evaluation.dentist_id), evaluation.signed_at.isoformat(),
-        EvaluationDraft.from_mapping(_columns(evaluation)).columns(),
+        {**EvaluationDraft.from_mapping(_columns(evaluation)).columns(),
+         **hashed_review(evaluation.image_review, evaluation.review_started_at,
+                         evaluation.review_ended_at)},
     )
 
 

@@ -41,6 +41,15 @@ class Evaluation(Base):
     attestation: Mapped[str | None] = mapped_column(Text, default=None)
     content_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
     """Hash of the signed content: proves it never changed."""
+    review_started_at: Mapped[datetime | None] = mapped_column(DateTimeUTC, default=None)
+    """Set at signing: the signer's first opening of an image of the case (display or
+    original variant), or the signing time when none was opened."""
+    review_ended_at: Mapped[datetime | None] = mapped_column(DateTimeUTC, default=None)
+    """Set at signing: the signature's time (the review spans first view to signature)."""
+    image_review: Mapped[list[dict[str, Any]] | None] = mapped_column(JsonB, default=None)
+    """Set at signing, one entry per attachment of the case: ``attachment_id``,
+    ``opened_at`` (ISO, the signer's first opening) or ``reason`` (PHI: why the signer did
+    not open it). Covered by ``content_sha256``; None on evaluations signed before it."""
 
 
 class Addendum(Base):

@@ -129,6 +129,8 @@ def test_dentist_reviews_and_signs(live_server: LiveServer, browser: Browser,
     shot(page, "review-viewer-zoomed")
     viewer.get_by_role("button", name="Close").click()
     expect(viewer).to_be_hidden()
+    # The sign form, drawn before, marks the photo opened (signing checks the server's log).
+    expect(page.locator("#sign-form .image-opened")).to_have_text("opened just now")
 
     # Write: the draft saves itself.
     page.locator("#f-findings").fill("Socket closing, no swelling.")
@@ -137,14 +139,20 @@ def test_dentist_reviews_and_signs(live_server: LiveServer, browser: Browser,
     page.reload()
     expect(page.get_by_label("Advice to the patient (plain language)")).to_have_value(ADVICE)
 
-    # Sign with password and attestation.
+    # Sign with password and attestation. The sign form lists the photo, opened in the viewer
+    # above (its display variant; the thumbnail alone would not count).
     sign = page.locator("#sign-form")
+    expect(sign.locator("#image-review")).to_contain_text("Images reviewed: 1 of 1 opened")
+    expect(sign.locator("#image-review")).to_contain_text("Lower teeth (biting surfaces)")
+    expect(sign.locator(".image-opened")).to_contain_text("opened")
     sign.get_by_label("Your password").fill(live_server.password)
     sign.get_by_label(re.compile("I reviewed this case asynchronously")).check()
     with page.expect_navigation():
         sign.get_by_role("button", name="Sign evaluation").click()
     expect(page.locator("#evaluation-signed")).to_contain_text("Signed")
     expect(page.locator("#signed-advice")).to_have_text(ADVICE)
+    expect(page.locator("#signed-image-review")).to_contain_text("1 of 1 opened")
+    expect(page.locator("#signed-image-review")).to_contain_text("(first view to signature)")
     expect(page.locator("#case-status")).to_have_text("Reviewed")
     shot(page, "review-signed")
     page.context.close()

@@ -17,6 +17,10 @@
  *
  * The current state is mirrored on the image as data-zoom, data-brightness, data-contrast
  * (for people's tools and the browser tests).
+ *
+ * The sign form lists the case's images (templates/review/_sign-form.html, rows with
+ * data-review-src); opening one here marks its row "opened just now" and hides its reason
+ * field. Only a hint for the dentist: signing checks the server's view log.
  */
 (function () {
   "use strict";
@@ -81,6 +85,20 @@
     apply();
   }
 
+  function markOpened(src) {
+    var rows = document.querySelectorAll("[data-review-src]");
+    for (var i = 0; i < rows.length; i++) {
+      if (rows[i].getAttribute("data-review-src") !== src) continue;
+      var badge = rows[i].querySelector(".image-not-opened");
+      if (badge) {
+        badge.textContent = "opened just now";
+        badge.className = "badge badge-routine image-opened";
+      }
+      var reason = rows[i].querySelector("[data-review-reason]");
+      if (reason) reason.hidden = true;
+    }
+  }
+
   function open(link) {
     var dialog = el("viewer");
     var img = el("viewer-image");
@@ -99,6 +117,7 @@
     }
     reset(kind);
     dialog.showModal();
+    markOpened(link.getAttribute("data-viewer-src"));
     return true;
   }
 
@@ -110,6 +129,8 @@
   document.addEventListener("click", function (event) {
     var target = event.target;
     if (!(target instanceof Element)) return;
+    var doc = target.closest("[data-review-open]");  // a document opens in a new tab
+    if (doc) markOpened(doc.getAttribute("href"));
     var link = target.closest("[data-viewer-src]");
     if (link && !event.ctrlKey && !event.metaKey && !event.shiftKey) {
       if (open(link)) event.preventDefault();

@@ -133,6 +133,9 @@ async def dentist_signs(client: Client, case_id: str) -> None:
     for attachment in case["attachments"]:
         thumbnail = await client.get(f"{url}/attachments/{attachment['id']}/thumbnail")
         assert thumbnail.status_code == 200
+        # the viewer (display) opens it: signing needs every image opened
+        display = await client.get(f"{url}/attachments/{attachment['id']}/display")
+        assert display.status_code == 200
     saved = await client.put(f"{url}/evaluation", json=DRAFT, headers=await _headers(client))
     assert saved.status_code == 200 and saved.json()["problems"] == [], saved.text
     signed = await client.post(f"{url}/evaluation/sign",

@@ -62,6 +62,10 @@ def test_a_signed_evaluation_and_its_documents_survive_a_restart(tmp_path: Path)
             saved = client.put(f"/api/v1/cases/{case_id}/evaluation", json=DRAFT)
             assert saved.status_code == 200, saved.text
             assert saved.json()["problems"] == []
+            # the dentist opens the photo (its original), as signing needs every image opened
+            opened = client.get(f"/api/v1/cases/{case_id}/attachments/{photo.json()['id']}"
+                                "/original")
+            assert opened.status_code == 200
             signed = client.post(f"/api/v1/cases/{case_id}/evaluation/sign",
                                  json={"password": password, "attest": True})
             assert signed.status_code == 200, signed.text
