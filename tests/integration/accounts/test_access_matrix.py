@@ -55,6 +55,7 @@ RECORDS_DESK = frozenset({FRONT_DESK, COORDINATOR})
 RECORDS_ASKERS = RECORDS_DESK | {PATIENT}
 FOLLOW_UP_WRITERS = frozenset({DENTIST, COORDINATOR})
 FOLLOW_UP_READERS = FOLLOW_UP_WRITERS | {FRONT_DESK}
+FHIR_READERS = frozenset({PATIENT, DENTIST, FRONT_DESK, COORDINATOR})  # docs/interop.md
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,10 @@ ACCESS: list[Rule] = [
     Rule("POST", "/api/v1/patients/{patient_id:uuid}/invitations*", REGISTRARS),
     Rule("POST", "/api/v1/patients/{patient_id:uuid}/logins/{user_id:uuid}/password-reset",
          REGISTRARS),
+    # --- FHIR R4 export (docs/interop.md): the patient's reach, as GET /api/v1/patients/{id}
+    Rule("GET", "/api/v1/fhir/Patient/{patient_id:uuid}*", FHIR_READERS, scoped=True),
+    Rule("GET", "/api/v1/fhir/ImagingStudy", FHIR_READERS),
+    Rule("GET", "/api/v1/fhir/DocumentReference", FHIR_READERS),
     # --- administration
     Rule("*", "/admin/*", frozenset({ADMIN})),
     Rule("*", "/api/v1/organizations/{organization_id:uuid}/fee-schedule*", frozenset({ADMIN})),
