@@ -215,6 +215,14 @@ def document_reference(
     return DocumentReference.model_validate(body)
 
 
+def _full_url(base_url: str, resource: Resource) -> str:
+    """The Patient's read route; the others have no read route of their own (they are
+    searched by patient), so their entries are named by ``urn:uuid``."""
+    if resource.get_resource_type() == "Patient":
+        return f"{base_url}/api/v1/fhir/Patient/{resource.id}"
+    return f"urn:uuid:{uuid.UUID(str(resource.id))}"
+
+
 def bundle(
     base_url: str, kind: str, resources: Sequence[Resource], *, self_url: str | None = None,
     timestamp: dt.datetime | None = None,
@@ -223,7 +231,7 @@ def bundle(
     entries: list[dict[str, Any]] = []
     for resource in resources:
         entry: dict[str, Any] = {
-            "fullUrl": f"{base_url}/api/v1/fhir/{resource.get_resource_type()}/{resource.id}",
+            "fullUrl": _full_url(base_url, resource),
             "resource": resource.model_dump(mode="json", by_alias=True, exclude_none=True),
         }
         if kind == "searchset":
