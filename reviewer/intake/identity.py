@@ -139,7 +139,8 @@ async def held_identities(
     ]
     if not rows:
         return []
-    patient = patient or await db.get_one(Patient, case.patient_id)
+    if patient is None:
+        patient = await db.get_one(Patient, case.patient_id)
     return [held_identity(a, patient) for a in rows]
 
 

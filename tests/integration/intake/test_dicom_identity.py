@@ -76,6 +76,12 @@ async def test_matching_tags_are_ready_as_before(
     [row] = await attachments(db, draft)
     assert row.status == "ready" and row.dicom_identity is None
     assert await _events(db, "attachment.identity_held") == []
+    async with signed_in(patient, "dentist@demo.test") as dentist:  # the viewer's caption
+        page = await dentist.get(f"/review/cases/{draft}")
+        assert page.status_code == 200
+        assert ('data-viewer-caption="Pat Demo · born 1988-04-12 · captured 2026-11-20 00:00'
+                ' · ') in page.text
+        assert "· teeth 3, 30\"" in page.text and "Identity does not match" not in page.text
 
 
 async def test_another_patients_dicom_is_held_and_staff_see_both_identities(
