@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal.accounts.guards import require_roles, signed_in
 from portal.errors import error_response
 from portal.intake import pages
-from portal.intake.schemas import CaseIn, ConsentIn
+from portal.intake.schemas import CaseIn, ConsentIn, IdentityDecisionIn
 from portal.intake.upload import (
     MULTIPART_OVERHEAD,
     StreamedUpload,
@@ -42,6 +42,7 @@ from reviewer.consent_forms import current_form
 from reviewer.intake.attachments import (
     add_attachment,
     attachment_meta,
+    delete_blobs,
     open_attachment_file,
     prepare_upload,
     remove_attachment,
@@ -56,6 +57,7 @@ from reviewer.intake.cases import (
     view_case,
 )
 from reviewer.intake.consents import ConsentRequest, accept_consent
+from reviewer.intake.identity import IdentityDecision, resolve_identity
 from reviewer.patients.history import update_history
 from storage.audit import AuditContext
 from storage.blobs import BlobStore
@@ -66,6 +68,10 @@ SUBMITTERS = (Role.PATIENT, Role.HYGIENIST, Role.FRONT_DESK)
 CASE_READERS = (Role.PATIENT, Role.HYGIENIST, Role.DENTIST, Role.FRONT_DESK, Role.COORDINATOR)
 may_submit = require_roles(*SUBMITTERS)
 may_read_cases = require_roles(*CASE_READERS)  # admins read no patient data
+IDENTITY_DECIDERS = (Role.HYGIENIST, Role.FRONT_DESK, Role.DENTIST)
+"""Staff who see a held DICOM's two identities and decide (admins read no patient data; the
+patient sees "held for a check" only)."""
+may_decide_identity = require_roles(*IDENTITY_DECIDERS)
 RETRY_AFTER_S = "1"
 
 
@@ -323,6 +329,19 @@ class CaseApiController(Controller):
         """Remove a file from a draft."""
         await remove_attachment(db_session, who, audit, case_id, attachment_id)
 
+    @post("/{case_id:uuid}/attachments/{attachment_id:uuid}/identity",
+          guards=[may_decide_identity], status_code=200)
+    async def identity(
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep, blobs: BlobsDep,
+        case_id: FromPath[uuid.UUID], attachment_id: FromPath[uuid.UUID],
+        data: JSONBody[IdentityDecisionIn],
+    ) -> dict[str, Any]:
+        """A held DICOM: ``{"decision": "confirm"|"reject", "reason": "..."}`` (audited)."""
+        done = await decide_identity(db_session, who, audit, blobs, case_id, attachment_id,
+                                     data.decision, data.reason)
+        return {"attachment_id": str(done.attachment_id), "decision": done.decision,
+                "status": "ready" if done.decision == "confirm" else "removed"}
+
     @get("/{case_id:uuid}/attachments/{attachment_id:uuid}/{variant:str}",
          guards=[may_read_cases])
     async def file(
@@ -335,7 +354,42 @@ class CaseApiController(Controller):
                                        attachment_id, variant)
 
 
+async def decide_identity(
+    db: AsyncSession, who: Actor, audit: AuditContext, blobs: BlobStore, case_id: uuid.UUID,
+    attachment_id: uuid.UUID, decision: str | None, reason: str | None,
+) -> IdentityDecision:
+    """Resolve a held file; a rejected one's blobs go once the removal is committed (so a
+    rolled-back rejection never leaves a row without its file)."""
+    done = await resolve_identity(db, who, audit, case_id, attachment_id, decision, reason)
+    if done.removed_keys:
+        await db.commit()
+        await delete_blobs(blobs, list(done.removed_keys))
+    return done
+
+
 # --------------------------------------------------------------------------- pages
+
+
+class IdentityPagesController(Controller):
+    """The staff panel's form (reviewer/intake/identity.py): the same decision as the API."""
+
+    path = "/cases"
+    include_in_schema = False
+    guards = [may_decide_identity]
+
+    @post("/{case_id:uuid}/attachments/{attachment_id:uuid}/identity", status_code=303)
+    async def identity_form(
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
+        blobs: BlobsDep, case_id: FromPath[uuid.UUID], attachment_id: FromPath[uuid.UUID],
+        data: Form,
+    ) -> Response[Any]:
+        done = await decide_identity(db_session, who, audit, blobs, case_id, attachment_id,
+                                     data.get("decision"), data.get("reason"))
+        back = data.get("next") or ""
+        if not back.startswith("/") or back.startswith("//"):
+            back = f"/review/cases/{case_id}" if who.role == Role.DENTIST else "/"
+        return redirect(request, back, success="File confirmed for this patient."
+                        if done.decision == "confirm" else "File rejected and removed.")
 
 
 class PatientPagesController(Controller):
@@ -424,5 +478,5 @@ class PatientPagesController(Controller):
                         success="Sent. A dentist will look at it soon.")
 
 
-PAGE_CONTROLLERS: list[type] = [PatientPagesController]
+PAGE_CONTROLLERS: list[type] = [PatientPagesController, IdentityPagesController]
 API_CONTROLLERS: list[type] = [ConsentApiController, CaseApiController]

@@ -84,3 +84,11 @@ class ConsentIn(msgspec.Struct, forbid_unknown_fields=True):
     given_by: str | None = None
     """Staff only: patient (default) or guardian."""
     given_by_name: str | None = None
+
+
+class IdentityDecisionIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A held DICOM (``identity_mismatch``): confirm it is this case's patient, or reject it."""
+
+    decision: str
+    """confirm | reject"""
+    reason: str | None = None

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from reviewer.clock import zone
 from reviewer.coding.catalog import all_codes
 from reviewer.coding.teeth import PERMANENT_TEETH, PRIMARY_TEETH
+from reviewer.documents.image_label import image_label
 from reviewer.evaluation.draft import ATTESTATION, REFERRAL_SPECIALTIES, TOOTH_CONDITIONS
 from reviewer.intake.problem import PROBLEM_LABELS
 from reviewer.labels import CASE_KINDS, URGENCIES
@@ -64,4 +65,11 @@ def helpers() -> dict[str, Any]:
         "all_teeth": PERMANENT_TEETH + PRIMARY_TEETH,
         "cdt_codes": [c for c in all_codes()],
         "problem_labels": {str(k): v for k, v in PROBLEM_LABELS.items()},
+        "viewer_caption": viewer_caption,
     }
+
+
+def viewer_caption(patient: Any, attachment: Any) -> str:
+    """The image viewer's caption: patient name, birth date, capture date, view, teeth."""
+    return image_label(patient.full_name, patient.date_of_birth, attachment.captured_at,
+                       attachment.view, attachment.teeth)

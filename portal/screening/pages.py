@@ -19,6 +19,7 @@ from portal.intake.worker import finish_case_views
 from portal.rendering import page, redirect
 from portal.requests import AnyRequest
 from reviewer.actor import Actor
+from reviewer.intake.identity import held_identities
 from reviewer.screening.children import (
     Child,
     case_key,
@@ -179,7 +180,12 @@ async def child_page(
     event_id: uuid.UUID, enrollment_id: uuid.UUID,
 ) -> Template:
     event, child = await get_child(db, who, audit, event_id, enrollment_id)
-    return page(request, "screening/child.html", _child_context(request, who, event, child),
+    holds = await held_identities(db, child.case, child.patient) if child.case else []
+    context = _child_context(
+        request, who, event, child, holds=holds, hold_case=child.case,
+        hold_back=f"/screening/events/{event_id}/children/{enrollment_id}",
+    )
+    return page(request, "screening/child.html", context,
                 fragments={"findings-form": "screening/_findings-form.html"})
 
 

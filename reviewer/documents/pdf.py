@@ -22,6 +22,7 @@ from reviewer import labels
 from reviewer.clock import zone
 from reviewer.coding.catalog import is_known_code, load_catalog
 from reviewer.coding.rules import ClaimLine
+from reviewer.documents.image_label import image_label
 from reviewer.documents.model import (
     AsyncRecord,
     GatheredItem,
@@ -457,6 +458,12 @@ def _fit_jpeg(data: bytes, long_side: int, quality: int) -> tuple[bytes, int, in
         return out.getvalue(), picture.width, picture.height
 
 
+def _image_identity(doc: _Document, record: AsyncRecord, item: GatheredItem) -> None:
+    """Whose image, when and what, above every picture (issue 17: the right patient)."""
+    doc.small(image_label(record.patient.name, record.patient.date_of_birth, item.captured_at,
+                          item.view, item.teeth, captured_on=item.captured_on))
+
+
 def render_attachment_pdf(
     record: AsyncRecord,
     *,
@@ -499,10 +506,11 @@ def render_attachment_pdf(
         max_w, max_h = doc.epw, 105.0
         scale = min(max_w / width, max_h / height)
         w, h = width * scale, height * scale
-        if doc.get_y() + h + 18 > doc.h - doc.b_margin:
+        if doc.get_y() + h + 22 > doc.h - doc.b_margin:  # + the identity line
             doc.add_page()
         kind, view = labels.label(item.kind, "attachment_kind"), item.view or "view not given"
         doc.section(f"Image {index}: {kind}, {labels.label(view, 'view')}")
+        _image_identity(doc, record, item)
         doc.small(
             f"teeth: {item.teeth or 'not given'} · captured: {_device_time(item.captured_at)}"
             f" · original sha256 {item.sha256}"

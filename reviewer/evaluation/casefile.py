@@ -22,6 +22,7 @@ from reviewer.cases.state import CaseKind, Urgency, is_overdue, targets_from_hou
 from reviewer.clock import age_on, today_in
 from reviewer.evaluation.draft import Problem
 from reviewer.evaluation.services import draft_problems
+from reviewer.intake.identity import HeldIdentity, held_identity, is_held
 from reviewer.queue.claims import holds
 from reviewer.queue.scope import review_scope, urgency_of_rank
 from storage.audit import AuditContext, record_view
@@ -77,6 +78,8 @@ class CaseFile:
     target_hours: float
     now: datetime
     extra: dict[str, Any] = field(default_factory=dict)
+    identity_holds: list[HeldIdentity] = field(default_factory=list)
+    """Files held for an identity check (reviewer.intake.identity): both identities."""
 
 
 async def load_case_file(
@@ -89,13 +92,14 @@ async def load_case_file(
     organization = await db.get(Organization, case.organization_id)
     assert patient is not None and organization is not None
     submitter = await db.get(User, case.submitted_by_id)
-    attachments = list(
+    every_file = list(
         await db.scalars(
             select(Attachment)
             .where(Attachment.case_id == case.id)
             .order_by(Attachment.created_at, Attachment.id)
         )
     )
+    attachments = [a for a in every_file if not is_held(a)]  # held: not a normal image
     evaluation = await db.scalar(select(Evaluation).where(Evaluation.case_id == case.id))
     author = await db.get(User, evaluation.dentist_id) if evaluation else None
     addenda: list[tuple[Addendum, User | None]] = []
@@ -149,6 +153,7 @@ async def load_case_file(
         overdue=bool(case.due_at and is_overdue(case.due_at, now)),
         target_hours=turnaround(urgency, targets, kind).total_seconds() / 3600,
         now=now,
+        identity_holds=[held_identity(a, patient) for a in every_file if is_held(a)],
     )
 
 
@@ -175,7 +180,8 @@ async def _earlier_cases(db: AsyncSession, actor: Actor, case: Case) -> list[Ear
         select(Attachment).where(Attachment.case_id.in_(ids))
         .order_by(Attachment.created_at, Attachment.id)
     ):
-        by_case[attachment.case_id].append(attachment)
+        if not is_held(attachment):
+            by_case[attachment.case_id].append(attachment)
     evaluations = {
         e.case_id: e
         for e in await db.scalars(select(Evaluation).where(Evaluation.case_id.in_(ids)))

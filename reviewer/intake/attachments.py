@@ -28,6 +28,7 @@ from reviewer.cases.state import CaseAction, transition
 from reviewer.coding.teeth import normalize_tooth
 from reviewer.errors import Conflict, Invalid, NotFound
 from reviewer.intake.cases import get_submittable_case
+from reviewer.intake.identity import HELD, hold_record, identity_mismatches, is_held
 from reviewer.vocabulary import (
     ATTACHMENT_VIEWS,
     DEFAULT_KIND,
@@ -39,7 +40,8 @@ from reviewer.vocabulary import (
 from storage.audit import AuditContext, record_event, record_view
 from storage.blobs import BlobReader, BlobStore, PutResult, new_blob_key, store_file
 from storage.media import MediaLimits, Validated, Views, derive_views, validate_and_clean
-from storage.models import Attachment, Case
+from storage.media.dicom_identity import read_dicom_identity
+from storage.models import Attachment, Case, Patient
 
 log = logging.getLogger("toothline.intake")
 
@@ -206,6 +208,7 @@ async def add_attachment(
             digest_original=False,  # the blob store's put hashes what it stores
         )
     )
+    hold = await _identity_hold(db, case, received.path, checked.media_type)
     written: list[str] = []
     try:
         views = None
@@ -231,7 +234,7 @@ async def add_attachment(
             kind=meta.kind,
             view=meta.view,
             teeth=",".join(meta.teeth),
-            status="ready" if views is not None else "processing",
+            status=("processing" if views is None else HELD if hold else "ready"),
             media_type=checked.media_type,
             content_type=checked.original_content_type,
             original_key=original.key,
@@ -247,6 +250,7 @@ async def add_attachment(
             captured_at=checked.captured_at,
             provenance=provenance_of(checked, meta, puts),
             uploaded_by_id=actor.user_id,
+            dicom_identity=hold,
         )
         db.add(attachment)
         await db.flush()
@@ -262,6 +266,12 @@ async def add_attachment(
             details={"case_id": str(case.id), "kind": meta.kind, "view": meta.view,
                      "media_type": checked.media_type, "removed": list(checked.removed)},
         )
+        if hold is not None:
+            await record_event(
+                db, "attachment.identity_held", ctx, organization_id=case.organization_id,
+                subject_type="attachment", subject_id=attachment.id,
+                details={"case_id": str(case.id), "mismatched": hold["mismatched"]},
+            )
     except BaseException:
         await delete_blobs(blobs, written)
         raise
@@ -269,6 +279,21 @@ async def add_attachment(
         with anyio.CancelScope(shield=True):
             await anyio.Path(checked.original_path).unlink(missing_ok=True)
     return attachment
+
+
+async def _identity_hold(
+    db: AsyncSession, case: Case, received: Path, media_type: str
+) -> dict[str, Any] | None:
+    """The ``dicom_identity`` to keep when a DICOM's own patient tags disagree with the
+    case's patient (reviewer.intake.identity), else None."""
+    if media_type != "dicom":
+        return None
+    identity = await anyio.to_thread.run_sync(read_dicom_identity, received)
+    if identity.empty:
+        return None
+    patient = await db.get_one(Patient, case.patient_id)
+    mismatched = identity_mismatches(patient, identity)
+    return hold_record(identity, mismatched) if mismatched else None
 
 
 async def remove_attachment(
@@ -334,6 +359,9 @@ async def open_attachment_file(
     else:
         key = attachment.display_key if variant == "display" else attachment.thumbnail_key
         content_type, size = "image/jpeg", None
+    if is_held(attachment):  # maybe another patient's: shown to no one until confirmed
+        raise Conflict("This file is held until its patient identity is checked.",
+                       code="identity_held")
     if variant != "original" and attachment.status != "ready":
         return AttachmentFile(attachment, variant, content_type, size, None)  # being made
     if key is None:  # ready, but its views could not be made (see reviewer.intake.derivation)

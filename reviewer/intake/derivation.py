@@ -28,10 +28,11 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 import anyio
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reviewer.intake.attachments import delete_blobs, put_views
+from reviewer.intake.identity import HELD
 from storage.blobs import BlobNotFound, BlobStore, PutResult
 from storage.media import MediaRefused, MediaType, Views, derive_views
 from storage.models import Attachment
@@ -43,6 +44,11 @@ STALE_AFTER: Final = timedelta(minutes=1)
 
 DeriveRunner = Callable[[Path, MediaType], Awaitable[Views]]
 Outcome = Literal["ready", "gone", "lost", "failed"]
+_status_after = case(
+    (Attachment.dicom_identity.is_not(None), HELD), else_="ready"
+)
+"""A file held for an identity check (reviewer.intake.identity) stays out of use once its
+views exist: ``identity_mismatch``, not ``ready``."""
 
 
 async def derive_in_thread(path: Path, media_type: MediaType) -> Views:
@@ -106,7 +112,7 @@ async def _finish(
         result = await db.execute(
             update(Attachment)
             .where(Attachment.id == pending.id, Attachment.status == "processing")
-            .values(status="ready", **values)
+            .values(status=_status_after, **values)
             .execution_options(synchronize_session=False)
         )
         await db.commit()

@@ -5,11 +5,15 @@ from datetime import datetime
 from typing import Any
 
 from advanced_alchemy.types import JsonB
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, String
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base
 from storage.models.blob_refs import register_blob_keys
+
+_NULLABLE_JSON = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+"""JsonB whose None is SQL NULL (``IS NULL`` finds it), not the JSON ``null``."""
 
 
 class Attachment(Base):
@@ -27,7 +31,8 @@ class Attachment(Base):
     kind: Mapped[str] = mapped_column(String(16))  # photo | radiograph | document
     view: Mapped[str] = mapped_column(String(32), default="other")
     teeth: Mapped[str] = mapped_column(String(200), default="")
-    status: Mapped[str] = mapped_column(String(16), default="ready")  # processing | ready
+    status: Mapped[str] = mapped_column(String(32), default="ready")
+    """processing | ready | identity_mismatch (held: see ``dicom_identity``)."""
     media_type: Mapped[str] = mapped_column(String(16))
     content_type: Mapped[str] = mapped_column(String(64))
     original_key: Mapped[str] = mapped_column(String(200))
@@ -49,6 +54,11 @@ class Attachment(Base):
     uploaded_by_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("user_account.id", ondelete="RESTRICT")
     )
+    dicom_identity: Mapped[dict[str, Any] | None] = mapped_column(_NULLABLE_JSON, default=None)
+    """A DICOM whose own patient tags disagree with the case's patient: those tags (name,
+    birth_date, sex, patient_id) and the ``mismatched`` field names, kept (PHI, database only)
+    while the file is held; cleared when a person confirms it (the row goes on rejection).
+    Set while the row is ``processing`` too: derivation then makes it ``identity_mismatch``."""
 
 
 register_blob_keys(

@@ -56,6 +56,7 @@ RECORDS_ASKERS = RECORDS_DESK | {PATIENT}
 FOLLOW_UP_WRITERS = frozenset({DENTIST, COORDINATOR})
 FOLLOW_UP_READERS = FOLLOW_UP_WRITERS | {FRONT_DESK}
 FHIR_READERS = frozenset({PATIENT, DENTIST, FRONT_DESK, COORDINATOR})  # docs/interop.md
+IDENTITY_DECIDERS = frozenset({HYGIENIST, DENTIST, FRONT_DESK})
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,11 @@ ACCESS: list[Rule] = [
     Rule("GET", "/api/v1/consent-forms/*", EVERYONE),  # the text of a blank form
     Rule("POST", "/api/v1/consents", SUBMITTERS),
     Rule("POST", "/api/v1/cases", SUBMITTERS),
+    # issue 17, the right patient: staff decide on a held DICOM (admins read no patient data)
+    Rule("POST", "/api/v1/cases/{case_id:uuid}/attachments/{attachment_id:uuid}/identity",
+         IDENTITY_DECIDERS),
+    Rule("POST", "/cases/{case_id:uuid}/attachments/{attachment_id:uuid}/identity",
+         IDENTITY_DECIDERS),
     Rule("POST,DELETE", "/api/v1/cases/{case_id:uuid}/attachments*", SUBMITTERS),
     Rule("POST", "/api/v1/cases/{case_id:uuid}/submit", SUBMITTERS),
     Rule("GET", "/api/v1/cases/{case_id:uuid}", CASE_READERS),

@@ -60,17 +60,19 @@ def settings(
 
 
 async def wait_ready(
-    client: Client, case_id: uuid.UUID | str, attachment_ids: Iterable[str], timeout: float = 20
+    client: Client, case_id: uuid.UUID | str, attachment_ids: Iterable[str], timeout: float = 20,
+    *, done: tuple[str, ...] = ("ready",),
 ) -> dict[str, Any]:
     """Poll the case (as the submitter) until the attachments' views are made (the background
-    derivation worker); return the case. Bounded: fails after ``timeout`` seconds."""
+    derivation worker; ``done``: the statuses that count, e.g. also ``identity_mismatch``);
+    return the case. Bounded: fails after ``timeout`` seconds."""
     wanted = set(attachment_ids)
     with anyio.fail_after(timeout):
         while True:
             response = await client.get(f"/api/v1/cases/{case_id}")
             assert response.status_code == 200, response.text
             case = response.json()
-            ready = {a["id"] for a in case["attachments"] if a["status"] == "ready"}
+            ready = {a["id"] for a in case["attachments"] if a["status"] in done}
             if wanted <= ready:
                 return dict(case)
             await anyio.sleep(0.05)
