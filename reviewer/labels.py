@@ -24,7 +24,7 @@ from reviewer.cases.enums import CaseStatus, OriginatingSite, Urgency
 from reviewer.coding.claim_model import EncounterType, ProviderRole, Rule
 from reviewer.evaluation.draft import REFERRAL_SPECIALTIES, TOOTH_CONDITIONS
 from reviewer.records.lifecycle import RecordsAction, RecordsStatus
-from reviewer.records.policy import Format, Requester
+from reviewer.records.policy import DeliveryMethod, Format, IdDocumentType, Requester
 from reviewer.vocabulary import DEFAULT_VIEW, AttachmentKind, CaseKind, RadiographKind
 from storage.models.user import Role
 
@@ -162,6 +162,19 @@ RECORDS_FORMATS = _group(Format, {
     Format.ELECTRONIC: "Electronic copy", Format.PAPER: "Paper copy", Format.MEDIA: "Mailed media",
 })
 
+ID_DOCUMENT_TYPES = _group(IdDocumentType, {
+    IdDocumentType.DRIVERS_LICENSE: "Driver's license", IdDocumentType.STATE_ID: "State ID card",
+    IdDocumentType.PASSPORT: "Passport", IdDocumentType.MILITARY_ID: "Military ID",
+    IdDocumentType.TRIBAL_ID: "Tribal ID", IdDocumentType.SCHOOL_ID: "School ID",
+    IdDocumentType.OTHER: "Other photo ID",
+})
+
+DELIVERY_METHODS = _group(DeliveryMethod, {
+    DeliveryMethod.PORTAL: "Patient portal download", DeliveryMethod.EMAIL: "Email (download link)",
+    DeliveryMethod.MAIL: "Mail", DeliveryMethod.PICKUP: "Picked up in person",
+    DeliveryMethod.FAX: "Fax",
+})
+
 REQUESTERS = _group(Requester, {
     Requester.PATIENT: "The patient",
     Requester.REPRESENTATIVE: "The patient's representative",
@@ -225,6 +238,8 @@ GROUPS: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType({
     "requester": REQUESTERS,
     "received_via": RECEIVED_VIA_LABELS,
     "records_format": RECORDS_FORMATS,
+    "id_document_type": ID_DOCUMENT_TYPES,
+    "delivery_method": DELIVERY_METHODS,
     "rule": RULES,
     "tooth_condition": MappingProxyType(TOOTH_CONDITIONS),
     "specialty": MappingProxyType(REFERRAL_SPECIALTIES),

@@ -111,8 +111,10 @@ class RecordsDeskApiController(Controller):
     ) -> dict[str, Any]:
         """Release the copy: an electronic one gets a download link (its secret is in this
         answer only); paper and media are recorded by hand."""
-        delivery = await services.deliver(db_session, who, audit, request_id,
-                                          method=(data.method if data else None) or "")
+        delivery = await services.deliver(
+            db_session, who, audit, request_id,
+            delivery_method=(data.delivery_method if data else None) or "",
+            method=(data.method if data else None) or "")
         return delivery_json(shared.download_url(request, delivery.token), delivery)
 
 

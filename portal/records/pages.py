@@ -19,6 +19,7 @@ from portal.rendering import flash, page, redirect
 from portal.requests import ActorDep, AnyRequest, AuditDep, BlobsDep, DbDep
 from reviewer.access import patient_visibility
 from reviewer.actor import Actor
+from reviewer.labels import DELIVERY_METHODS, ID_DOCUMENT_TYPES
 from reviewer.records import services
 from reviewer.records.services import Delivery, LinkOutcome, NewRequest
 from storage.audit import AuditContext
@@ -75,6 +76,8 @@ async def _desk_detail(
     return page(
         request, "records/request.html",
         {"view": view, "scope_text": services.describe_scope(view.request.scope),
+         "id_document_types": list(ID_DOCUMENT_TYPES.items()),
+         "delivery_methods": [(str(m), DELIVERY_METHODS[m]) for m in view.policy.delivery_methods],
          "download_url": shared.download_url(request, delivery.token) if delivery else None},
         fragments={"records-history": "records/_records-history.html"},
     )
@@ -171,8 +174,10 @@ class RecordsDeskPageController(Controller):
         request_id: FromPath[uuid.UUID],
     ) -> Template:
         form = await request.form()
-        delivery = await services.deliver(db_session, who, audit, request_id,
-                                          method=str(form.get("method") or ""))
+        delivery = await services.deliver(
+            db_session, who, audit, request_id,
+            delivery_method=str(form.get("delivery_method") or ""),
+            method=str(form.get("method") or ""))
         flash(request, "Released.", "success")
         # The link's secret is shown on this answer only (only its hash is kept).
         return await _desk_detail(request, db_session, who, audit, request_id,

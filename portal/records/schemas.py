@@ -64,8 +64,15 @@ class VerificationIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=T
 
     identity_method: str | None = None
     """Required: how identity was checked (no copy of the ID is kept)."""
+    id_document_type: str | None = None
+    """Required: drivers_license | state_id | passport | military_id | tribal_id | school_id |
+    other (422 ``id_document_type_invalid``)."""
+    id_document_last4: str | None = None
+    """Required: exactly the last four letters or digits of the document's number, never the
+    whole number (422 ``id_document_last4_invalid``)."""
     document_type: str | None = None
-    """Required: the kind of document seen ("none" where there was none)."""
+    """Replaced by ``id_document_type`` and ``id_document_last4``: sending it answers 422
+    ``id_document_type_invalid``."""
     authority: str | None = None
     """Required: why the requester may have the records ("self", "parent of a minor"…)."""
     authorization_document_id: str | None = None
@@ -79,8 +86,11 @@ class VerificationIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=T
 class DeliverIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """POST /records-requests/{id}/deliver (the body is optional)."""
 
+    delivery_method: str | None = None
+    """Required: one of the organization's ``delivery_methods`` (portal | email | mail |
+    pickup | fax by default): 422 ``delivery_method_required`` / ``delivery_method_invalid``."""
     method: str | None = None
-    """Paper and media: how the copy was handed over or sent."""
+    """Paper and media: a note on how the copy was handed over or sent."""
 
 
 class StepNoteIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):

@@ -361,6 +361,24 @@ async def documentation(
     coding rules, with what was billed before as history), and the PDF."""
     moment = _now(now)
     patient = await _patient(db, actor, patient_id, READERS)
+    report = await build_documentation(db, patient, start, end, now=moment)
+    await record_event(
+        db, "coordination_documentation.generated", ctx, organization_id=patient.organization_id,
+        subject_type="patient", subject_id=patient.id,
+        details={"activities": len(report.activities), "lines": len(report.lines),
+                 "minutes": sum(report.minutes_by_code.values())},
+    )
+    return report
+
+
+async def build_documentation(
+    db: AsyncSession, patient: Patient, start: dt.date | None = None,
+    end: dt.date | None = None, *, now: dt.datetime,
+) -> CoordinationReport:
+    """The documentation of ``patient`` (already in the caller's scope: its organization's
+    activities only) for a period, with the PDF; not audited (the caller audits). Also what
+    the records desk puts in an "all records" copy."""
+    moment = now
     org = await db.get_one(Organization, patient.organization_id)
     rows = await _rows(db, patient, start, end)
     plain, lines, violations = await _proposed(db, patient, rows)
@@ -383,12 +401,6 @@ async def documentation(
         recorded_at={str(r.id): r.created_at for r in rows},
     )
     pdf = await anyio.to_thread.run_sync(render_coordination_record, record)  # fpdf2: a thread
-    await record_event(
-        db, "coordination_documentation.generated", ctx, organization_id=org.id,
-        subject_type="patient", subject_id=patient.id,
-        details={"activities": len(rows), "lines": len(lines),
-                 "minutes": sum(totals.values())},
-    )
     return CoordinationReport(patient, tuple(plain), totals, tuple(lines), tuple(violations),
                               pdf)
 

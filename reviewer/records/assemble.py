@@ -5,6 +5,11 @@ organization's records can never be part of a copy. Per case the copy holds the 
 (the stored documentation PDF of the latest claim package, or the same document rendered by
 the documentation machinery when billing has not made one yet), the display pictures and, when
 asked, the cleaned originals (DICOM included).
+
+An "all records" copy also holds the patient's signed live sessions (the D9995 record: the
+stored documentation PDF of the latest package, or the same document rendered) and, when any
+case-management work was logged, the care-coordination documentation (D9991/D9992/D9997) of
+all of it — both scoped to the request's organization and patient like the cases.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reviewer.billing.facts import NotSigned, load_case_facts
 from reviewer.clock import local_date
-from reviewer.documents.pdf import render_async_record
+from reviewer.documents.pdf import render_async_record, render_live_record
 from reviewer.records.package import (
     BuiltPackage,
     PackageItem,
@@ -31,13 +36,22 @@ from storage.models import (
     Attachment,
     Case,
     ClaimPackage,
+    CoordinationActivity,
     Evaluation,
+    LiveSession,
     Organization,
     Patient,
     RecordsRequest,
 )
 
-__all__ = ["CaseSelection", "assemble", "count_items", "select_cases"]
+__all__ = [
+    "CaseSelection",
+    "assemble",
+    "count_items",
+    "count_other_records",
+    "other_records",
+    "select_cases",
+]
 
 EXTENSIONS: Mapping[str, str] = {
     "image/jpeg": ".jpg",
@@ -112,6 +126,109 @@ def count_items(selection: Sequence[CaseSelection], scope: Mapping[str, object])
             if originals and attachment.display_key:
                 total += 1
     return total
+
+
+def _is_all(req: RecordsRequest) -> bool:
+    return bool((req.scope or {}).get("all"))
+
+
+async def signed_live_sessions(db: AsyncSession, req: RecordsRequest) -> list[LiveSession]:
+    """The patient's signed live sessions in the request's organization, oldest first."""
+    return list(
+        (
+            await db.scalars(
+                select(LiveSession)
+                .where(
+                    LiveSession.organization_id == req.organization_id,
+                    LiveSession.patient_id == req.patient_id,
+                    LiveSession.signed_at.is_not(None),
+                )
+                .order_by(LiveSession.started_at, LiveSession.id)
+            )
+        ).all()
+    )
+
+
+async def _has_coordination(db: AsyncSession, req: RecordsRequest) -> bool:
+    found = await db.scalar(
+        select(CoordinationActivity.id)
+        .where(
+            CoordinationActivity.organization_id == req.organization_id,
+            CoordinationActivity.patient_id == req.patient_id,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+async def count_other_records(db: AsyncSession, req: RecordsRequest) -> int:
+    """Items beyond the cases in an "all records" copy (for the fee): each signed live
+    session's record and the coordination documentation."""
+    if not _is_all(req):
+        return 0
+    return len(await signed_live_sessions(db, req)) + int(await _has_coordination(db, req))
+
+
+async def _live_pdf(db: AsyncSession, blobs: BlobStore, session: LiveSession) -> tuple[bytes, str]:
+    stored = await db.scalar(
+        select(ClaimPackage)
+        .where(ClaimPackage.live_session_id == session.id)
+        .order_by(ClaimPackage.version.desc())
+        .limit(1)
+    )
+    if stored is not None:
+        return await blobs.read(stored.pdf_key), f"claim_package:{stored.id}"
+    from reviewer.billing.facts import load_live_facts
+
+    facts = await load_live_facts(db, session)
+    pdf = await anyio.to_thread.run_sync(render_live_record, facts.record)
+    return pdf, f"live_session:{session.id}:rendered"
+
+
+async def other_records(
+    db: AsyncSession,
+    blobs: BlobStore,
+    req: RecordsRequest,
+    org: Organization,
+    patient: Patient,
+    now: dt.datetime,
+) -> list[PackageItem]:
+    """What an "all records" copy holds beside the cases: ``live-sessions/NN-YYYY-MM-DD/
+    D9995-record.pdf`` per signed live session and ``coordination/D9992-coordination.pdf``."""
+    if not _is_all(req) or patient.organization_id != req.organization_id:
+        return []
+    items: list[PackageItem] = []
+    for number, session in enumerate(await signed_live_sessions(db, req), start=1):
+        day = local_date(session.started_at, org.time_zone)
+        pdf, source = await _live_pdf(db, blobs, session)
+        items.append(
+            PackageItem(
+                f"live-sessions/{number:02d}-{day.isoformat()}/D9995-record.pdf",
+                f"Live teledentistry session record (D9995) of {day.isoformat()}, "
+                "signed by the dentist",
+                "application/pdf",
+                pdf,
+                str(session.case_id) if session.case_id else None,
+                source,
+            )
+        )
+    if await _has_coordination(db, req):
+        from reviewer.coordination.services import build_documentation
+
+        report = await build_documentation(db, patient, now=now)
+        items.append(
+            PackageItem(
+                "coordination/D9992-coordination.pdf",
+                "Case management and care coordination documentation (D9991/D9992/D9997), "
+                f"{len(report.activities)} logged activit"
+                f"{'y' if len(report.activities) == 1 else 'ies'}",
+                "application/pdf",
+                report.pdf,
+                None,
+                f"coordination:{patient.id}",
+            )
+        )
+    return items
 
 
 async def _record_pdf(db: AsyncSession, blobs: BlobStore, case: Case) -> tuple[bytes, str]:
@@ -205,6 +322,15 @@ async def assemble(
     for number, chosen in enumerate(selection, start=1):
         folder = f"cases/{number:02d}-{chosen.day.isoformat()}"
         items.extend(await case_items(db, blobs, chosen, folder, originals))
+    others = await other_records(db, blobs, req, org, patient, now)
+    items.extend(others)
+    live = sum(1 for i in others if i.name.startswith("live-sessions/"))
+    coordination = sum(1 for i in others if i.name.startswith("coordination/"))
+    contents = f"{len(selection)} case review(s)"
+    if _is_all(req):
+        contents += (
+            f", {live} live-session record(s), {coordination} care-coordination document(s)"
+        )
     address = ", ".join(p for p in (org.address_line, org.city, org.state, org.postal_code) if p)
     label = PackageLabel(
         organization=org.name,
@@ -219,5 +345,6 @@ async def assemble(
         prepared_at=now,
         scope=scope_text,
         format=req.format,
+        contents=contents,
     )
     return await anyio.to_thread.run_sync(build_records_package, label, items)

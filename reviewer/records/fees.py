@@ -48,9 +48,10 @@ async def quote(
     req, org = step.req, step.org
     policy = step.policy
     step.move(RecordsAction.QUOTE)
-    from reviewer.records.assemble import count_items
+    from reviewer.records.assemble import count_items, count_other_records
 
     items = count_items(await _selection(db, req, org), req.scope)
+    items += await count_other_records(db, req)
     fee = quote_fee(
         policy, req.requester_type, req.format, items, own_use=req.scope.get("purpose") == "own_use"
     )

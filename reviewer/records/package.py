@@ -5,6 +5,8 @@ Layout (fixed order, fixed timestamps: the same contents give the same bytes)::
     cover-sheet.pdf                 patient, request, date, and the index as a table
     index.json                      every other file: name, description, media type, size, sha256
     cases/NN-YYYY-MM-DD/...         per case: D9996-record.pdf, images/, originals/
+    live-sessions/NN-YYYY-MM-DD/    "all records": D9995-record.pdf per signed live session
+    coordination/                   "all records": D9992-coordination.pdf
 
 The index lists every file of the ZIP except itself (the cover sheet included), so a reader
 can check each file's sha256 against it.
@@ -72,6 +74,8 @@ class PackageLabel:
     scope: str
     """The records asked for, in words."""
     format: str
+    contents: str = ""
+    """What the copy holds, counted by kind (case reviews, live sessions, coordination)."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,7 @@ def render_cover_sheet(label: PackageLabel, items: Sequence[PackageItem]) -> byt
         ("Prepared", format_moment(label.prepared_at, label.time_zone)),
         ("Records asked for", label.scope),
         ("Format", label.format),
+        *((("Contains", label.contents),) if label.contents else ()),
         ("Files", str(len(items) + 1)),
     )
     for key, value in rows:

@@ -11,7 +11,9 @@ Policy keys (all optional; missing ones take the defaults below)::
       "third_party_fee_cents": null,        # a fixed fee for payers and lawyers (state law)
       "no_fee_requesters": ["provider"],    # where the law says no fee
       "second_check": false,                # a second staff member checks before release
-      "link_days": 7, "link_uses": 5        # the download link
+      "link_days": 7, "link_uses": 5,       # the download link
+      "delivery_methods": ["portal", "email", "mail", "pickup", "fax"]
+                                            # how a copy may be released (DeliveryMethod)
     }
 
 The fee is told before anything is prepared, so a cost-based fee is computed from the number
@@ -36,9 +38,11 @@ from reviewer.errors import Invalid
 
 __all__ = [
     "FLAT_FEE_CAP_CENTS",
+    "DeliveryMethod",
     "FeeMethod",
     "FeeQuote",
     "Format",
+    "IdDocumentType",
     "PolicyError",
     "RecordsPolicy",
     "Requester",
@@ -64,6 +68,28 @@ class Format(StrEnum):
     ELECTRONIC = "electronic"
     PAPER = "paper"
     MEDIA = "media"
+
+
+class DeliveryMethod(StrEnum):
+    """How a released copy reaches the requester (the desk picks one at release)."""
+
+    PORTAL = "portal"
+    EMAIL = "email"
+    MAIL = "mail"
+    PICKUP = "pickup"
+    FAX = "fax"
+
+
+class IdDocumentType(StrEnum):
+    """The identity document the desk saw (only its type and last four characters are kept)."""
+
+    DRIVERS_LICENSE = "drivers_license"
+    STATE_ID = "state_id"
+    PASSPORT = "passport"
+    MILITARY_ID = "military_id"
+    TRIBAL_ID = "tribal_id"
+    SCHOOL_ID = "school_id"
+    OTHER = "other"
 
 
 class FeeMethod(StrEnum):
@@ -95,6 +121,7 @@ class RecordsPolicy:
     second_check: bool = False
     link_days: int = 7
     link_uses: int = 5
+    delivery_methods: tuple[DeliveryMethod, ...] = tuple(DeliveryMethod)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> RecordsPolicy:
@@ -109,6 +136,7 @@ class RecordsPolicy:
             "second_check",
             "link_days",
             "link_uses",
+            "delivery_methods",
         }
         unknown = sorted(set(data) - known)
         if unknown:
@@ -134,6 +162,12 @@ class RecordsPolicy:
                 second_check=bool(data.get("second_check", False)),
                 link_days=_count(data.get("link_days", 7), "link_days"),
                 link_uses=_count(data.get("link_uses", 5), "link_uses"),
+                delivery_methods=tuple(
+                    dict.fromkeys(
+                        DeliveryMethod(m)
+                        for m in data.get("delivery_methods", list(DeliveryMethod))
+                    )
+                ),
             )
         except (TypeError, ValueError) as exc:
             if isinstance(exc, PolicyError):
@@ -143,6 +177,8 @@ class RecordsPolicy:
             raise PolicyError("the flat fee for electronic copies is at most $6.50 (650 cents)")
         if policy.link_days < 1 or policy.link_uses < 1:
             raise PolicyError("a download link lasts at least one day and one use")
+        if not policy.delivery_methods:
+            raise PolicyError("delivery_methods names at least one way to release a copy")
         return policy
 
 

@@ -12,11 +12,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reviewer.actor import Actor
-from reviewer.errors import Conflict, Invalid
+from reviewer.errors import Conflict, Invalid, Unprocessable
 from reviewer.records import lifecycle
 from reviewer.records.lifecycle import RecordsAction
 from reviewer.records.policy import (
     THIRD_PARTIES,
+    DeliveryMethod,
     Format,
 )
 from reviewer.records.steps import RequestView, _hash, _require_desk, begin
@@ -41,18 +42,27 @@ async def deliver(
     ctx: AuditContext,
     request_id: uuid.UUID,
     *,
+    delivery_method: str = "",
     method: str = "",
     now: dt.datetime | None = None,
 ) -> Delivery:
     """Release the copy: a download link (electronic) or a record of paper/media sent.
 
-    Conflict ``not_verified`` until identity and authority are recorded; Conflict
-    ``invalid_transition`` before the package is ready (prepared, and checked where asked).
+    ``delivery_method`` is required, one of the organization's policy's
+    ``delivery_methods``: Unprocessable (422) ``delivery_method_required`` when missing,
+    ``delivery_method_invalid`` when not on the list; ``method`` is a free note (how the paper
+    or media was handed over). Conflict ``not_verified`` until identity and authority are
+    recorded; Conflict ``invalid_transition`` before the package is ready (prepared, and
+    checked where asked).
     """
     step = await begin(db, actor, ctx, request_id, now)
     req, moment = step.req, step.moment
     policy = step.policy
-    if not (req.identity_method and req.identity_document_type and req.authority):
+    if not (
+        req.identity_method
+        and (req.id_document_type or req.identity_document_type)
+        and req.authority
+    ):
         raise Conflict(
             "Identity and authority must be verified before anything is released.",
             code="not_verified",
@@ -61,7 +71,11 @@ async def deliver(
         raise Conflict(
             "A third party needs the patient's signed authorization on file.", code="not_verified"
         )
+    # The state first (409 invalid_transition), then the method (422), then the move.
+    lifecycle.transition(req.status, RecordsAction.DELIVER, second_check=policy.second_check)
+    chosen = _delivery_method(delivery_method, policy.delivery_methods)
     step.move(RecordsAction.DELIVER)
+    req.delivery_method = chosen
     if req.package_key is None:  # cannot happen through the state machine
         raise Conflict("The package is not prepared.", code="invalid_transition")
     token: str | None = None
@@ -76,16 +90,28 @@ async def deliver(
         )
         db.add(link)
         await db.flush()
-        note = f"download link, {uses} use(s) until {expires_at.isoformat()}"
+        note = f"{chosen}: download link, {uses} use(s) until {expires_at.isoformat()}"
         details: dict[str, Any] = {"link_id": str(link.id), "uses": uses}
     else:
-        note = method.strip()[:300] or (
-            "printed and handed over" if req.format == Format.PAPER else "media mailed"
-        )
+        note = f"{chosen}: " + (method.strip()[:300] or (
+            "printed and handed over" if req.format == Format.PAPER else "media sent"
+        ))
         details = {"format": req.format}
+    details["delivery_method"] = chosen
     step.history("delivered", note)
     await step.audit("records_request.delivered", **details)
     return Delivery(await step.view(), token, expires_at, uses)
+
+
+def _delivery_method(value: str, allowed: tuple[DeliveryMethod, ...]) -> str:
+    text = (value or "").strip().lower()
+    names = ", ".join(allowed)
+    if not text:
+        raise Unprocessable(f"Choose how the copy is released ({names}).",
+                      code="delivery_method_required")
+    if text not in {str(m) for m in allowed}:
+        raise Unprocessable(f"delivery_method is one of {names}.", code="delivery_method_invalid")
+    return text
 
 
 def _written(actor: Actor, reason: str, what: str) -> None:

@@ -31,6 +31,7 @@ from storage.models import (
     RecordsDocument,
     RecordsRequest,
     Role,
+    User,
 )
 
 DESK_ROLES = frozenset({Role.FRONT_DESK, Role.COORDINATOR})
@@ -128,6 +129,8 @@ class RequestView:
     links: tuple[DownloadLink, ...]
     now: dt.datetime
     allowed: tuple[str, ...] = field(default_factory=tuple)
+    verified_by_name: str = ""
+    """Who checked identity (the desk user's name), "" before or for old checks."""
 
     @property
     def effective_due_on(self) -> dt.date:
@@ -207,6 +210,12 @@ class RequestView:
                     "requester_contact": r.requester_contact,
                     "identity_method": r.identity_method,
                     "identity_document_type": r.identity_document_type,
+                    "id_document_type": r.id_document_type,
+                    "id_document_last4": r.id_document_last4,
+                    "verified_by_id": str(r.verified_by_id) if r.verified_by_id else None,
+                    "verified_by_name": self.verified_by_name or None,
+                    "verified_at": _utc(r.verified_at).isoformat() if r.verified_at else None,
+                    "delivery_method": r.delivery_method,
                     "authority": r.authority,
                     "authorization_document_id": (
                         str(r.authorization_document_id) if r.authorization_document_id else None
@@ -251,7 +260,7 @@ def _records_out(scope: Mapping[str, Any]) -> Any:
 
 def describe_scope(scope: Mapping[str, Any]) -> str:
     if scope.get("all"):
-        text = "all records"
+        text = "all records (case reviews, live-session records and care coordination)"
     else:
         parts = []
         if scope.get("from") or scope.get("to"):
@@ -291,8 +300,10 @@ async def _view(db: AsyncSession, req: RecordsRequest, now: dt.datetime) -> Requ
     ]
     if req.fee_cents == 0 and "pay" in allowed:
         allowed.remove("pay")
+    checker = await db.get(User, req.verified_by_id) if req.verified_by_id else None
     return RequestView(
-        req, patient, org, policy, tuple(documents), tuple(links), now, tuple(allowed)
+        req, patient, org, policy, tuple(documents), tuple(links), now, tuple(allowed),
+        (checker.display_name or checker.email) if checker else "",
     )
 
 

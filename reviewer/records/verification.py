@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,12 +16,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reviewer.actor import Actor
-from reviewer.errors import Conflict, Invalid, NotFound
+from reviewer.errors import Conflict, Invalid, NotFound, Unprocessable
 from reviewer.records import lifecycle
 from reviewer.records.lifecycle import RecordsAction
 from reviewer.records.pdf_check import check_pdf
 from reviewer.records.policy import (
     THIRD_PARTIES,
+    IdDocumentType,
 )
 from reviewer.records.request import _optional_uuid
 from reviewer.records.steps import RequestView, _audit, _load, _require_desk, begin
@@ -109,23 +111,65 @@ async def add_document(
     return document
 
 
+LAST4 = re.compile(r"[A-Za-z0-9]{4}")
+LEGACY_KEYS = ("document_type",)
+"""The free-text field of the identity check before structured checks: refused now."""
+
+
 @dataclass(frozen=True)
 class Verification:
+    """The identity check as the desk records it: how identity was checked, the document
+    seen (its type from :class:`IdDocumentType` and the last four characters of its number,
+    never the whole number) and the requester's authority. Who checked and when are the
+    server's (``verified_by_id``, ``verified_at``), never the form's."""
+
     identity_method: str
-    document_type: str
+    id_document_type: str
+    id_document_last4: str
     authority: str
     authorization_document_id: uuid.UUID | None = None
+    legacy_fields: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Verification:
         return cls(
             identity_method=str(data.get("identity_method") or "").strip()[:64],
-            document_type=str(data.get("document_type") or "").strip()[:64],
+            id_document_type=str(data.get("id_document_type") or "").strip()[:64],
+            id_document_last4=str(data.get("id_document_last4") or "").strip()[:64],
             authority=str(data.get("authority") or "").strip()[:200],
             authorization_document_id=_optional_uuid(
                 data.get("authorization_document_id"), "authorization_document_id"
             ),
+            legacy_fields=tuple(k for k in LEGACY_KEYS if data.get(k)),
         )
+
+    def checked(self) -> None:
+        """Unprocessable (422) ``id_document_type_invalid`` or ``id_document_last4_invalid``;
+        Invalid (400) ``verification_incomplete`` when the method or authority is missing."""
+        if self.legacy_fields:
+            raise Unprocessable(
+                "document_type is no longer taken: send id_document_type (one of "
+                f"{', '.join(IdDocumentType)}) and id_document_last4.",
+                code="id_document_type_invalid",
+            )
+        missing = [
+            k
+            for k, v in (("identity_method", self.identity_method), ("authority", self.authority))
+            if not v
+        ]
+        if missing:
+            raise Invalid(f"Record {', '.join(missing)}.", code="verification_incomplete")
+        if self.id_document_type not in set(IdDocumentType):
+            raise Unprocessable(
+                f"id_document_type is one of {', '.join(IdDocumentType)}.",
+                code="id_document_type_invalid",
+            )
+        if not LAST4.fullmatch(self.id_document_last4):
+            raise Unprocessable(
+                "id_document_last4 is exactly the last four letters or digits of the "
+                "document's number (never the whole number).",
+                code="id_document_last4_invalid",
+            )
 
 
 async def verify(
@@ -140,17 +184,7 @@ async def verify(
     """Record the identity check and the requester's authority."""
     step = await begin(db, actor, ctx, request_id, now)
     req, org, moment = step.req, step.org, step.moment
-    missing = [
-        k
-        for k, v in (
-            ("identity_method", check.identity_method),
-            ("document_type", check.document_type),
-            ("authority", check.authority),
-        )
-        if not v
-    ]
-    if missing:
-        raise Invalid(f"Record {', '.join(missing)}.", code="verification_incomplete")
+    check.checked()
     if req.requester_type in THIRD_PARTIES and check.authorization_document_id is None:
         raise Conflict(
             "A third party needs the patient's signed authorization on file: upload it and "
@@ -171,16 +205,22 @@ async def verify(
             raise Conflict("The authorization has expired.", code="authorization_expired")
     step.move(RecordsAction.VERIFY)
     req.identity_method = check.identity_method
-    req.identity_document_type = check.document_type
+    req.identity_document_type = None
+    req.id_document_type = check.id_document_type
+    req.id_document_last4 = check.id_document_last4.upper()
+    req.verified_by_id = actor.user_id
+    req.verified_at = moment
     req.authority = check.authority
     req.authorization_document_id = check.authorization_document_id
     step.history(
         "verified",
-        f"identity: {check.identity_method} ({check.document_type}); authority: {check.authority}",
+        f"identity: {check.identity_method} ({check.id_document_type} ending "
+        f"{req.id_document_last4}); authority: {check.authority}",
     )
     await step.audit(
         "records_request.verified",
         identity_method=check.identity_method,
+        id_document_type=check.id_document_type,
         authorization=bool(check.authorization_document_id),
     )
     return await step.view()

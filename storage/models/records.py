@@ -67,6 +67,18 @@ class RecordsRequest(Base):
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL"), default=None
     )
+    id_document_type: Mapped[str | None] = mapped_column(String(32), default=None)
+    """The identity document seen (reviewer.records.policy.IdDocumentType); rows verified
+    before structured checks keep their free text in ``identity_document_type`` only."""
+    id_document_last4: Mapped[str | None] = mapped_column(String(4), default=None)
+    """PHI: the last four characters of the document's number (never the whole number)."""
+    verified_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), default=None
+    )
+    """The desk user who checked identity (set by the server)."""
+    verified_at: Mapped[datetime | None] = mapped_column(DateTimeUTC, default=None)
+    delivery_method: Mapped[str | None] = mapped_column(String(16), default=None)
+    """How the copy was released (reviewer.records.policy.DeliveryMethod)."""
 
 
 class RecordsDocument(Base):

@@ -1,5 +1,6 @@
 """The records desk in a real browser: the front desk logs a request from the demo patient,
-verifies identity, waives the fee, prepares and releases the copy; the patient downloads it
+verifies identity (the document seen and the last four characters of its number), waives the
+fee, prepares and releases the copy (choosing the delivery method); the patient downloads it
 from their page."""
 
 from __future__ import annotations
@@ -59,11 +60,14 @@ def test_front_desk_releases_and_patient_downloads(
         page.get_by_role("button", name="Log the request").click()
     expect(page.locator("#request-status")).to_have_text("Received")
     page.locator("#f-identity_method").select_option("in_person_photo_id")
-    page.locator("#f-document_type").fill("driver's license")
+    page.get_by_label("Document seen").select_option(label="Driver's license")
+    page.get_by_label("Last four characters of its number").fill("4821")
     page.locator("#f-authority").fill("self")
     with page.expect_navigation():
         page.get_by_role("button", name="Record the check").click()
     expect(page.locator("#request-status")).to_have_text("Identity verified")
+    expect(page.locator("#identity-check")).to_contain_text("Driver's license ending in 4821")
+    expect(page.locator("#identity-check")).to_contain_text("checked by")
     # keep the signed paper as a person does: the file form of the page (CSRF in the header)
     paper = tmp_path / "authorization.pdf"
     paper.write_bytes(real_pdf())
@@ -78,9 +82,11 @@ def test_front_desk_releases_and_patient_downloads(
             page.locator(f'button[data-action="{action}"]').click()
         expect(page.locator("#request-status")).to_have_text(status)
     shot(page, "records-prepared")
+    page.get_by_label("Delivery method").select_option(label="Patient portal download")
     with page.expect_navigation():
         page.locator('button[data-action="deliver"]').click()
     expect(page.locator("#request-status")).to_have_text("Delivered")
+    expect(page.locator("#delivery-method")).to_have_text("Patient portal download")
     expect(page.locator("#download-url")).to_be_visible()
     expect(page.locator("#records-history")).to_contain_text("waived")
     shot(page, "records-delivered")

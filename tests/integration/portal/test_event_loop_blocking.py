@@ -241,7 +241,8 @@ async def test_records_and_coordination_documents(
             await sign_in(client, "billing@demo.test")
             headers = await _headers(client)
             verified = await client.post(f"{base}/verify", headers=headers, json={
-                "identity_method": "portal_login", "document_type": "none", "authority": "self"})
+                "identity_method": "portal_login", "id_document_type": "state_id",
+                "id_document_last4": "1234", "authority": "self"})
             assert verified.status_code == 200, verified.text
             assert (await client.post(f"{base}/quote", headers=headers)).status_code == 200
             assert (await client.post(f"{base}/waive", headers=headers, json={})).status_code \

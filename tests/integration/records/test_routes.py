@@ -67,8 +67,9 @@ async def test_api_walk_and_public_link(client: AsyncTestClient[Litestar], app_d
                             files={"file": ("x.pdf", b"not a pdf at all", "application/pdf")})
     assert bad.status_code == 400 and bad.json()["code"] == "unsupported_type"
     verified = await client.post(f"{base}/verify", json={
-        "identity_method": "phone_callback", "document_type": "none",
-        "authority": "parent of a minor", "authorization_document_id": doc_id})
+        "identity_method": "phone_callback", "id_document_type": "state_id",
+        "id_document_last4": "7Q2k", "authority": "parent of a minor",
+        "authorization_document_id": doc_id})
     assert verified.status_code == 200, verified.text
     not_ready = await client.post(f"{base}/deliver", json={})
     assert not_ready.status_code == 409 and not_ready.json()["code"] == "invalid_transition"
@@ -81,7 +82,13 @@ async def test_api_walk_and_public_link(client: AsyncTestClient[Litestar], app_d
     ledger = await client.get("/billing/ledger")  # the front desk's D9961 ledger
     assert ledger.status_code == 200 and "waived" in ledger.text and "hardship" in ledger.text
     # A forged Host must not reach the link: it is built from TOOTHLINE_PUBLIC_URL only.
-    delivered = await client.post(f"{base}/deliver", json={},
+    no_method = await client.post(f"{base}/deliver", json={})
+    assert no_method.status_code == 422
+    assert no_method.json()["code"] == "delivery_method_required"
+    odd_method = await client.post(f"{base}/deliver", json={"delivery_method": "pigeon"})
+    assert odd_method.status_code == 422
+    assert odd_method.json()["code"] == "delivery_method_invalid"
+    delivered = await client.post(f"{base}/deliver", json={"delivery_method": "email"},
                                   headers={"host": "evil.example"})
     assert delivered.status_code == 200, delivered.text
     answer = delivered.json()
@@ -160,11 +167,13 @@ async def test_patient_page_and_own_download(
     await _switch(client, "billing@demo.test")
     base = f"/api/v1/records-requests/{rid}"
     await client.post(f"{base}/verify", json={"identity_method": "portal_login",
-                                              "document_type": "none", "authority": "self"})
+                                              "id_document_type": "passport",
+                                              "id_document_last4": "0042", "authority": "self"})
     await client.post(f"{base}/quote")
     await client.post(f"{base}/waive", json={})
     await client.post(f"{base}/prepare")
-    assert (await client.post(f"{base}/deliver", json={})).status_code == 200
+    assert (await client.post(f"{base}/deliver",
+                              json={"delivery_method": "portal"})).status_code == 200
 
     await _switch(client, "patient@demo.test")
     fragment = await client.get("/patient/records",
@@ -234,8 +243,8 @@ async def test_bodies_are_typed_and_each_step_is_a_route(
     no_reason = await client.post(f"{base}/refuse")
     assert no_reason.status_code == 400 and no_reason.json()["code"] == "reason_required"
     assert (await client.post(f"{base}/verify", json={
-        "identity_method": "in_person_photo_id", "document_type": "license",
-        "authority": "self"})).status_code == 200
+        "identity_method": "in_person_photo_id", "id_document_type": "drivers_license",
+        "id_document_last4": "1234", "authority": "self"})).status_code == 200
     assert (await client.post(f"{base}/quote")).json()["status"] == "fee_quoted"
     waived = await client.post(f"{base}/waive")  # the body is optional
     assert waived.status_code == 200 and waived.json()["status"] == "waived"
@@ -277,13 +286,13 @@ async def test_page_steps_and_the_link_shown_once(
     assert logged.status_code == 303, logged.text
     base = logged.headers["location"]
     verified = await client.post(f"{base}/verify", data={
-        "identity_method": "in_person_photo_id", "document_type": "license",
-        "authority": "self"}, follow_redirects=False)
+        "identity_method": "in_person_photo_id", "id_document_type": "drivers_license",
+        "id_document_last4": "9876", "authority": "self"}, follow_redirects=False)
     assert verified.status_code == 303 and verified.headers["location"] == base
     for action in ("quote", "waive", "prepare"):
         moved = await client.post(f"{base}/{action}", follow_redirects=False)
         assert moved.status_code == 303 and moved.headers["location"] == base, action
-    released = await client.post(f"{base}/deliver")
+    released = await client.post(f"{base}/deliver", data={"delivery_method": "portal"})
     public_url = client.app.state.settings.server.public_url
     assert released.status_code == 200 and 'id="download-url"' in released.text
     assert f"{public_url}/records/download/" in released.text

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reviewer.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from reviewer.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unprocessable
 from reviewer.records import services
 from reviewer.records.ledger import records_ledger
 from reviewer.records.services import NewRequest, Verification
@@ -96,22 +96,24 @@ async def test_full_walk_with_fee_paid_second_check_and_link(
 
     # Not yet: no release, no quote, no preparing before identity and authority.
     with pytest.raises(Conflict) as early:
-        await services.deliver(demo_db, desk, CTX, req.id, now=now)
+        await services.deliver(demo_db, desk, CTX, req.id, delivery_method="portal", now=now)
     assert early.value.code == "not_verified"
     for step in (services.quote, services.pay):
         with pytest.raises(Conflict) as wrong:
             await step(demo_db, desk, CTX, req.id, now=now)
         assert wrong.value.code in {"invalid_transition", "no_fee"}
-    with pytest.raises(Invalid):
+    with pytest.raises(Unprocessable) as no_type:
         await services.verify(demo_db, desk, CTX, req.id,
-                              Verification("in_person_photo_id", "", "self"), now=now)
+                              Verification("in_person_photo_id", "", "1234", "self"), now=now)
+    assert no_type.value.code == "id_document_type_invalid"
 
     view = await services.verify(demo_db, desk, CTX, req.id,
-                                 Verification("in_person_photo_id", "drivers_license", "self"),
+                                 Verification("in_person_photo_id", "drivers_license", "D123",
+                                              "self"),
                                  now=now)
     assert view.request.status == "verified"
     with pytest.raises(Conflict) as not_ready:
-        await services.deliver(demo_db, desk, CTX, req.id, now=now)
+        await services.deliver(demo_db, desk, CTX, req.id, delivery_method="portal", now=now)
     assert not_ready.value.code == "invalid_transition"
 
     view = await services.quote(demo_db, desk, CTX, req.id, now=now)
@@ -133,7 +135,7 @@ async def test_full_walk_with_fee_paid_second_check_and_link(
     assert view.request.status == "prepared"
     # The organization asks for a second check: not released before it, not by the preparer.
     with pytest.raises(Conflict) as unchecked:
-        await services.deliver(demo_db, desk, CTX, req.id, now=now)
+        await services.deliver(demo_db, desk, CTX, req.id, delivery_method="portal", now=now)
     assert unchecked.value.code == "invalid_transition"
     with pytest.raises(Conflict) as same:
         await services.check(demo_db, desk, CTX, req.id, now=now)
@@ -141,7 +143,7 @@ async def test_full_walk_with_fee_paid_second_check_and_link(
     view = await services.check(demo_db, other_desk, CTX, req.id, "index matches", now=now)
     assert view.request.status == "checked"
 
-    delivery = await services.deliver(demo_db, desk, CTX, req.id, now=now)
+    delivery = await services.deliver(demo_db, desk, CTX, req.id, delivery_method="portal", now=now)
     assert delivery.view.request.status == "delivered"
     assert delivery.uses_left == 2 and delivery.expires_at == now + dt.timedelta(days=7)
     assert delivery.token
@@ -193,11 +195,11 @@ async def test_expired_link_refused(demo_db: AsyncSession, blobs: BlobStore):
     now = RECEIVED
     req = await services.log_request(demo_db, desk, CTX, _new(patient.id), now=now)
     await services.verify(demo_db, desk, CTX, req.id,
-                          Verification("portal_login", "none", "self"), now=now)
+                          Verification("portal_login", "state_id", "4821", "self"), now=now)
     await services.quote(demo_db, desk, CTX, req.id, now=now)
     await services.waive(demo_db, desk, CTX, req.id, "hardship", now=now)
     await services.prepare(demo_db, blobs, desk, CTX, req.id, now=now)
-    delivery = await services.deliver(demo_db, desk, CTX, req.id, now=now)
+    delivery = await services.deliver(demo_db, desk, CTX, req.id, delivery_method="portal", now=now)
     assert delivery.token
     assert (await demo_db.scalars(select(LedgerEntry))).all() == []  # waived: nothing billed
     ok = await services.use_link(demo_db, CTX, delivery.token,
@@ -218,7 +220,8 @@ async def test_exactly_what_was_asked(demo_db: AsyncSession, blobs: BlobStore):
         now=RECEIVED,
     )
     await services.verify(demo_db, desk, CTX, req.id,
-                          Verification("in_person_photo_id", "passport", "self"), now=RECEIVED)
+                          Verification("in_person_photo_id", "passport", "X9Z1", "self"),
+                          now=RECEIVED)
     await services.quote(demo_db, desk, CTX, req.id, now=RECEIVED)
     await services.waive(demo_db, desk, CTX, req.id, now=RECEIVED)
     view = await services.prepare(demo_db, blobs, desk, CTX, req.id, now=RECEIVED)
@@ -234,7 +237,8 @@ async def test_exactly_what_was_asked(demo_db: AsyncSession, blobs: BlobStore):
         now=RECEIVED,
     )
     await services.verify(demo_db, desk, CTX, req2.id,
-                          Verification("in_person_photo_id", "passport", "self"), now=RECEIVED)
+                          Verification("in_person_photo_id", "passport", "X9Z1", "self"),
+                          now=RECEIVED)
     await services.quote(demo_db, desk, CTX, req2.id, now=RECEIVED)
     await services.waive(demo_db, desk, CTX, req2.id, now=RECEIVED)
     view2 = await services.prepare(demo_db, blobs, desk, CTX, req2.id, now=RECEIVED)
@@ -252,7 +256,7 @@ async def test_third_party_needs_authorization_and_refusal(
                                      now=RECEIVED)
     with pytest.raises(Conflict) as missing:
         await services.verify(demo_db, desk, CTX, req.id,
-                              Verification("letter", "bar_card", "patient's attorney"),
+                              Verification("letter", "other", "B042", "patient's attorney"),
                               now=RECEIVED)
     assert missing.value.code == "authorization_required"
     with pytest.raises(Invalid) as bad_type:
@@ -263,7 +267,7 @@ async def test_third_party_needs_authorization_and_refusal(
     assert expired.content_type == "application/pdf"
     with pytest.raises(Conflict) as old:
         await services.verify(demo_db, desk, CTX, req.id,
-                              Verification("letter", "bar_card", "attorney", expired.id),
+                              Verification("letter", "other", "B042", "attorney", expired.id),
                               now=RECEIVED)
     assert old.value.code == "authorization_expired"
     photo = (await _fixture("phone_postop_upright.jpg"))
@@ -271,7 +275,7 @@ async def test_third_party_needs_authorization_and_refusal(
                                        expires_on=dt.date(2027, 1, 1))
     assert good.content_type == "image/jpeg"
     view = await services.verify(demo_db, desk, CTX, req.id,
-                                 Verification("letter", "bar_card", "attorney", good.id),
+                                 Verification("letter", "other", "B042", "attorney", good.id),
                                  now=RECEIVED)
     assert view.request.authorization_document_id == good.id
     view = await services.quote(demo_db, desk, CTX, req.id, now=RECEIVED)
@@ -283,7 +287,7 @@ async def test_third_party_needs_authorization_and_refusal(
                                  now=RECEIVED)
     assert view.request.status == "refused" and view.request.refused_reason
     with pytest.raises(Conflict):
-        await services.deliver(demo_db, desk, CTX, req.id, now=RECEIVED)
+        await services.deliver(demo_db, desk, CTX, req.id, delivery_method="portal", now=RECEIVED)
 
 
 async def _fixture(name: str) -> bytes:
@@ -310,7 +314,8 @@ async def test_other_organization_never_released(demo_db: AsyncSession, blobs: B
     with pytest.raises(NotFound):
         await services.get_request(demo_db, desk, CTX, foreign.id)
     with pytest.raises(NotFound):
-        await services.deliver(demo_db, desk, CTX, foreign.id, now=RECEIVED)
+        await services.deliver(demo_db, desk, CTX, foreign.id, delivery_method="portal",
+                               now=RECEIVED)
     # A case id of another patient is refused too.
     patient = await demo_patient(demo_db)
     with pytest.raises(NotFound):
@@ -332,7 +337,7 @@ async def test_patient_asks_for_own_and_provider_pays_nothing(
     assert mine.patient_id == patient.id and mine.received_via == "portal"
     with pytest.raises(DomainError):
         await services.verify(demo_db, me, CTX, mine.id,
-                              Verification("a", "b", "c"), now=RECEIVED)
+                              Verification("a", "b", "1234", "c"), now=RECEIVED)
     outsider = await other_org_patient(demo_db)
     with pytest.raises(NotFound):
         await services.log_request(
@@ -345,13 +350,13 @@ async def test_patient_asks_for_own_and_provider_pays_nothing(
                                      now=RECEIVED)
     auth = await services.add_document(demo_db, blobs, desk, CTX, req.id, PDF)
     await services.verify(demo_db, desk, CTX, req.id,
-                          Verification("letter", "letterhead", "treating dentist", auth.id),
+                          Verification("letter", "other", "L001", "treating dentist", auth.id),
                           now=RECEIVED)
     view = await services.quote(demo_db, desk, CTX, req.id, now=RECEIVED)
     assert view.request.fee_cents == 0 and view.request.status == "waived"
     own = await services.log_request(
         demo_db, desk, CTX, _new(patient.id, fmt="paper", purpose="own_use"), now=RECEIVED)
-    await services.verify(demo_db, desk, CTX, own.id, Verification("staff", "none", "practice"),
-                          now=RECEIVED)
+    await services.verify(demo_db, desk, CTX, own.id,
+                          Verification("staff", "other", "0000", "practice"), now=RECEIVED)
     assert (await services.quote(demo_db, desk, CTX, own.id, now=RECEIVED)).request.fee_cents == 0
     assert (await demo_db.scalars(select(LedgerEntry))).all() == []
