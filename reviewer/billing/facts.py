@@ -17,6 +17,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from reviewer.billing.record_notes import (
+    collected_span,
+    collector_license,
+    record_consents,
+    recorded_distant_site,
+)
 from reviewer.cases.enums import CaseKind, OriginatingSite
 from reviewer.clock import age_on, local_date
 from reviewer.coding.catalog import is_known_code, load_catalog
@@ -441,7 +447,7 @@ async def load_case_facts(
         patient=_patient(patient),
         originating_site=_originating(case.location_site, case.location_state, patient, org,
                                       school),
-        distant_site=_distant(org),
+        distant_site=recorded_distant_site(evaluation) or _distant(org),
         items=tuple(items),
         questionnaire=questionnaire,
         history=tuple(history),
@@ -449,6 +455,7 @@ async def load_case_facts(
         collected_by=Clinician(
             name=submitter.display_name or submitter.email, role=submitter.role,
             npi=submitter.npi or "",
+            license=await collector_license(db, submitter.id, case.kind, case.location_state),
         ),
         collected_on=collected_on,
         sent_at=case.first_submitted_at or case.submitted_at,
@@ -476,6 +483,9 @@ async def load_case_facts(
             for a in addenda
         ),
         payer_profile=profile.name,
+        consents=await record_consents(db, patient.id, case.kind, evaluation.signed_at),
+        collected_from=collected_span(attachments, tz)[0],
+        collected_to=collected_span(attachments, tz)[1],
     )
     moments = [evaluation.signed_at, *(a.signed_at for a in addenda)]
     return CaseFacts(

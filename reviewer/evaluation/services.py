@@ -31,6 +31,7 @@ from reviewer.clock import age_on
 from reviewer.coding.catalog import UnknownCode, get_code
 from reviewer.coding.rules import EncounterType
 from reviewer.errors import Forbidden, Invalid, Unprocessable
+from reviewer.evaluation.distant_site import record_distant_site
 from reviewer.evaluation.draft import (
     ATTESTATION,
     REFERRAL_SPECIALTIES,
@@ -194,6 +195,7 @@ async def sign_evaluation(
     evaluation.dentist_id = actor.user_id
     evaluation.signed_at = now
     evaluation.attestation = ATTESTATION
+    await record_distant_site(db, evaluation, case)
     evaluation.content_sha256 = content_sha256(
         str(case.id), str(actor.user_id), now.isoformat(), columns
     )

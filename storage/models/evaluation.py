@@ -41,6 +41,10 @@ class Evaluation(Base):
     attestation: Mapped[str | None] = mapped_column(Text, default=None)
     content_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
     """Hash of the signed content: proves it never changed."""
+    distant_site: Mapped[str | None] = mapped_column(Text, default=None)
+    """Where the dentist reviewed, recorded at signing (their practice address, else the
+    organization's); None for a review signed before it was recorded."""
+    distant_site_state: Mapped[str | None] = mapped_column(String(2), default=None)
 
 
 class Addendum(Base):
