@@ -384,9 +384,8 @@ def collected_span_text(record: AsyncRecord) -> str:
     start, end = record.collected_from, record.collected_to
     if start is None or end is None:
         return record.collected_on.isoformat() if record.collected_on else "not recorded"
-    if start == end:
-        return f"{start:%Y-%m-%d %H:%M}"
-    return f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}"
+    first, last = f"{start:%Y-%m-%d %H:%M}", f"{end:%Y-%m-%d %H:%M}"
+    return first if first == last else f"{first} to {last}"
 
 
 def _collection(doc: _Document, record: AsyncRecord) -> None:
