@@ -38,10 +38,22 @@ class ConsentForm:
     paragraphs: tuple[str, ...]
     """The text the person accepts, in plain language, one paragraph each."""
 
+    disclosure: str = ""
+    """The store-and-forward disclosure (California: the patient may ask for a live
+    consultation instead), one of ``paragraphs``; the record prints it with the consent."""
+
     @property
     def text(self) -> str:
         return "\n\n".join(self.paragraphs)
 
+
+_TELEDENTISTRY_DISCLOSURE: Final = (
+    "This is a store-and-forward review: the dentist looks at what you send later, not while "
+    "you are connected. At any time you may ask for a live consultation (video or in person) "
+    "instead, and the practice will arrange it."
+)
+"""Version 2's store-and-forward disclosure: as California requires, a patient of an
+asynchronous review is told they may ask for a live (synchronous) consultation instead."""
 
 _VERSIONS: dict[str, tuple[ConsentForm, ...]] = {
     TELEDENTISTRY: (
@@ -72,6 +84,35 @@ _VERSIONS: dict[str, tuple[ConsentForm, ...]] = {
                 "swallowing or breathing — do not wait for a reply: call the practice or "
                 "emergency services (911) at once.",
             ),
+        ),
+        ConsentForm(
+            form=TELEDENTISTRY,
+            version=2,
+            title="Consent to teledentistry",
+            summary="A dentist looks at your photos and answers later, not in a live call.",
+            paragraphs=(
+                "You send photos, X-rays and answers through Toothline. A dentist licensed "
+                "in your state looks at them later — usually within a few hours to three days "
+                "— and writes back. This is not a live video visit and nobody watches as you "
+                "send them.",
+                "Photos cannot show everything. The dentist may ask for more photos, or tell "
+                "you that you need to come in for an examination in person. If so, this review "
+                "does not replace that visit.",
+                "Who sees your images: the reviewing dentist, the practice's clinical staff, "
+                "and the billing staff who send the claim to your dental plan. We never show "
+                "them to anyone else without your written permission, except where the law "
+                "requires it.",
+                "What it costs: the practice tells you the fee before the review, and what "
+                "your dental plan is expected to pay. You will not be charged for anything "
+                "you were not told about first.",
+                _TELEDENTISTRY_DISCLOSURE,
+                "You may withdraw this consent at any time by telling the practice. "
+                "Withdrawing does not affect reviews already done.",
+                "In an emergency — swelling with fever, bleeding that does not stop, trouble "
+                "swallowing or breathing — do not wait for a reply: call the practice or "
+                "emergency services (911) at once.",
+            ),
+            disclosure=_TELEDENTISTRY_DISCLOSURE,
         ),
     ),
     INFORMATION_SHARING: (

@@ -48,7 +48,14 @@ def _staff_input(form: FormMultiDict) -> accounts.StaffInput:
         npi=str(form.get("npi", "")) or None,
         organization_ids=_uuids([str(v) for v in form.getall("organization_ids", [])]),
         is_active=form.get("is_active") == "yes",
+        practice_address=_given(form, "practice_address"),
+        practice_state=_given(form, "practice_state"),
     )
+
+
+def _given(form: FormMultiDict, name: str) -> str | None:
+    """A field's text, or None when the form does not carry the field at all."""
+    return str(form.get(name)) if name in form else None
 
 
 def _organization_input(form: FormMultiDict) -> accounts.OrganizationInput:

@@ -132,6 +132,10 @@ class StaffInput:
     npi: str | None = None
     organization_ids: tuple[uuid.UUID, ...] = ()
     is_active: bool = True
+    practice_address: str | None = None
+    """A dentist's own practice address (the distant site of their reviews); empty: the
+    organization's; None: leave as it is."""
+    practice_state: str | None = None
 
 
 async def list_staff(db: AsyncSession, actor: Actor) -> Sequence[User]:
@@ -221,6 +225,7 @@ async def update_staff(
         if getattr(user, name) != value:
             setattr(user, name, value)
             changed.append(name)
+    changed += _practice_changes(user, role, data)
     before = {org.id for org in user.organizations}
     after = {org.id for org in organizations}
     if before != after:
@@ -235,6 +240,23 @@ async def update_staff(
                      "organizations": sorted(str(i) for i in after)},
         )
     return user
+
+
+def _practice_changes(user: User, role: str, data: StaffInput) -> list[str]:
+    """Set a dentist's practice address and state (cleared for any other role); the names
+    of the columns that changed."""
+    if data.practice_address is None and role == Role.DENTIST:
+        return []
+    address, state = "", ""
+    if role == Role.DENTIST:
+        address = clean(data.practice_address or "", limit=300, field="practice_address")
+        state = check_state(data.practice_state, required=False) if address else ""
+    changed: list[str] = []
+    for name, value in (("practice_address", address), ("practice_state", state)):
+        if getattr(user, name) != value:
+            setattr(user, name, value)
+            changed.append(name)
+    return changed
 
 
 async def issue_staff_reset(db: AsyncSession, actor: Actor, user_id: uuid.UUID) -> IssuedLink:
@@ -261,11 +283,13 @@ async def record_license(
     db: AsyncSession, actor: Actor, user_id: uuid.UUID, *, state: str, number: str,
     expires_on: date,
 ) -> License:
-    """Add or replace the dentist's license for one state."""
+    """Add or replace the dentist's (or hygienist's) license for one state; a hygienist's is
+    printed on the school records they collect."""
     context = _require_admin(actor)
     user = await get_staff(db, actor, user_id)
-    if user.role != Role.DENTIST:
-        raise Unprocessable("Licenses are recorded for dentists.", code="not_a_dentist")
+    if user.role not in {Role.DENTIST, Role.HYGIENIST}:
+        raise Unprocessable("Licenses are recorded for dentists and hygienists.",
+                            code="not_a_dentist")
     code = check_state(state)
     number = clean(number, limit=32, field="number", required=True)
     license_ = await db.scalar(

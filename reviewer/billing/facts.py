@@ -17,6 +17,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from reviewer.billing.record_notes import (
+    collected_span,
+    collector_license,
+    record_consents,
+    recorded_distant_site,
+)
 from reviewer.cases.enums import CaseKind, OriginatingSite
 from reviewer.clock import age_on, local_date
 from reviewer.coding.catalog import is_known_code, load_catalog
@@ -433,6 +439,7 @@ async def load_case_facts(
         (_label(k), _text(v)) for k, v in screening.items() if k not in {"event_id"}
     )
     school = event.site if event else None
+    collected_from, collected_to = collected_span(attachments, tz)
     record = AsyncRecord(
         encounter_id=str(case.id),
         case_kind=case.kind,
@@ -444,7 +451,7 @@ async def load_case_facts(
         patient=_patient(patient),
         originating_site=_originating(case.location_site, case.location_state, patient, org,
                                       school),
-        distant_site=_distant(org),
+        distant_site=recorded_distant_site(evaluation) or _distant(org),
         items=tuple(items),
         questionnaire=questionnaire,
         history=tuple(history),
@@ -452,6 +459,7 @@ async def load_case_facts(
         collected_by=Clinician(
             name=submitter.display_name or submitter.email, role=submitter.role,
             npi=submitter.npi or "",
+            license=await collector_license(db, submitter.id, case.kind, case.location_state),
         ),
         collected_on=collected_on,
         sent_at=case.first_submitted_at or case.submitted_at,
@@ -481,6 +489,9 @@ async def load_case_facts(
         payer_profile=profile.name,
         review_started_at=evaluation.review_started_at,
         review_ended_at=evaluation.review_ended_at,
+        consents=await record_consents(db, patient.id, case.kind, evaluation.signed_at),
+        collected_from=collected_from,
+        collected_to=collected_to,
     )
     moments = [evaluation.signed_at, *(a.signed_at for a in addenda)]
     return CaseFacts(

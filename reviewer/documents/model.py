@@ -17,6 +17,7 @@ __all__ = [
     "AddendumNote",
     "AsyncRecord",
     "Clinician",
+    "ConsentNote",
     "GatheredItem",
     "LiveRecord",
     "Participant",
@@ -134,6 +135,26 @@ class LineCorrection:
 
 
 @dataclass(frozen=True)
+class ConsentNote:
+    """A consent on the record: the form and version accepted, when, by whom and how."""
+
+    label: str
+    """What it is on this record: ``Teledentistry consent`` or ``Roster consent``."""
+    form: str
+    title: str
+    version: int
+    accepted_at: dt.datetime
+    given_by: str
+    """patient | guardian."""
+    given_by_name: str
+    method: str
+    """portal | paper | roster."""
+    disclosure: str = ""
+    """The store-and-forward disclosure of that version (the patient may ask for a live
+    consultation instead); empty where that version has none."""
+
+
+@dataclass(frozen=True)
 class Participant:
     name: str
     role: str
@@ -183,6 +204,14 @@ class AsyncRecord:
     None on records signed before reviews were recorded."""
     review_ended_at: dt.datetime | None = None
     """The signature that ended the review."""
+    consents: tuple[ConsentNote, ...] = ()
+    """The teledentistry consent in force at signing and, for a school case, the roster
+    consent (the same one where the roster gave it)."""
+    collected_from: dt.datetime | None = None
+    """The earliest capture time of the gathered items (DICOM study time or EXIF time, as
+    the device recorded it; else the upload time in the practice's zone)."""
+    collected_to: dt.datetime | None = None
+    """The latest such capture time."""
 
 
 @dataclass(frozen=True)

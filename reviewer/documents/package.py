@@ -31,7 +31,11 @@ from PIL import Image
 from reviewer.coding.catalog import IMAGE_CAPTURE_CODES
 from reviewer.coding.payer import PayerProfile
 from reviewer.documents.model import AsyncRecord, GatheredItem, record_moment
-from reviewer.documents.pdf import render_async_record, render_attachment_pdf
+from reviewer.documents.pdf import (
+    collected_span_text,
+    render_async_record,
+    render_attachment_pdf,
+)
 from reviewer.errors import Unprocessable
 
 __all__ = [
@@ -105,12 +109,18 @@ def _clip(text: str, limit: int) -> str:
     return (cut + tail)[:limit]
 
 
+def _collected(record: AsyncRecord) -> str:
+    """The collection span for the narrative (``2026-11-20 08:00 to 2026-11-20 08:15``)."""
+    span = collected_span_text(record)
+    return span if record.collected_from else f"on {span}"
+
+
 def narrative_for(record: AsyncRecord, limit: int) -> str:
     """A short narrative for the payer, at most ``limit`` characters."""
     kinds = sorted({i.kind for i in record.items})
     parts = [
         f"Asynchronous teledentistry review (store and forward, D9996) of a {record.case_kind}"
-        f" case: information collected on {record.collected_on or 'the date recorded'} at the"
+        f" case: information collected {_collected(record)} at the"
         f" originating site ({record.originating_site.kind}) by {record.collected_by.name}"
         f" ({record.collected_by.role}) and reviewed by {record.dentist.name} at the distant"
         f" site; signed {record.signed_at:%Y-%m-%d}.",
@@ -289,6 +299,10 @@ def build_claim_package(
         "place_of_service": sorted({line.place_of_service for line in record.lines}),
         "dates": {
             "collected_on": record.collected_on.isoformat() if record.collected_on else None,
+            "collected_from": (
+                record.collected_from.isoformat() if record.collected_from else None
+            ),
+            "collected_to": record.collected_to.isoformat() if record.collected_to else None,
             "sent_at": record.sent_at.isoformat() if record.sent_at else None,
             "signed_at": record.signed_at.isoformat(),
             "dates_of_service": sorted({line.date_of_service.isoformat() for line in record.lines}),
@@ -298,6 +312,12 @@ def build_claim_package(
             ),
         },
         "line_items": [line.as_dict() for line in record.lines],
+        "consents": [
+            {"form": c.form, "version": c.version, "accepted_at": c.accepted_at.isoformat(),
+             "given_by": c.given_by, "method": c.method, "label": c.label,
+             "live_consultation_disclosed": bool(c.disclosure)}
+            for c in record.consents
+        ],
         "files": [],
     }
     for f in files:

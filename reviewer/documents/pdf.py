@@ -25,6 +25,7 @@ from reviewer.coding.rules import ClaimLine
 from reviewer.documents.image_label import image_label
 from reviewer.documents.model import (
     AsyncRecord,
+    ConsentNote,
     GatheredItem,
     LiveRecord,
     Practice,
@@ -39,6 +40,7 @@ __all__ = [
     "FONT_CANDIDATES",
     "SYNC_LABEL",
     "DocumentFontMissing",
+    "collected_span_text",
     "find_font",
     "format_moment",
     "render_async_record",
@@ -315,10 +317,12 @@ def render_async_record(
         + (f", NPI {collector.npi}" if collector.npi else "")
         + ")",
     )
-    doc.field("Collected on", record.collected_on.isoformat() if record.collected_on else "")
+    _collection(doc, record)
     doc.field("Sent to the dentist", format_moment(record.sent_at, tz))
     doc.field("Reviewed by the dentist", format_moment(record.reviewed_at or record.signed_at, tz))
     doc.field("Signed", format_moment(record.signed_at, tz))
+
+    _consents(doc, record, tz)
 
     doc.section("Information gathered")
     doc.paragraph(f"{len(record.items)} stored file(s); sha256 of each stored original below.")
@@ -375,6 +379,57 @@ def render_async_record(
         doc.paragraph(note.text)
     _corrections(doc, record, tz)
     return bytes(doc.output())
+
+
+def collected_span_text(record: AsyncRecord) -> str:
+    """``2026-11-20 08:00 to 2026-11-20 08:15``: the span of the items' capture times (device
+    clock, else upload time); the collection day recorded on the case where no item has one."""
+    start, end = record.collected_from, record.collected_to
+    if start is None or end is None:
+        return record.collected_on.isoformat() if record.collected_on else "not recorded"
+    first, last = f"{start:%Y-%m-%d %H:%M}", f"{end:%Y-%m-%d %H:%M}"
+    return first if first == last else f"{first} to {last}"
+
+
+def _collection(doc: _Document, record: AsyncRecord) -> None:
+    """The collection span and, on a school record, the collecting hygienist's license."""
+    doc.field("Collected", collected_span_text(record))
+    if record.case_kind == "school_screening":
+        doc.field("Hygienist license", record.collected_by.license or "not on file")
+
+
+def _consent_text(note: ConsentNote, tz: str) -> str:
+    who = "the patient" if note.given_by == "patient" else f"the {note.given_by}"
+    name = f", {note.given_by_name}" if note.given_by_name else ""
+    return (
+        f"{note.title}, version {note.version}, accepted {format_moment(note.accepted_at, tz)}"
+        f" by {who}{name} ({note.method})"
+    )
+
+
+def _consents(doc: _Document, record: AsyncRecord, tz: str) -> None:
+    """The consent in force at signing (and a school case's roster consent), with the
+    store-and-forward disclosure of its version."""
+    doc.section("Consent")
+    if not record.consents:
+        doc.paragraph("No teledentistry consent was on file when the review was signed.")
+    for note in record.consents:
+        doc.field(note.label, _consent_text(note, tz))
+        doc.field("Disclosure",
+                  note.disclosure or f"not part of version {note.version} of the form")
+
+
+def _attachment_consents(doc: _Document, record: AsyncRecord, tz: str) -> None:
+    doc.field("Collected", collected_span_text(record))
+    if record.case_kind == "school_screening":
+        doc.field("Collected by", f"{record.collected_by.name}, license "
+                                  f"{record.collected_by.license or 'not on file'}")
+    for note in record.consents:
+        doc.field(note.label, _consent_text(note, tz))
+        if note.disclosure:
+            doc.field("Disclosure", note.disclosure)
+    if not record.consents:
+        doc.field("Consent", "none on file at signing")
 
 
 def render_live_record(record: LiveRecord, *, version: int = 1) -> bytes:
@@ -496,6 +551,7 @@ def render_attachment_pdf(
     if record.corrections:
         doc.field("Claim lines", "corrected by billing after signing: see the record's "
                                  "\"Claim lines corrected\"")
+    _attachment_consents(doc, record, tz)
     doc.section("Narrative")
     doc.paragraph(narrative)
     review_section(doc, record, lambda moment: format_moment(moment, tz))

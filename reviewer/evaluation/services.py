@@ -31,6 +31,7 @@ from reviewer.clock import age_on
 from reviewer.coding.catalog import UnknownCode, get_code
 from reviewer.coding.rules import EncounterType
 from reviewer.errors import Forbidden, Invalid, Unprocessable
+from reviewer.evaluation.distant_site import record_distant_site
 from reviewer.evaluation.draft import (
     ATTESTATION,
     REFERRAL_SPECIALTIES,
@@ -204,6 +205,7 @@ async def sign_evaluation(
     evaluation.review_started_at = review.started_at
     evaluation.review_ended_at = review.ended_at
     evaluation.image_review = review.items
+    await record_distant_site(db, evaluation, case)
     evaluation.content_sha256 = content_sha256(
         str(case.id), str(actor.user_id), now.isoformat(),
         {**columns, **hashed_review(review.items, review.started_at, review.ended_at)},

@@ -50,6 +50,10 @@ class Evaluation(Base):
     """Set at signing, one entry per attachment of the case: ``attachment_id``,
     ``opened_at`` (ISO, the signer's first opening) or ``reason`` (PHI: why the signer did
     not open it). Covered by ``content_sha256``; None on evaluations signed before it."""
+    distant_site: Mapped[str | None] = mapped_column(Text, default=None)
+    """Where the dentist reviewed, recorded at signing (their practice address, else the
+    organization's); None for a review signed before it was recorded."""
+    distant_site_state: Mapped[str | None] = mapped_column(String(2), default=None)
 
 
 class Addendum(Base):

@@ -51,6 +51,10 @@ class User(Base):
     """Bumped when every session of the user must end (password reset, deactivation, a
     change of role or organizations). It is part of every API token's grant fingerprint, so
     a bump ends the user's API tokens too, for good: bump it only for that."""
+    practice_address: Mapped[str] = mapped_column(String(300), default="")
+    """A dentist's own practice address, where they review (the distant site); empty: the
+    organization's address."""
+    practice_state: Mapped[str] = mapped_column(String(2), default="")
 
     organizations: Mapped[list[Organization]] = relationship(
         secondary=user_organization, lazy="selectin", order_by=Organization.name

@@ -32,7 +32,8 @@ async def test_consent_forms_have_a_version_and_plain_text(client: Client):
         assert body["version"] == FORMS[name].version
         assert len(body["text"]) > 100
     teledentistry = (await client.get("/api/v1/consent-forms/teledentistry")).json()["text"]
-    for point in ("later", "in person", "Who sees", "costs", "live visit"):
+    for point in ("later", "in person", "Who sees", "costs",
+                  "you may ask for a live consultation (video or in person) instead"):
         assert point in teledentistry
     missing = await client.get("/api/v1/consent-forms/marketing")
     assert missing.status_code == 404
@@ -56,7 +57,7 @@ async def test_accepting_twice_answers_409_and_records_who_when_where(
 
     consent = await db.scalar(select(Consent))
     assert consent is not None
-    assert (consent.form, consent.version, consent.method) == ("teledentistry", 1, "portal")
+    assert (consent.form, consent.version, consent.method) == ("teledentistry", 2, "portal")
     assert consent.given_by == "patient"
     assert consent.given_by_name == "Pat Demo"
     assert consent.client_address

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Case, Consent, Evaluation, User
+from storage.models import Case, Consent, Evaluation, Patient, User
 from tests.integration.intake.conftest import PATIENT, Client, headers, upload, wait_ready
 from tests.integration.intake.test_uploads import SMALL
 from tests.support.portal import csrf_token, form_token, sign_in
@@ -24,7 +24,7 @@ async def _post_form(client: Client, path: str, data: dict[str, str]):
 
 
 async def _consent(client: Client) -> None:
-    response = await _post_form(client, "/patient/consent", {"agree": "yes", "version": "1"})
+    response = await _post_form(client, "/patient/consent", {"agree": "yes", "version": "2"})
     assert response.status_code == 303
     assert response.headers["location"] == "/patient/cases/new"
 
@@ -46,9 +46,9 @@ async def test_first_visit_asks_for_consent_then_opens_the_questionnaire(
         "location"] == "/patient/consent"
 
     page = await client.get("/patient/consent")
-    assert "Consent to teledentistry" in page.text and "live visit" in page.text
+    assert "Consent to teledentistry" in page.text and "live consultation" in page.text
     form_token(page.text)  # a plain form with the CSRF field
-    refused = await _post_form(client, "/patient/consent", {"version": "1"})
+    refused = await _post_form(client, "/patient/consent", {"version": "2"})
     assert refused.status_code == 303 and refused.headers["location"] == "/patient/consent"
     await _consent(client)
     consent = await db.scalar(select(Consent))
@@ -169,3 +169,25 @@ async def test_staff_cannot_open_the_patient_pages(client: Client):
     assert response.status_code == 403
     assert (await client.post("/patient/cases", data={}, headers=await headers(client))
             ).status_code == 403
+
+
+async def test_a_patient_who_accepted_version_1_is_asked_again(client: Client, db: AsyncSession):
+    """Version 2 of the teledentistry form adds the store-and-forward disclosure: a consent to
+    version 1 no longer counts, and version 1 cannot be accepted any more."""
+    patient = await db.scalar(select(Patient).where(Patient.email == PATIENT))
+    assert patient is not None
+    db.add(Consent(organization_id=patient.organization_id, patient_id=patient.id,
+                   form="teledentistry", version=1, given_by="patient", given_by_name="Pat Demo",
+                   method="portal", accepted_at=datetime(2026, 10, 1, tzinfo=UTC)))
+    await db.commit()
+    await sign_in(client, PATIENT)
+    assert (await client.get("/patient/cases/new", follow_redirects=False)).headers[
+        "location"] == "/patient/consent"
+    page = await client.get("/patient/consent")
+    assert "you may ask for a live consultation (video or in person) instead" in page.text
+    stale = await client.post("/api/v1/consents", json={"form": "teledentistry", "version": 1},
+                              headers={"x-csrftoken": await csrf_token(client)})
+    assert stale.status_code == 409 and stale.json()["code"] == "stale_version"
+    await _consent(client)
+    versions = sorted((await db.scalars(select(Consent.version))).all())
+    assert versions == [1, 2]
