@@ -17,6 +17,7 @@ from reviewer.billing.facts import load_case_facts
 from reviewer.consent_forms import TELEDENTISTRY, current_form, form_version
 from reviewer.documents.package import build_claim_package
 from reviewer.intake.consents import ConsentRequest, accept_consent, has_current_consent
+from reviewer.intake.identity import resolve_identity
 from storage.blobs import BlobStore
 from storage.models import Attachment, Case, Consent
 from tests.integration.billing.conftest import CTX, actor_for, seed_post_op, seed_school, user
@@ -130,6 +131,15 @@ async def test_collected_span_from_dicom_and_exif_times_else_upload_times(
         ("phone_postop_rotated_gps.jpg", "photo", "upper_occlusal", "3"),  # EXIF 08:15:02
     )
     seeded = await seed_post_op(demo_db, blobs, files)
+    # the fixture's DICOM names another (synthetic) patient: held until a person confirms it
+    held = await demo_db.scalar(select(Attachment).where(
+        Attachment.case_id == seeded.case_id, Attachment.status == "identity_mismatch"))
+    assert held is not None
+    record, _, _ = await _texts(demo_db, blobs, seeded.case_id)
+    assert "2026-11-20 00:00" not in record  # a held file's time is not the record's
+    await resolve_identity(demo_db, await actor_for(demo_db, "dentist@demo.test"), CTX,
+                           seeded.case_id, held.id, "confirm", "Same patient, name misspelled")
+    await demo_db.commit()
     record, _, _ = await _texts(demo_db, blobs, seeded.case_id)
     assert_has(record, "Collected 2026-11-20 00:00 to 2026-11-20 08:15")
     # no device time at all: the upload times (16:05 UTC), in the practice's zone
