@@ -18,7 +18,7 @@ from fpdf import FPDF
 from reviewer.coding.case_management import CoordinationActivity
 from reviewer.coding.rules import ClaimLine, RuleViolation
 from reviewer.documents.model import PatientIdentity, Practice
-from reviewer.documents.pdf import find_font, format_moment
+from reviewer.documents.pdf import format_moment, plain_document
 
 __all__ = ["CoordinationRecord", "render_coordination_record"]
 
@@ -57,17 +57,7 @@ def _period(period: tuple[dt.date | None, dt.date | None]) -> str:
 
 
 def render_coordination_record(record: CoordinationRecord) -> bytes:
-    doc = FPDF(orientation="P", unit="mm", format="A4")
-    doc.set_creation_date(record.generated_at.astimezone(dt.UTC))
-    doc.set_title(TITLE)
-    doc.set_author(record.practice.name)
-    doc.set_creator("Toothline")
-    doc.set_producer("Toothline")
-    doc.set_lang("en")
-    doc.set_auto_page_break(auto=True, margin=15)
-    doc.set_margins(15, 15, 15)
-    doc.add_font(FONT, "", find_font(), collection_font_number=0)
-    doc.add_page()
+    doc = plain_document(TITLE, record.practice.name, record.generated_at)
     doc.set_font(FONT, size=14)
     doc.multi_cell(0, 7, TITLE, new_x="LMARGIN", new_y="NEXT")
     doc.set_font(FONT, size=9.5)

@@ -100,6 +100,23 @@ def _descriptor(code: str) -> str:
     return load_catalog().get(code).descriptor if is_known_code(code) else "(not in the catalog)"
 
 
+def plain_document(title: str, author: str, moment: dt.datetime) -> FPDF:
+    """A4 portrait with the Unicode font, one page added, for the short documents without a
+    running header (the coordination record, a records copy's cover sheet)."""
+    doc = FPDF(orientation="P", unit="mm", format="A4")
+    doc.set_creation_date(moment.astimezone(dt.UTC))
+    doc.set_title(title)
+    doc.set_author(author)
+    doc.set_creator(PRODUCER)
+    doc.set_producer(PRODUCER)
+    doc.set_lang("en")
+    doc.set_auto_page_break(auto=True, margin=15)
+    doc.set_margins(15, 15, 15)
+    doc.add_font(FONT, "", find_font(), collection_font_number=0)
+    doc.add_page()
+    return doc
+
+
 class _Document(FPDF):
     """A4 portrait, the Unicode font, a running header and a page footer."""
 

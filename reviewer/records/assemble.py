@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import anyio.to_thread
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reviewer.billing.facts import NotSigned, load_case_facts
@@ -169,15 +169,23 @@ async def count_other_records(db: AsyncSession, req: RecordsRequest) -> int:
     return len(await signed_live_sessions(db, req)) + int(await _has_coordination(db, req))
 
 
-async def _live_pdf(db: AsyncSession, blobs: BlobStore, session: LiveSession) -> tuple[bytes, str]:
+async def _latest_package_pdf(
+    db: AsyncSession, blobs: BlobStore, encounter: ColumnElement[bool]
+) -> tuple[bytes, str] | None:
+    """The newest claim package's record PDF of one encounter (``encounter``: the package's
+    case or live-session column compared with its id), and where it came from."""
     stored = await db.scalar(
-        select(ClaimPackage)
-        .where(ClaimPackage.live_session_id == session.id)
-        .order_by(ClaimPackage.version.desc())
-        .limit(1)
+        select(ClaimPackage).where(encounter).order_by(ClaimPackage.version.desc()).limit(1)
     )
+    if stored is None:
+        return None
+    return await blobs.read(stored.pdf_key), f"claim_package:{stored.id}"
+
+
+async def _live_pdf(db: AsyncSession, blobs: BlobStore, session: LiveSession) -> tuple[bytes, str]:
+    stored = await _latest_package_pdf(db, blobs, ClaimPackage.live_session_id == session.id)
     if stored is not None:
-        return await blobs.read(stored.pdf_key), f"claim_package:{stored.id}"
+        return stored
     from reviewer.billing.facts import load_live_facts
 
     facts = await load_live_facts(db, session)
@@ -232,14 +240,9 @@ async def other_records(
 
 
 async def _record_pdf(db: AsyncSession, blobs: BlobStore, case: Case) -> tuple[bytes, str]:
-    stored = await db.scalar(
-        select(ClaimPackage)
-        .where(ClaimPackage.case_id == case.id)
-        .order_by(ClaimPackage.version.desc())
-        .limit(1)
-    )
+    stored = await _latest_package_pdf(db, blobs, ClaimPackage.case_id == case.id)
     if stored is not None:
-        return await blobs.read(stored.pdf_key), f"claim_package:{stored.id}"
+        return stored
     facts = await load_case_facts(db, case, blobs=blobs)
     # fpdf2 is CPU work: a worker thread, never the event loop
     pdf = await anyio.to_thread.run_sync(render_async_record, facts.record)

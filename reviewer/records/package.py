@@ -23,9 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fpdf import FPDF
-
-from reviewer.documents.pdf import find_font, format_moment
+from reviewer.documents.pdf import format_moment, plain_document
 
 __all__ = [
     "COVER_NAME",
@@ -102,17 +100,7 @@ def _entry(item: PackageItem) -> dict[str, Any]:
 
 def render_cover_sheet(label: PackageLabel, items: Sequence[PackageItem]) -> bytes:
     """A cover sheet labelled with the patient, the request and its date, with the index."""
-    doc = FPDF(orientation="P", unit="mm", format="A4")
-    doc.set_creation_date(label.prepared_at.astimezone(dt.UTC))
-    doc.set_title("Copy of dental records")
-    doc.set_author(label.organization)
-    doc.set_creator("Toothline")
-    doc.set_producer("Toothline")
-    doc.set_lang("en")
-    doc.set_auto_page_break(auto=True, margin=15)
-    doc.set_margins(15, 15, 15)
-    doc.add_font(FONT, "", find_font(), collection_font_number=0)
-    doc.add_page()
+    doc = plain_document("Copy of dental records", label.organization, label.prepared_at)
     doc.set_font(FONT, size=16)
     doc.multi_cell(0, 8, "Copy of dental records", new_x="LMARGIN", new_y="NEXT")
     doc.set_font(FONT, size=10)
