@@ -55,6 +55,25 @@ _TELEDENTISTRY_DISCLOSURE: Final = (
 """Version 2's store-and-forward disclosure: as California requires, a patient of an
 asynchronous review is told they may ask for a live (synchronous) consultation instead."""
 
+_TELEDENTISTRY_COMMON: Final = (
+    "You send photos, X-rays and answers through Toothline. A dentist licensed "
+    "in your state looks at them later — usually within a few hours to three days "
+    "— and writes back. This is not a live video visit and nobody watches as you "
+    "send them.",
+    "Photos cannot show everything. The dentist may ask for more photos, or tell "
+    "you that you need to come in for an examination in person. If so, this review "
+    "does not replace that visit.",
+    "Who sees your images: the reviewing dentist, the practice's clinical staff, "
+    "and the billing staff who send the claim to your dental plan. We never show "
+    "them to anyone else without your written permission, except where the law "
+    "requires it.",
+    "What it costs: the practice tells you the fee before the review, and what "
+    "your dental plan is expected to pay. You will not be charged for anything "
+    "you were not told about first.",
+)
+"""The paragraphs versions 1 and 2 of the teledentistry consent share, word for word (a
+published version's text never changes: tests/unit pins each version's text hash)."""
+
 _VERSIONS: dict[str, tuple[ConsentForm, ...]] = {
     TELEDENTISTRY: (
         ConsentForm(
@@ -63,20 +82,7 @@ _VERSIONS: dict[str, tuple[ConsentForm, ...]] = {
             title="Consent to teledentistry",
             summary="A dentist looks at your photos and answers later, not in a live call.",
             paragraphs=(
-                "You send photos, X-rays and answers through Toothline. A dentist licensed "
-                "in your state looks at them later — usually within a few hours to three days "
-                "— and writes back. This is not a live video visit and nobody watches as you "
-                "send them.",
-                "Photos cannot show everything. The dentist may ask for more photos, or tell "
-                "you that you need to come in for an examination in person. If so, this review "
-                "does not replace that visit.",
-                "Who sees your images: the reviewing dentist, the practice's clinical staff, "
-                "and the billing staff who send the claim to your dental plan. We never show "
-                "them to anyone else without your written permission, except where the law "
-                "requires it.",
-                "What it costs: the practice tells you the fee before the review, and what "
-                "your dental plan is expected to pay. You will not be charged for anything "
-                "you were not told about first.",
+                *_TELEDENTISTRY_COMMON,
                 "You may ask for a live visit (a video call or an appointment in the office) "
                 "instead at any time, and you may withdraw this consent by telling the "
                 "practice. Withdrawing does not affect reviews already done.",
@@ -91,20 +97,7 @@ _VERSIONS: dict[str, tuple[ConsentForm, ...]] = {
             title="Consent to teledentistry",
             summary="A dentist looks at your photos and answers later, not in a live call.",
             paragraphs=(
-                "You send photos, X-rays and answers through Toothline. A dentist licensed "
-                "in your state looks at them later — usually within a few hours to three days "
-                "— and writes back. This is not a live video visit and nobody watches as you "
-                "send them.",
-                "Photos cannot show everything. The dentist may ask for more photos, or tell "
-                "you that you need to come in for an examination in person. If so, this review "
-                "does not replace that visit.",
-                "Who sees your images: the reviewing dentist, the practice's clinical staff, "
-                "and the billing staff who send the claim to your dental plan. We never show "
-                "them to anyone else without your written permission, except where the law "
-                "requires it.",
-                "What it costs: the practice tells you the fee before the review, and what "
-                "your dental plan is expected to pay. You will not be charged for anything "
-                "you were not told about first.",
+                *_TELEDENTISTRY_COMMON,
                 _TELEDENTISTRY_DISCLOSURE,
                 "You may withdraw this consent at any time by telling the practice. "
                 "Withdrawing does not affect reviews already done.",

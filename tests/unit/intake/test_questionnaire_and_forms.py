@@ -44,3 +44,24 @@ def test_every_form_has_a_current_version_and_plain_text():
         current_form("nope")
     with pytest.raises(NotFound):
         form_version("teledentistry", 99)
+
+
+PUBLISHED_TEXT_SHA256 = {
+    ("teledentistry", 1): "7f18bc5f110bf20cc7617d6ef0211606b49c886ef216729a0a7eb9b2e00a9d0a",
+    ("teledentistry", 2): "0463093e020d2372f4d6813885abe1b375feae5ab691745e2e185e34d2bd9b8d",
+    ("information_sharing", 1):
+        "2bfdca27ece7c8730dcbf44cedb95732b11d47e5ccb8bd6110f81d4793a5b5c8",
+    ("records_release", 1): "5d8075d5ee6eadab053b259b72a8657d142583317bfd32af9419614659af001b",
+}
+
+
+def test_a_published_consent_text_never_changes() -> None:
+    """Patients accepted these exact words: a change is a new version, never an edit (add
+    the new version's hash here when you publish one)."""
+    import hashlib
+
+    from reviewer.consent_forms import form_version
+
+    for (form, version), digest in PUBLISHED_TEXT_SHA256.items():
+        text = form_version(form, version).text
+        assert hashlib.sha256(text.encode()).hexdigest() == digest, (form, version)
