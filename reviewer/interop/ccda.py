@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Final
@@ -29,11 +30,19 @@ LOINC_OID: Final = "2.16.840.1.113883.6.1"
 CDT_OID: Final = "2.16.840.1.113883.6.13"
 NPI_OID: Final = "2.16.840.1.113883.4.6"
 CONFIDENTIALITY_OID: Final = "2.16.840.1.113883.5.25"
-ACN_ROOT: Final = "2.16.840.1.113883.3.9999.1"
-"""Placeholder OID root of Toothline's attachment control numbers: replace with the
-organization's registered OID before production (docs/interop.md)."""
-PATIENT_ROOT: Final = "2.16.840.1.113883.3.9999.2"
-"""Placeholder OID root of Toothline's patient ids (the same caveat)."""
+
+
+def _uuid_oid(name: str) -> str:
+    """A UUID-derived OID (ITU-T X.667, the ``2.25`` arc): globally unique without
+    registering anything, and the same on every installation."""
+    return f"2.25.{uuid.uuid5(uuid.NAMESPACE_URL, f'urn:toothline:{name}').int}"
+
+
+ACN_ROOT: Final = _uuid_oid("attachment-control-number")
+"""The OID root of Toothline's attachment control numbers (the document ids). An
+organization with a registered OID of its own may put it here (docs/interop.md)."""
+PATIENT_ROOT: Final = _uuid_oid("patient-id")
+"""The OID root of Toothline's patient ids (the patient row's id as extension)."""
 SERVICE_CODE: Final = "D9996"
 
 ET.register_namespace("", NS)
