@@ -52,17 +52,20 @@ def _step_route(step: shared.Step) -> HTTPRouteHandler:
     """``POST /records-requests/{id}/<action>`` for one of ``shared.STEPS``: 200 + the request."""
 
     async def with_text(
-        self: Controller, db_session: DbDep, who: ActorDep, audit: AuditDep, blobs: BlobsDep,
-        request_id: FromPath[uuid.UUID], data: JSONBody[StepNoteIn | None] = None,
+        self: Controller, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
+        blobs: BlobsDep, request_id: FromPath[uuid.UUID],
+        data: JSONBody[StepNoteIn | None] = None,
     ) -> dict[str, Any]:
-        on = shared.OnRequest(db_session, blobs, who, audit, request_id)
+        on = shared.OnRequest(db_session, blobs, who, audit, request_id,
+                              shared.public_url(request))
         return request_json(who, await step.run(on, data.text if data else ""))
 
     async def without_body(
-        self: Controller, db_session: DbDep, who: ActorDep, audit: AuditDep, blobs: BlobsDep,
-        request_id: FromPath[uuid.UUID],
+        self: Controller, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
+        blobs: BlobsDep, request_id: FromPath[uuid.UUID],
     ) -> dict[str, Any]:
-        on = shared.OnRequest(db_session, blobs, who, audit, request_id)
+        on = shared.OnRequest(db_session, blobs, who, audit, request_id,
+                              shared.public_url(request))
         return request_json(who, await step.run(on, ""))
 
     handler = with_text if step.text else without_body

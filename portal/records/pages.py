@@ -94,7 +94,8 @@ def _step_page(step: shared.Step) -> HTTPRouteHandler:
         if step.text:
             form = await request.form()
             text = str(form.get("reason") or form.get("note") or "")
-        await step.run(shared.OnRequest(db_session, blobs, who, audit, request_id), text)
+        await step.run(shared.OnRequest(db_session, blobs, who, audit, request_id,
+                                        shared.public_url(request)), text)
         flash(request, step.done, "success")
         return redirect(request, f"/records/{request_id}")
 

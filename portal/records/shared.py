@@ -38,6 +38,8 @@ class OnRequest:
     who: Actor
     audit: AuditContext
     request_id: uuid.UUID
+    base_url: str = ""
+    """``TOOTHLINE_PUBLIC_URL``: what the FHIR Bundle of an electronic copy is named under."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,8 @@ STEPS: dict[str, Step] = {step.action: step for step in (
     Step("waive", "Waive the fee", "Fee waived.",
          lambda on, text: services.waive(on.db, on.who, on.audit, on.request_id, text), text=True),
     Step("prepare", "Build the package", "Package prepared.",
-         lambda on, _: services.prepare(on.db, on.blobs, on.who, on.audit, on.request_id)),
+         lambda on, _: services.prepare(on.db, on.blobs, on.who, on.audit, on.request_id,
+                                        base_url=on.base_url)),
     Step("check", "The second staff member's check of the package", "Package checked.",
          lambda on, text: services.check(on.db, on.who, on.audit, on.request_id, text), text=True),
     Step("refuse", "Refuse the request, with a written reason",
@@ -79,6 +82,10 @@ STEPS: dict[str, Step] = {step.action: step for step in (
          "Extended by 30 days; the reason is on record.",
          lambda on, text: services.extend(on.db, on.who, on.audit, on.request_id, text), text=True),
 )}
+
+
+def public_url(request: AnyRequest) -> str:
+    return str(request.app.state.settings.server.public_url)
 
 
 def download_url(request: AnyRequest, token: str | None) -> str | None:

@@ -159,7 +159,8 @@ def _practice(org: Organization) -> Practice:
     )
     return Practice(
         name=org.name, npi=org.npi or "", address=address, phone=org.phone,
-        time_zone=org.time_zone or "UTC",
+        time_zone=org.time_zone or "UTC", address_line=org.address_line or "",
+        city=org.city or "", state=org.state or "", postal_code=org.postal_code or "",
     )
 
 
@@ -177,6 +178,9 @@ def _patient(p: Patient) -> PatientIdentity:
         guardian_name=p.guardian_name or "",
         student_id=p.student_id or "",
         school=p.school or "",
+        first_name=p.first_name, last_name=p.last_name, phone=p.phone or "",
+        address_line=p.address_line or "", city=p.city or "", state=p.state or "",
+        postal_code=p.postal_code or "",
     )
 
 

@@ -38,6 +38,11 @@ class Practice:
     address: str
     phone: str = ""
     time_zone: str = "UTC"
+    address_line: str = ""
+    """The address in parts, for the C-CDA header (``address`` is the printed line)."""
+    city: str = ""
+    state: str = ""
+    postal_code: str = ""
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,15 @@ class PatientIdentity:
     guardian_name: str = ""
     student_id: str = ""
     school: str = ""
+    first_name: str = ""
+    """The name in parts and the home address in parts, for the C-CDA header (the PDF prints
+    ``name`` and ``address``)."""
+    last_name: str = ""
+    phone: str = ""
+    address_line: str = ""
+    city: str = ""
+    state: str = ""
+    postal_code: str = ""
 
 
 @dataclass(frozen=True)

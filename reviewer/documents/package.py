@@ -6,13 +6,17 @@ bytes)::
     D9996-record.pdf       the full record (report type DG, diagnostic report)
     claim-attachment.pdf   narrative + display images/radiographs (RB with radiographs, else OZ)
     images/NN-<kind>.jpg   only when the payer profile wants separate images (RB / OZ each)
+    D9996-record.cda.xml   the same record as a C-CDA R2.1 Unstructured Document (DG), its id
+                           the attachment control number (reviewer.interop.ccda)
     manifest.json          line items, place of service, provider, patient reference, dates,
                            attachment control number, report type and sha256 of every file
 
-The payer profile's limits apply to the files sent (everything but the manifest): the number
-of files, the size of each and the formats. When the attachment PDF is too large the pictures
-are re-encoded smaller in fixed steps; when nothing fits, :class:`AttachmentDoesNotFit` says
-what and why.
+The payer profile's limits apply to the files sent to a payer's attachment portal (everything
+but the manifest and the C-CDA): the number of files, the size of each and the formats. The
+C-CDA is the record PDF again, wrapped for an X12 275 / electronic attachment exchange, so it
+is not one more portal file (its ``alternative_to`` in the manifest names the PDF). When the
+attachment PDF is too large the pictures are re-encoded smaller in fixed steps; when nothing
+fits, :class:`AttachmentDoesNotFit` says what and why.
 """
 
 from __future__ import annotations
@@ -37,9 +41,12 @@ from reviewer.documents.pdf import (
     render_attachment_pdf,
 )
 from reviewer.errors import Unprocessable
+from reviewer.interop.ccda import ACN_ROOT as CCDA_ROOT
+from reviewer.interop.ccda import input_for_record, unstructured_document
 
 __all__ = [
     "ATTACHMENT_NAME",
+    "CCDA_NAME",
     "FIT_STEPS",
     "MANIFEST_NAME",
     "RECORD_NAME",
@@ -51,6 +58,7 @@ __all__ = [
 ]
 
 RECORD_NAME = "D9996-record.pdf"
+CCDA_NAME = "D9996-record.cda.xml"
 ATTACHMENT_NAME = "claim-attachment.pdf"
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "toothline-claim-attachment/1"
@@ -273,6 +281,14 @@ def build_claim_package(
         raise AttachmentDoesNotFit(
             "The claim attachment does not fit the payer's limits: " + "; ".join(problems) + "."
         )
+    ccda = unstructured_document(
+        input_for_record(record, attachment_control_number=acn, version=version,
+                         record_pdf=record_pdf)
+    )
+    files.append(
+        PackageFile(CCDA_NAME, "application/xml", "DG",
+                    "Teledentistry record (D9996) as a C-CDA R2.1 Unstructured Document", ccda)
+    )
 
     moment = record_moment(record)
     items_by_ref = {i.ref: i for i in record.items}
@@ -329,6 +345,9 @@ def build_claim_package(
             "size": len(f.data),
             "sha256": f.sha256,
         }
+        if f.name == CCDA_NAME:
+            entry["alternative_to"] = RECORD_NAME
+            entry["document_id"] = {"root": CCDA_ROOT, "extension": acn}
         shown = separate.get(f.name)
         if shown is not None:
             entry["attachment"] = shown.ref

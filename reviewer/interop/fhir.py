@@ -225,9 +225,10 @@ def _full_url(base_url: str, resource: Resource) -> str:
 
 def bundle(
     base_url: str, kind: str, resources: Sequence[Resource], *, self_url: str | None = None,
-    timestamp: dt.datetime | None = None,
+    timestamp: dt.datetime | None = None, bundle_id: str | None = None,
 ) -> Bundle:
-    """``kind``: ``searchset`` (entries marked ``match``, with ``total``) or ``collection``."""
+    """``kind``: ``searchset`` (entries marked ``match``, with ``total``) or ``collection``.
+    ``bundle_id``: a fixed id (a records copy names its Bundle by the request), else random."""
     entries: list[dict[str, Any]] = []
     for resource in resources:
         entry: dict[str, Any] = {
@@ -237,7 +238,8 @@ def bundle(
         if kind == "searchset":
             entry["search"] = {"mode": "match"}
         entries.append(entry)
-    body: dict[str, Any] = {"resourceType": "Bundle", "id": str(uuid.uuid4()), "type": kind,
+    body: dict[str, Any] = {"resourceType": "Bundle", "id": bundle_id or str(uuid.uuid4()),
+                            "type": kind,
                             "entry": entries}
     if kind == "searchset":
         body["total"] = len(entries)

@@ -9,9 +9,11 @@ written after the read succeeded.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import uuid
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 from fhir.resources.R4B.bundle import Bundle
@@ -40,11 +42,12 @@ async def _patient(db: AsyncSession, actor: Actor, patient_id: uuid.UUID) -> Pat
 
 
 def _audit(
-    db: AsyncSession, ctx: AuditContext, patient: Patient, resource: str, count: int
+    db: AsyncSession, ctx: AuditContext, patient: Patient, resource: str, count: int,
+    **more: str,
 ) -> None:
     record_view(db, "fhir.exported", ctx, organization_id=patient.organization_id,
                 subject_type="patient", subject_id=patient.id,
-                details={"resource": resource, "count": count})
+                details={"resource": resource, "count": count, **more})
 
 
 def patient_data(p: Patient) -> fhir.PatientData:
@@ -175,4 +178,36 @@ async def everything(
         timestamp=dt.datetime.now(dt.UTC),
     )
     _audit(db, ctx, patient, "$everything", len(result.entry or []))
+    return result
+
+
+async def records_copy_bundle(
+    db: AsyncSession, blobs: BlobStore, ctx: AuditContext, base_url: str, patient: Patient,
+    cases: Sequence[Case], *, request_id: uuid.UUID, prepared_at: dt.datetime,
+    record_paths: Mapping[uuid.UUID, str],
+) -> Bundle:
+    """The ``$everything`` Bundle of a records request's electronic copy (D9961).
+
+    The same resources as :func:`everything`, but for the cases the request covers (chosen
+    and scoped by the records desk, not by the actor's case list). A DocumentReference whose
+    record PDF is in the copy points at it by its path in the ZIP (``record_paths``: claim
+    package id to path), so the reader needs no Toothline login to open it. The Bundle is
+    named by the request and dated when the copy was prepared. Audited as ``fhir.exported``.
+    """
+    case_list = list(cases)
+    studies: list[ImagingStudy] = [fhir.imaging_study(patient.id, s)
+                                   for s in await _studies(db, case_list)]
+    documents: list[DocumentReference] = []
+    for record in await _records(db, blobs, base_url, case_list):
+        path = record_paths.get(record.package_id)
+        if path is not None:
+            record = dataclasses.replace(record, url=path)
+        documents.append(fhir.document_reference(base_url, patient.id, record))
+    result = fhir.bundle(
+        base_url, "collection",
+        [fhir.patient_resource(base_url, patient_data(patient)), *studies, *documents],
+        timestamp=prepared_at, bundle_id=str(request_id),
+    )
+    _audit(db, ctx, patient, "$everything", len(result.entry or []),
+           records_request=str(request_id))
     return result

@@ -10,11 +10,17 @@ An "all records" copy also holds the patient's signed live sessions (the D9995 r
 stored documentation PDF of the latest package, or the same document rendered) and, when any
 case-management work was logged, the care-coordination documentation (D9991/D9992/D9997) of
 all of it — both scoped to the request's organization and patient like the cases.
+
+An electronic copy (format ``electronic``: released as a download link, by portal or email)
+also holds ``fhir/everything.json``: the patient's FHIR R4 ``$everything`` Bundle of the same
+cases (:func:`reviewer.interop.fhir_export.records_copy_bundle`), machine-readable beside the
+PDFs. Paper and media copies do not (printed or mailed JSON helps nobody).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -25,12 +31,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from reviewer.billing.facts import NotSigned, load_case_facts
 from reviewer.clock import local_date
 from reviewer.documents.pdf import render_async_record, render_live_record
+from reviewer.interop import fhir, fhir_export
 from reviewer.records.package import (
     BuiltPackage,
     PackageItem,
     PackageLabel,
     build_records_package,
 )
+from reviewer.records.policy import Format
+from storage.audit import AuditContext
 from storage.blobs import BlobStore
 from storage.models import (
     Attachment,
@@ -45,6 +54,7 @@ from storage.models import (
 )
 
 __all__ = [
+    "BUNDLE_NAME",
     "CaseSelection",
     "assemble",
     "count_items",
@@ -62,6 +72,9 @@ EXTENSIONS: Mapping[str, str] = {
     "application/dicom": ".dcm",
     "application/pdf": ".pdf",
 }
+
+
+BUNDLE_NAME = "fhir/everything.json"
 
 
 @dataclass(frozen=True)
@@ -89,8 +102,6 @@ async def select_cases(
     )
     scope = req.scope or {}
     if not scope.get("all") and scope.get("case_ids"):
-        import uuid
-
         query = query.where(Case.id.in_([uuid.UUID(c) for c in scope["case_ids"]]))
     cases = (await db.scalars(query.order_by(Case.created_at))).all()
     start = dt.date.fromisoformat(scope["from"]) if scope.get("from") else None
@@ -310,6 +321,40 @@ async def case_items(
     return items
 
 
+async def fhir_item(
+    db: AsyncSession,
+    blobs: BlobStore,
+    ctx: AuditContext,
+    base_url: str,
+    req: RecordsRequest,
+    patient: Patient,
+    selection: Sequence[CaseSelection],
+    items: Sequence[PackageItem],
+    now: dt.datetime,
+) -> PackageItem:
+    """The ``$everything`` Bundle of an electronic copy, its records pointing at their PDFs
+    in the ZIP."""
+    paths: dict[uuid.UUID, str] = {}
+    for item in items:
+        kind, _, ref = item.source.partition(":")
+        if kind == "claim_package" and item.name.endswith("/D9996-record.pdf"):
+            paths[uuid.UUID(ref)] = item.name
+    bundle = await fhir_export.records_copy_bundle(
+        db, blobs, ctx, base_url, patient, [s.case for s in selection],
+        request_id=req.id, prepared_at=now, record_paths=paths,
+    )
+    count = len(bundle.entry or [])
+    return PackageItem(
+        BUNDLE_NAME,
+        f"FHIR R4 $everything Bundle (JSON): the patient and {count - 1} resource(s) of the "
+        "cases in this copy",
+        fhir.FHIR_JSON,
+        fhir.to_json(bundle),
+        None,
+        f"fhir:{patient.id}:everything",
+    )
+
+
 async def assemble(
     db: AsyncSession,
     blobs: BlobStore,
@@ -318,6 +363,9 @@ async def assemble(
     patient: Patient,
     now: dt.datetime,
     scope_text: str,
+    *,
+    ctx: AuditContext,
+    base_url: str,
 ) -> BuiltPackage:
     selection = await select_cases(db, req, org)
     originals = bool((req.scope or {}).get("include_originals"))
@@ -327,6 +375,9 @@ async def assemble(
         items.extend(await case_items(db, blobs, chosen, folder, originals))
     others = await other_records(db, blobs, req, org, patient, now)
     items.extend(others)
+    if req.format == Format.ELECTRONIC and patient.organization_id == req.organization_id:
+        items.append(await fhir_item(db, blobs, ctx, base_url, req, patient, selection, items,
+                                     now))
     live = sum(1 for i in others if i.name.startswith("live-sessions/"))
     coordination = sum(1 for i in others if i.name.startswith("coordination/"))
     contents = f"{len(selection)} case review(s)"

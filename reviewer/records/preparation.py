@@ -25,17 +25,20 @@ async def prepare(
     ctx: AuditContext,
     request_id: uuid.UUID,
     *,
+    base_url: str,
     now: dt.datetime | None = None,
 ) -> RequestView:
     """Assemble the package from the stored records: exactly what was asked, every file
-    with its sha256, a cover sheet and an index."""
+    with its sha256, a cover sheet and an index; an electronic copy also holds the FHIR
+    ``$everything`` Bundle (``base_url``: the public URL its identifiers are named under)."""
     from reviewer.records.assemble import assemble
 
     step = await begin(db, actor, ctx, request_id, now)
     req, org, moment = step.req, step.org, step.moment
     step.move(RecordsAction.PREPARE)
     patient = await db.get_one(Patient, req.patient_id)
-    built = await assemble(db, blobs, req, org, patient, moment, describe_scope(req.scope))
+    built = await assemble(db, blobs, req, org, patient, moment, describe_scope(req.scope),
+                           ctx=ctx, base_url=base_url)
     key = new_blob_key("records/packages")
     await blobs.put(key, built.zip_bytes, content_type="application/zip")
     # A package prepared before stays in the store until this change has committed: the

@@ -11,6 +11,7 @@ import re
 import zipfile
 
 import pytest
+from lxml import etree
 from pypdf import PdfReader
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,7 +20,7 @@ from reviewer.billing.facts import load_case_facts
 from reviewer.documents.package import build_claim_package
 from reviewer.documents.pdf import ASYNC_LABEL, SYNC_LABEL, render_live_record
 from storage.blobs import BlobStore
-from storage.models import Case
+from storage.models import Case, Organization, Patient
 from tests.integration.billing.conftest import CTX, actor_for, seed_post_op, seed_school
 
 
@@ -116,13 +117,28 @@ async def test_zip_manifest_and_determinism(demo_db: AsyncSession, blobs: BlobSt
     assert one.zip_bytes == two.zip_bytes and one.record_pdf == two.record_pdf
     with zipfile.ZipFile(io.BytesIO(one.zip_bytes)) as archive:
         names = archive.namelist()
-        assert names == ["D9996-record.pdf", "claim-attachment.pdf", "manifest.json"]
+        assert names == ["D9996-record.pdf", "claim-attachment.pdf", "D9996-record.cda.xml",
+                         "manifest.json"]
+        ccda = etree.fromstring(archive.read("D9996-record.cda.xml"))
         manifest = json.loads(archive.read("manifest.json"))
         for entry in manifest["files"]:
             assert hashlib.sha256(archive.read(entry["name"])).hexdigest() == entry["sha256"]
             assert entry["size"] == len(archive.read(entry["name"]))
         attachment_text = text_of(archive.read("claim-attachment.pdf"))
     assert manifest["attachment_control_number"] == "TL1"
+    # the C-CDA's header comes from the stored patient and organization (docs/interop.md)
+    ns = {"h": "urn:hl7-org:v3"}
+    patient = await demo_db.get_one(Patient, case.patient_id)
+    org = await demo_db.get_one(Organization, case.organization_id)
+    name = ccda.find("h:recordTarget/h:patientRole/h:patient/h:name", ns)
+    assert (name.findtext("h:given", namespaces=ns), name.findtext("h:family", namespaces=ns)) == (
+        patient.first_name, patient.last_name)
+    assert ccda.find("h:id", ns).get("extension") == "TL1"
+    custodian = ccda.find(
+        "h:custodian/h:assignedCustodian/h:representedCustodianOrganization", ns)
+    assert custodian.findtext("h:name", namespaces=ns) == org.name
+    if org.city and org.address_line:
+        assert custodian.findtext("h:addr/h:city", namespaces=ns) == org.city
     assert manifest["patient_reference"] == str(seeded.patient_id)
     assert "Zoë" not in json.dumps(manifest, ensure_ascii=False)  # a reference, not the name
     assert manifest["place_of_service"] == ["02"]

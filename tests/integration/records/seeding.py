@@ -23,6 +23,8 @@ from tests.support.intake import uploader as upload_actor
 GOOD = FIXTURES / "good"
 CTX = AuditContext(actor_id=None, actor_role="test", client_address="127.0.0.1")
 SIGNED_AT = dt.datetime(2026, 11, 21, 17, 30, tzinfo=dt.UTC)
+BASE = "https://toothline.example"
+"""The public URL the FHIR Bundle of an electronic copy is named under."""
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from reviewer.records.services import NewRequest, Verification
 from storage.blobs import BlobStore
 from storage.models import AuditEvent, DownloadLink, LedgerEntry, RecordsRequest
 from tests.integration.records.seeding import (
+    BASE,
     CTX,
     actor_for,
     demo_patient,
@@ -131,7 +132,7 @@ async def test_full_walk_with_fee_paid_second_check_and_link(
     with pytest.raises(Forbidden):
         await records_ledger(demo_db, other_desk, CTX)
 
-    view = await services.prepare(demo_db, blobs, desk, CTX, req.id, now=now)
+    view = await services.prepare(demo_db, blobs, desk, CTX, req.id, base_url=BASE, now=now)
     assert view.request.status == "prepared"
     # The organization asks for a second check: not released before it, not by the preparer.
     with pytest.raises(Conflict) as unchecked:
@@ -198,7 +199,7 @@ async def test_expired_link_refused(demo_db: AsyncSession, blobs: BlobStore):
                           Verification("portal_login", "state_id", "4821", "self"), now=now)
     await services.quote(demo_db, desk, CTX, req.id, now=now)
     await services.waive(demo_db, desk, CTX, req.id, "hardship", now=now)
-    await services.prepare(demo_db, blobs, desk, CTX, req.id, now=now)
+    await services.prepare(demo_db, blobs, desk, CTX, req.id, base_url=BASE, now=now)
     delivery = await services.deliver(demo_db, desk, CTX, req.id, delivery_method="portal", now=now)
     assert delivery.token
     assert (await demo_db.scalars(select(LedgerEntry))).all() == []  # waived: nothing billed
@@ -224,7 +225,8 @@ async def test_exactly_what_was_asked(demo_db: AsyncSession, blobs: BlobStore):
                           now=RECEIVED)
     await services.quote(demo_db, desk, CTX, req.id, now=RECEIVED)
     await services.waive(demo_db, desk, CTX, req.id, now=RECEIVED)
-    view = await services.prepare(demo_db, blobs, desk, CTX, req.id, now=RECEIVED)
+    view = await services.prepare(demo_db, blobs, desk, CTX, req.id, base_url=BASE,
+                                  now=RECEIVED)
     package = _zip(await blobs.read(view.request.package_key or ""))
     index = json.loads(package.pop("index.json"))
     cases = {f["case_id"] for f in index["files"] if f["case_id"]}
@@ -241,7 +243,8 @@ async def test_exactly_what_was_asked(demo_db: AsyncSession, blobs: BlobStore):
                           now=RECEIVED)
     await services.quote(demo_db, desk, CTX, req2.id, now=RECEIVED)
     await services.waive(demo_db, desk, CTX, req2.id, now=RECEIVED)
-    view2 = await services.prepare(demo_db, blobs, desk, CTX, req2.id, now=RECEIVED)
+    view2 = await services.prepare(demo_db, blobs, desk, CTX, req2.id, base_url=BASE,
+                                   now=RECEIVED)
     index2 = json.loads(_zip(await blobs.read(view2.request.package_key or ""))["index.json"])
     assert {f["case_id"] for f in index2["files"] if f["case_id"]} - {None} != cases
     assert len({f["case_id"] for f in index2["files"] if f["case_id"]}) == 1

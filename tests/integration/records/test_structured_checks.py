@@ -27,6 +27,7 @@ from reviewer.records.services import NewRequest, Verification
 from storage.blobs import BlobStore
 from storage.models import CoordinationActivity, LiveSession, Patient, RecordsRequest
 from tests.integration.records.seeding import (
+    BASE,
     CTX,
     actor_for,
     demo_patient,
@@ -92,7 +93,7 @@ async def _released_copy(db: AsyncSession, blobs: BlobStore, patient: Patient,
                           now=RECEIVED)
     await services.quote(db, desk, CTX, req.id, now=RECEIVED)
     await services.waive(db, desk, CTX, req.id, now=RECEIVED)
-    view = await services.prepare(db, blobs, desk, CTX, req.id, now=RECEIVED)
+    view = await services.prepare(db, blobs, desk, CTX, req.id, base_url=BASE, now=RECEIVED)
     assert view.request.package_key
     await db.commit()
     return _files(await blobs.read(view.request.package_key))

@@ -37,7 +37,12 @@ from reviewer.documents.model import (
     Practice,
     Site,
 )
-from reviewer.documents.package import AttachmentDoesNotFit, build_claim_package, narrative_for
+from reviewer.documents.package import (
+    CCDA_NAME,
+    AttachmentDoesNotFit,
+    build_claim_package,
+    narrative_for,
+)
 from reviewer.documents.pdf import ASYNC_LABEL, SYNC_LABEL, render_live_record
 
 SIGNED = dt.datetime(2026, 11, 21, 17, 30, tzinfo=dt.UTC)
@@ -107,8 +112,9 @@ def test_same_record_same_bytes_and_checksums_match():
 def test_a_ten_image_case_fits_the_default_limits():
     built = build_claim_package(record(images=10, noisy=True), DEFAULT_PROFILE,
                                 attachment_control_number="TL10")
-    sizes = {f.name: len(f.data) for f in built.files}
-    assert len(built.files) == 2
+    sizes = {f.name: len(f.data) for f in built.files if f.name != CCDA_NAME}
+    assert [f.name for f in built.files] == ["D9996-record.pdf", "claim-attachment.pdf",
+                                             CCDA_NAME]
     assert all(size <= DEFAULT_PROFILE.attachment_max_bytes for size in sizes.values())
     pdf = PdfReader(io.BytesIO(built.files[1].data))
     images = sum(len(page.images) for page in pdf.pages)
@@ -137,8 +143,8 @@ def test_separate_images_are_plain_jpegs_with_their_own_report_type():
     built = build_claim_package(record(images=2), profile, attachment_control_number="TL2")
     names = [f.name for f in built.files]
     assert names == ["D9996-record.pdf", "claim-attachment.pdf", "images/01-radiograph.jpg",
-                     "images/02-photo.jpg"]
-    for f in built.files[2:]:
+                     "images/02-photo.jpg", CCDA_NAME]
+    for f in built.files[2:4]:
         with Image.open(io.BytesIO(f.data)) as im:
             assert im.format == "JPEG"
             assert not im.getexif() and "icc_profile" not in im.info and "comment" not in im.info
