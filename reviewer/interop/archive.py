@@ -189,6 +189,16 @@ async def send_status(db: AsyncSession, actor: Actor, case_id: uuid.UUID) -> Arc
     return await send_of(db, case.id)
 
 
+async def send_view(
+    db: AsyncSession, actor: Actor, case_id: uuid.UUID
+) -> tuple[ArchiveSend | None, bool]:
+    """The case's send record and whether its organization's archive is turned on (what the
+    case page shows)."""
+    case = await _case_for_sender(db, actor, case_id)
+    settings = await settings_of(db, case.organization_id)
+    return await send_of(db, case.id), bool(settings and settings.enabled)
+
+
 async def archive_on_signed(db: AsyncSession, case: Case, ctx: AuditContext) -> None:
     """Called in the signing transaction: queue the send when the organization has an
     enabled archive (the job runs after the commit; nothing is sent on a rollback)."""

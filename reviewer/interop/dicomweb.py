@@ -90,6 +90,9 @@ def store(target: Target, datasets: Sequence[Dataset]) -> int:
         if target.username:
             session.auth = (target.username, target.password or "")
         client = DICOMwebClient(target.url, session=session, timeout=TIMEOUT_S)
+        # one attempt per job: the job runner and the sweep do the retrying (and record it),
+        # not the client's own exponential wait inside a worker thread
+        client.set_http_retry_params(retry=False)
         answer = client.store_instances(list(datasets))
     finally:
         session.close()
