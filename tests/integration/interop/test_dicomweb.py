@@ -18,14 +18,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import portal.jobs
 from portal.accounts.passwords import hash_password
+from portal.settings import Settings
 from reviewer.interop.dicom_wrap import SECONDARY_CAPTURE, VL_PHOTOGRAPHIC, study_uid
 from reviewer.interop.dicomweb import MAX_ATTEMPTS, archive_sweep
 from storage.models import Attachment, AuditEvent, Case, Organization, Patient, Role, User
 from storage.models.archive import ArchiveSend
 from tests.integration.accounts.helpers import OTHER_ORG, add_other_organization
 from tests.integration.billing.conftest import _attach, org, seed_post_op, user
+from tests.integration.portal.test_event_loop_blocking import (
+    _report,
+    dentist_signs,
+    guarded_client,
+    patient_submits,
+)
 from tests.support.dicoms import write_dicom
 from tests.support.live import free_port
+from tests.support.loop_guard import LoopGuard
 from tests.support.orthanc import Orthanc
 from tests.support.portal import DEMO_PASSWORD, csrf_token, sign_in
 
@@ -285,3 +293,28 @@ async def test_admin_page_saves_the_settings(client: Client, app_db: AsyncSessio
     assert saved.status_code == 303, saved.text
     read = (await client.get(f"/api/v1/organizations/{clinic}/archive")).json()
     assert read["enabled"] is True and read["restore_identity"] is False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_send_leaves_the_event_loop_free(
+    settings: Settings, orthanc: Orthanc, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Submit, sign, and the job sends to Orthanc, on a loop the guard watches
+    (docs/development.md "CPU work stays off the event loop"): the wrapping (Pillow reads
+    headers) and the synchronous STOW-RS client run in worker threads."""
+    with LoopGuard() as guard:
+        async with guarded_client(settings, guard) as client:
+            clinic = client.blocking_portal.call(_clinic_id, client.app)
+            await _set_archive(client, clinic, orthanc.dicomweb_url)
+            case_id = await patient_submits(client)
+            await dentist_signs(client, case_id)  # drains the jobs: the send has run
+            state = await _send_state(client, uuid.UUID(case_id))
+            assert state["state"] == "sent" and state["instances"] == 2, state
+        _report(guard, capsys)
+    assert guard.failures() == []
+
+
+async def _clinic_id(app: Litestar) -> uuid.UUID:
+    async with app.state.db_sessionmaker() as db:
+        return (await org(db, "Demo Dental Clinic")).id
