@@ -318,3 +318,48 @@ async def test_the_send_leaves_the_event_loop_free(
 async def _clinic_id(app: Litestar) -> uuid.UUID:
     async with app.state.db_sessionmaker() as db:
         return (await org(db, "Demo Dental Clinic")).id
+
+
+async def test_review_page_fragment_shows_the_send_and_sends_again(
+    client: Client, app_db: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(portal.jobs, "RETRY_AFTER_S", 0.01)
+    seeded = await seed_post_op(app_db, client.app.state.blobs, package=False)
+    fragment = f"/archive/cases/{seeded.case_id}"
+    htmx = {"hx-request": "true", "hx-target": "archive-status"}
+    await _as(client, "dentist@demo.test")
+    review = await client.get(f"/review/cases/{seeded.case_id}")
+    assert review.status_code == 200 and f'hx-get="{fragment}"' in review.text
+    off = await client.get(fragment, headers=htmx)
+    assert off.status_code == 200 and 'id="archive-status"' in off.text
+    assert "Send to archive" not in off.text  # no archive turned on: nothing to offer
+
+    await _set_archive(client, seeded.organization_id, f"http://127.0.0.1:{free_port()}/x")
+    headers = {**htmx, **await _as(client, "dentist@demo.test")}
+    on = await client.get(fragment, headers=htmx)
+    assert "Not sent to the archive." in on.text and "Send to archive" in on.text
+    sent = await client.post(fragment, headers=headers)
+    assert sent.status_code == 200, sent.text
+    assert "Waiting to be sent" in sent.text and "<html" not in sent.text
+    await client.app.state.jobs.drained()
+    failed = await client.get(fragment, headers=htmx)
+    assert "Sending to the archive failed" in failed.text
+    assert "Send to archive again" in failed.text
+
+
+async def test_an_unsigned_case_is_not_sent(client: Client, app_db: AsyncSession) -> None:
+    seeded = await seed_post_op(app_db, client.app.state.blobs, package=False)
+    base = await app_db.get(Case, seeded.case_id)
+    assert base is not None
+    unsigned = Case(
+        organization_id=base.organization_id, patient_id=base.patient_id, kind="question",
+        status="submitted", urgency="routine", urgency_rank=2, questionnaire={},
+        location_state="CA", location_site="home", submitted_by_id=base.submitted_by_id,
+    )
+    app_db.add(unsigned)
+    await app_db.commit()
+    await _set_archive(client, seeded.organization_id, f"http://127.0.0.1:{free_port()}/x")
+    headers = await _as(client, "dentist@demo.test")
+    refused = await client.post(f"/api/v1/cases/{unsigned.id}/archive", headers=headers)
+    assert refused.status_code == 409 and refused.json()["code"] == "case_not_signed"
+    assert (await _send_state(client, unsigned.id))["state"] is None
