@@ -73,8 +73,8 @@ def _wait(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
 
 
 @contextmanager
-def orthanc_server(workdir: Path, *, dicomweb: bool = True, name: str = "toothline-test"
-                   ) -> Iterator[Orthanc]:
+def orthanc_server(workdir: Path, *, dicomweb: bool = True, name: str = "toothline-test",
+                   http_threads: int = 10) -> Iterator[Orthanc]:
     """Orthanc with its own storage folder, HTTP on a free loopback port, no DICOM network
     listener, no authentication (loopback only), the DICOMweb plugin at ``/dicom-web/``."""
     binary = orthanc_binary()
@@ -95,7 +95,7 @@ def orthanc_server(workdir: Path, *, dicomweb: bool = True, name: str = "toothli
         "Plugins": [str(DICOMWEB_PLUGIN)] if dicomweb else [],
         "StorageCompression": False,
         "ConcurrentJobs": 2,
-        "HttpThreadsCount": 10,
+        "HttpThreadsCount": http_threads,
     }
     if dicomweb:
         config["DicomWeb"] = {"Enable": True, "Root": DICOMWEB_ROOT}
