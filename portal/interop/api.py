@@ -16,6 +16,7 @@ from litestar import Controller, Response, get
 from litestar.params import FromPath, QueryParameter
 
 from portal.accounts.guards import require_roles
+from portal.interop import archive
 from portal.requests import ActorDep, AnyRequest, AuditDep, BlobsDep, DbDep
 from reviewer.interop import fhir, fhir_export
 
@@ -97,5 +98,5 @@ class FhirApiController(Controller):
             db_session, blobs, who, audit, _base(request), patient, self_url=_self(request)))
 
 
-PAGE_CONTROLLERS: list[type] = []
-API_CONTROLLERS: list[type] = [FhirApiController]
+PAGE_CONTROLLERS: list[type] = [*archive.PAGE_CONTROLLERS]
+API_CONTROLLERS: list[type] = [FhirApiController, *archive.API_CONTROLLERS]

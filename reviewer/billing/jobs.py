@@ -25,6 +25,8 @@ from reviewer.billing.encounters import propose_case_lines
 from reviewer.billing.packages import BUILD_JOB, build_current_package, rebuild_after_commit
 from reviewer.coding.rules import EncounterType
 from reviewer.errors import DomainError
+from reviewer.interop.archive import ARCHIVE_JOB
+from reviewer.interop.dicomweb import archive_sweep, send_to_archive_job
 from storage.audit import AuditContext
 from storage.blobs import BlobStore
 from storage.models import (
@@ -61,7 +63,10 @@ async def build_package_job(
         log.info("package of %s was built elsewhere", payload.get("encounter_id"))
 
 
-JOBS: Mapping[str, Job] = {BUILD_JOB: build_package_job}
+JOBS: Mapping[str, Job] = {
+    BUILD_JOB: build_package_job,
+    ARCHIVE_JOB: send_to_archive_job,
+}
 
 
 async def billing_on_signed(db: AsyncSession, case: Case, actor: Actor) -> None:
@@ -155,4 +160,5 @@ async def sweep(db: AsyncSession, blobs: BlobStore) -> dict[str, int]:
         except (DomainError, IntegrityError) as exc:
             await db.rollback()
             log.warning("no package for %s %s: %s", kind, encounter_id, exc)
-    return {"proposed": proposed, "checked": checked}
+    archived = await archive_sweep(db, blobs)  # DICOMweb sends to try again
+    return {"proposed": proposed, "checked": checked, "archived": archived}

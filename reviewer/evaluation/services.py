@@ -41,6 +41,7 @@ from reviewer.evaluation.draft import (
     content_sha256,
 )
 from reviewer.evaluation.image_review import hashed_review, image_checklist, settle_review
+from reviewer.interop.archive import archive_on_signed
 from reviewer.queue.claims import NotLicensed, held_case
 from reviewer.queue.scope import review_scope
 from storage.audit import AuditContext, record_event
@@ -228,6 +229,7 @@ async def sign_evaluation(
             details={"case_id": str(case.id), "evaluation_id": str(evaluation.id)},
         )
     await billing_on_signed(db, case, actor)  # claim lines now, package after commit
+    await archive_on_signed(db, case, context)  # DICOMweb send after commit, if set up
     return evaluation
 
 

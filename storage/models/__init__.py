@@ -1,6 +1,7 @@
 """SQLAlchemy models, one per module; importing this package registers them all."""
 
 from storage.models.access import AccessLink, ApiToken, License, LoginFailure, PatientInvitation
+from storage.models.archive import ArchiveSend, ArchiveSettings
 from storage.models.attachment import Attachment
 from storage.models.audit_event import AuditEvent
 from storage.models.base import Base, metadata
@@ -32,6 +33,8 @@ __all__ = [
     "AccessLink",
     "Addendum",
     "ApiToken",
+    "ArchiveSend",
+    "ArchiveSettings",
     "Attachment",
     "AuditEvent",
     "Base",

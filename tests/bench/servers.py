@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import signal
 import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-from tests.support.live import LiveServer, free_port, running_portal
+from tests.support.live import LiveServer, running_portal
+from tests.support.orthanc import Orthanc, orthanc_binary, orthanc_server
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,39 +63,12 @@ def portal(
         yield server
 
 
-@dataclass(frozen=True)
-class Orthanc:
-    url: str
-    storage: Path
-
-
 @contextmanager
 def orthanc(workdir: Path) -> Iterator[Orthanc]:
     """Debian's Orthanc with its own storage folder, HTTP on a free loopback port, no DICOM
-    network listener, no authentication (loopback only)."""
-    binary = shutil.which("Orthanc") or "/usr/sbin/Orthanc"
-    if not Path(binary).exists():
+    network listener, no authentication (loopback only), no plugins: the archive tests' server
+    (tests/support/orthanc.py) with more HTTP threads for concurrent clients."""
+    if orthanc_binary() is None:
         raise RuntimeError("Orthanc is not installed: apt-get install orthanc")
-    port = free_port()
-    storage = workdir / "orthanc-db"
-    storage.mkdir(parents=True, exist_ok=True)
-    config = {
-        "Name": "bench",
-        "StorageDirectory": str(storage),
-        "IndexDirectory": str(storage),
-        "HttpPort": port,
-        "DicomServerEnabled": False,
-        "RemoteAccessAllowed": False,
-        "AuthenticationEnabled": False,
-        "HttpServerEnabled": True,
-        "Plugins": [],
-        "StorageCompression": False,
-        "ConcurrentJobs": 2,
-        "HttpThreadsCount": 50,
-    }
-    config_path = workdir / "orthanc.json"
-    config_path.write_text(json.dumps(config))
-    with _process([binary, str(config_path)], dict(os.environ), workdir / "orthanc.log"):
-        url = f"http://127.0.0.1:{port}"
-        wait_http(url + "/system")
-        yield Orthanc(url, storage)
+    with orthanc_server(workdir, dicomweb=False, name="bench", http_threads=50) as server:
+        yield server

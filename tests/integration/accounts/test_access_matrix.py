@@ -57,6 +57,7 @@ FOLLOW_UP_WRITERS = frozenset({DENTIST, COORDINATOR})
 FOLLOW_UP_READERS = FOLLOW_UP_WRITERS | {FRONT_DESK}
 FHIR_READERS = frozenset({PATIENT, DENTIST, FRONT_DESK, COORDINATOR})  # docs/interop.md
 IDENTITY_DECIDERS = frozenset({HYGIENIST, DENTIST, FRONT_DESK})
+ARCHIVE_SENDERS = frozenset({DENTIST, ADMIN})  # docs/interop.md "DICOMweb"
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,10 @@ ACCESS: list[Rule] = [
     Rule("GET", "/api/v1/fhir/Patient/{patient_id:uuid}*", FHIR_READERS, scoped=True),
     Rule("GET", "/api/v1/fhir/ImagingStudy", FHIR_READERS),
     Rule("GET", "/api/v1/fhir/DocumentReference", FHIR_READERS),
+    # --- DICOMweb archive (docs/interop.md): a case's send, dentist or admin of its org
+    Rule("GET,POST", "/api/v1/cases/{case_id:uuid}/archive", ARCHIVE_SENDERS),
+    Rule("GET,POST", "/archive/cases/{case_id:uuid}", ARCHIVE_SENDERS),
+    Rule("GET,PUT", "/api/v1/organizations/{organization_id:uuid}/archive", frozenset({ADMIN})),
     # --- administration
     Rule("*", "/admin/*", frozenset({ADMIN})),
     Rule("*", "/api/v1/organizations/{organization_id:uuid}/fee-schedule*", frozenset({ADMIN})),
