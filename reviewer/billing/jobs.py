@@ -1,4 +1,4 @@
-"""Billing's background jobs, run by the portal's job runner (``portal/jobs.py``) with a
+"""Billing's background jobs, run by the portal's job engine (``portal/jobs/``) with a
 session and the blob store of their own.
 
 * ``billing.build_package`` — build an encounter's current package (:func:`build_package_job`),

@@ -36,7 +36,7 @@ from tests.support.jobs import (
     stop_process,
     worker_in_loop,
 )
-from tests.support.portal import make_settings, sign_in
+from tests.support.portal import csrf_token, make_settings, sign_in
 
 
 async def _packages(db: AsyncSession, case_id: uuid.UUID) -> int:
@@ -152,6 +152,20 @@ async def test_jobs_survive_a_portal_restart(
         assert await queue.count("queued") == 0
     finally:
         await queue.disconnect()
+    # the portal started again sees the job done (admins only; no payload shown)
+    engine = SaqEngine(REDIS_URL, SaqOptions(queue_name=queue_name))
+    async with AsyncTestClient(app=create_app(settings, jobs=engine)) as client:
+        await sign_in(client, "admin@demo.test")
+        response = await client.get("/api/v1/jobs")
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert (body["engine"], body["queued"], body["active"]) == ("saq", 0, 0)
+        [job] = body["jobs"]
+        assert set(job) == {"id", "name", "status", "attempts", "error"}
+        assert (job["name"], job["status"], job["attempts"]) == (BUILD_JOB, "complete", 1)
+        assert str(seeded.case_id) not in response.text
+        html = (await client.get("/admin/jobs")).text
+        assert BUILD_JOB in html and job["id"] in html
 
 
 @pytest.mark.slow
@@ -195,3 +209,26 @@ async def test_a_job_whose_worker_was_killed_is_retried_by_another(
         if second is not None:
             stop_process(second)
         await queue.disconnect()
+
+
+async def test_job_state_is_for_admins_only(
+    client: AsyncTestClient[Litestar], app_db: AsyncSession,
+):
+    """In-process engine: the state lists the build job after a package is made; a dentist is
+    refused both the API and the page."""
+    seeded = await seed_post_op(app_db, client.app.state.blobs, files=(), package=False)
+    client.app.state.jobs.submit(
+        BUILD_JOB, {"kind": "asynchronous", "encounter_id": str(seeded.case_id)}
+    )
+    await client.app.state.jobs.drained()
+    await sign_in(client, "dentist@demo.test")
+    assert (await client.get("/api/v1/jobs")).status_code == 403
+    assert (await client.get("/admin/jobs")).status_code == 403
+    await client.post("/logout", headers={"x-csrftoken": await csrf_token(client)})
+    await sign_in(client, "admin@demo.test")
+    body = (await client.get("/api/v1/jobs", params={"limit": 5})).json()
+    assert body["engine"] == "inprocess" and body["workers"] is None
+    assert [(j["name"], j["status"]) for j in body["jobs"]] == [(BUILD_JOB, "complete")]
+    assert (await client.get("/api/v1/jobs", params={"limit": 0})).status_code == 400
+    page = await client.get("/admin/jobs")
+    assert page.status_code == 200 and "in the portal process" in page.text
