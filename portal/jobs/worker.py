@@ -8,7 +8,8 @@ function, :func:`run_job`, dispatches by the job's name to :data:`reviewer.billi
 with a session of its own; while the job runs it touches the job every third of its
 heartbeat, so only a dead worker's job goes stale and is retried by another worker's sweep.
 The catch-up sweep (:func:`reviewer.billing.jobs.sweep`) is a cron job every five minutes,
-unique per queue (one worker runs it, whichever takes it).
+and the derivation sweep (uploads left ``processing``) one every minute, each unique per queue
+(one worker runs it, whichever takes it).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from portal.jobs.saq_engine import DISPATCH, SaqEngine, SaqOptions
 from portal.settings import Settings
 from reviewer.billing.jobs import JOBS, Job, sweep
+from reviewer.intake.derivation import STALE_AFTER, derive_pending
+from reviewer.intake.derive_job import work_dir
 from reviewer.jobs import SINK
 from storage.audit import configure_audit_key
 from storage.blobs import BlobStore, open_blob_store
@@ -35,6 +38,7 @@ from storage.database import create_engine
 log = logging.getLogger("toothline.jobs.worker")
 
 SWEEP_CRON: Final = "*/5 * * * *"
+DERIVE_SWEEP_CRON: Final = "* * * * *"
 _RESOURCES: Final = "toothline"
 
 
@@ -79,6 +83,16 @@ async def toothline_sweep(ctx: Any) -> dict[str, int]:
     return counts
 
 
+async def toothline_derive_sweep(ctx: Any) -> dict[str, int]:
+    """Uploads left ``processing`` over a minute (their job lost): derive them, as the
+    portal's own derivation worker does with the in-process engine."""
+    res: _Resources = ctx[_RESOURCES]
+    counts = await derive_pending(res.sessions, res.blobs, work_dir(), older_than=STALE_AFTER)
+    if any(counts.values()):
+        log.info("picked up stale derivations: %s", counts)
+    return counts
+
+
 def build_worker(
     settings: Settings, *, concurrency: int = 2, options: SaqOptions | None = None,
     jobs: Mapping[str, Job] = JOBS, redis_url: str | None = None,
@@ -110,8 +124,11 @@ def build_worker(
     return Worker(
         Queue.from_url(redis_url, name=options.queue_name),
         functions=[(DISPATCH, run_job)],
-        cron_jobs=[CronJob(toothline_sweep, cron=SWEEP_CRON, unique=True,
-                           timeout=options.timeout_s)],
+        cron_jobs=[
+            CronJob(toothline_sweep, cron=SWEEP_CRON, unique=True, timeout=options.timeout_s),
+            CronJob(toothline_derive_sweep, cron=DERIVE_SWEEP_CRON, unique=True,
+                    timeout=options.timeout_s),
+        ],
         concurrency=concurrency,
         startup=startup,
         shutdown=shutdown,

@@ -25,6 +25,7 @@ from reviewer.billing.encounters import propose_case_lines
 from reviewer.billing.packages import BUILD_JOB, build_current_package, rebuild_after_commit
 from reviewer.coding.rules import EncounterType
 from reviewer.errors import DomainError
+from reviewer.intake.derive_job import DERIVE_JOB, derive_job
 from storage.audit import AuditContext
 from storage.blobs import BlobStore
 from storage.models import (
@@ -61,7 +62,10 @@ async def build_package_job(
         log.info("package of %s was built elsewhere", payload.get("encounter_id"))
 
 
-JOBS: Mapping[str, Job] = {BUILD_JOB: build_package_job}
+JOBS: Mapping[str, Job] = {
+    BUILD_JOB: build_package_job,
+    DERIVE_JOB: derive_job,  # an upload's views, when the engine is SAQ (docs/jobs.md)
+}
 
 
 async def billing_on_signed(db: AsyncSession, case: Case, actor: Actor) -> None:

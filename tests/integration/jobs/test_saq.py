@@ -25,9 +25,12 @@ from portal.jobs.saq_engine import SaqEngine, SaqOptions, enqueue
 from portal.settings import Settings
 from reviewer.billing.jobs import JOBS, build_package_job
 from reviewer.billing.packages import BUILD_JOB
+from reviewer.intake.derive_job import DERIVE_JOB
 from storage.blobs import BlobStore
 from storage.models import ClaimPackage
 from tests.integration.billing.conftest import seed_post_op
+from tests.integration.intake.conftest import accept_consent, new_case, upload, wait_ready
+from tests.support.fixtures import GOOD
 from tests.support.jobs import (
     REDIS_URL,
     SLOW_JOB,
@@ -232,3 +235,25 @@ async def test_job_state_is_for_admins_only(
     assert (await client.get("/api/v1/jobs", params={"limit": 0})).status_code == 400
     page = await client.get("/admin/jobs")
     assert page.status_code == 200 and "in the portal process" in page.text
+
+
+async def test_an_uploads_views_are_made_by_either_engine(
+    jobs_client: AsyncTestClient[Litestar],
+):
+    """In-process: the portal's derivation worker; SAQ: the job ``intake.derive`` in a
+    worker (the portal then has no derivation worker of its own)."""
+    saq = isinstance(jobs_client.app.state.jobs, SaqEngine)
+    assert (jobs_client.app.state.derivation is None) == saq
+    await sign_in(jobs_client, "patient@demo.test")
+    assert (await accept_consent(jobs_client)).status_code == 201
+    case = await new_case(jobs_client)
+    assert case.status_code == 201, case.text
+    case_id = case.json()["id"]
+    sent = await upload(jobs_client, f"/api/v1/cases/{case_id}/attachments",
+                        (GOOD / "phone_postop_upright.jpg").read_bytes(), "upright.jpg")
+    assert sent.status_code == 201, sent.text
+    assert sent.json()["status"] == "processing"
+    await wait_ready(jobs_client, case_id, [sent.json()["id"]], timeout=60)
+    if saq:
+        state = await jobs_client.app.state.jobs.state()
+        assert [(j.name, j.status) for j in state.recent] == [(DERIVE_JOB, "complete")]
