@@ -93,6 +93,24 @@ def worker_env(redis_url: str) -> dict[str, str]:
     return env
 
 
+@contextlib.contextmanager
+def running_worker(var_dir: Path, env: Mapping[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """``toothline worker`` beside portals started by ``tests.support.live.running_portal``
+    with the same ``env`` (only those TOOTHLINE_* settings, none of the outer ones)."""
+    var_dir.mkdir(parents=True, exist_ok=True)
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith("TOOTHLINE_")}
+    child_env.update(TOOTHLINE_VAR_DIR=str(var_dir), PYTHONUNBUFFERED="1", **env)
+    with (var_dir / "worker.log").open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "portal.cli", "worker", "--concurrency", "2"],
+            cwd=REPO_ROOT, env=child_env, stdout=out, stderr=out,
+        )
+    try:
+        yield process
+    finally:
+        stop_process(process)
+
+
 def start_worker_process(args: list[str], log: Path, redis_url: str) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen([sys.executable, *args], cwd=REPO_ROOT,
