@@ -39,7 +39,7 @@ from portal.http_middleware import (
     security_headers_hook,
 )
 from portal.intake.worker import derivation_lifespan
-from portal.jobs import JobRunner, jobs_lifespan
+from portal.jobs import JobEngine, jobs_lifespan, make_engine
 from portal.openapi_errors import JsonSchemaWithErrors
 from portal.rendering import FILTERS
 from portal.requests import DEPENDENCIES
@@ -73,15 +73,16 @@ def _session_store(settings: Settings) -> Store:
     return FileStore(private_dir(settings.var_dir / "sessions"))
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
-    """Build a fresh app (and a fresh engine): never share one app between test clients."""
+def create_app(settings: Settings | None = None, *, jobs: JobEngine | None = None) -> Litestar:
+    """Build a fresh app (and a fresh engine): never share one app between test clients.
+    ``jobs`` replaces the job engine the settings name (tests: a queue of their own)."""
     settings = settings or get_settings()
     audit_key = configure_audit_key(settings.audit.key)  # record_event's key, process-wide
     engine = create_engine(
         settings.database.url, echo=settings.database.echo, pool_size=settings.database.pool_size
     )
     session_maker = create_session_maker(engine)
-    jobs = JobRunner()  # request sessions hand it what they queued, once they commit
+    jobs = jobs or make_engine(settings)  # request sessions hand it their jobs at commit
     db_config = SQLAlchemyAsyncConfig(
         engine_instance=engine,
         session_config=AsyncSessionConfig(expire_on_commit=False, info={JOBS_SINK: jobs}),

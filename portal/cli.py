@@ -1,4 +1,4 @@
-"""The ``toothline`` command: run, db upgrade, demo, users create-admin, blobs sweep, media
+"""The ``toothline`` command: run, worker, db upgrade, demo, users create-admin, blobs sweep, media
 derive-pending, audit verify / checkpoint / rekey."""
 
 from __future__ import annotations
@@ -87,6 +87,32 @@ def run(host: str, port: int, workers: int) -> None:
         timeout_keep_alive=5,
     )
     sys.exit(serve(config, workers))
+
+
+@main.command()
+@click.option("--concurrency", default=2, show_default=True, type=click.IntRange(min=1),
+              help="Jobs this worker process runs at the same time.")
+@click.option("--queue", "queue_name", default="toothline", show_default=True,
+              help="The SAQ queue (the portal's is 'toothline').")
+def worker(concurrency: int, queue_name: str) -> None:
+    """Run background jobs from Redis (TOOTHLINE_REDIS_URL) until SIGTERM. Start as many
+    worker processes as you like; without Redis the portal runs its jobs itself."""
+    import logging
+
+    from portal.jobs.saq_engine import SaqOptions
+    from portal.jobs.worker import build_worker, run_worker
+
+    settings = _settings()
+    if not settings.session.redis_url:
+        click.echo("toothline worker: TOOTHLINE_REDIS_URL is not set; without Redis the "
+                   "portal runs its background jobs in its own process (nothing to do here).",
+                   err=True)
+        sys.exit(2)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    click.echo(f"Toothline worker on queue {queue_name!r} (database: {_safe_db(settings)})")
+    built = build_worker(settings, concurrency=concurrency,
+                         options=SaqOptions(queue_name=queue_name))
+    asyncio.run(run_worker(built))
 
 
 def _safe_db(settings: Settings) -> str:

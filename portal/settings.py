@@ -192,6 +192,25 @@ def _load_or_create_secret(path: Path) -> str:
 
 
 @dataclass(frozen=True)
+class JobSettings:
+    """Where background jobs run (docs/jobs.md): ``saq`` (Redis, ``toothline worker``
+    processes) when ``TOOTHLINE_REDIS_URL`` is set, else ``inprocess`` (a task of each portal
+    process). ``TOOTHLINE_JOBS`` forces one; ``saq`` without a Redis URL is refused."""
+
+    engine: str = "inprocess"
+    redis_url: str | None = None
+
+    @classmethod
+    def from_env(cls, redis_url: str | None) -> JobSettings:
+        engine = _env("JOBS", "saq" if redis_url else "inprocess").lower()
+        if engine not in {"inprocess", "saq"}:
+            raise SettingsError("JOBS", f"expected inprocess or saq, got {engine!r}")
+        if engine == "saq" and not redis_url:
+            raise SettingsError("JOBS", "saq needs TOOTHLINE_REDIS_URL")
+        return cls(engine=engine, redis_url=redis_url)
+
+
+@dataclass(frozen=True)
 class AuditSettings:
     key: str = field(repr=False)
     """``TOOTHLINE_AUDIT_KEY``: the HMAC key of the audit trail's links and checkpoints. Never
@@ -304,6 +323,7 @@ class Settings:
     server: ServerSettings
     audit: AuditSettings
     mail: MailSettings = field(default_factory=MailSettings)
+    jobs: JobSettings = field(default_factory=JobSettings)
     demo_password: str | None = field(default=None, repr=False)
 
     @property
@@ -317,15 +337,17 @@ class Settings:
         database = DatabaseSettings.from_env(var_dir)
         server = ServerSettings.from_env()
         embedded = database.is_sqlite and not server.is_https
+        session = SessionSettings.from_env(var_dir, embedded=embedded)
         return cls(
             var_dir=var_dir,
             database=database,
             blobs=BlobSettings.from_env(var_dir),
             uploads=UploadSettings.from_env(),
-            session=SessionSettings.from_env(var_dir, embedded=embedded),
+            session=session,
             server=server,
             audit=AuditSettings.from_env(var_dir, embedded=embedded),
             mail=MailSettings.from_env(),
+            jobs=JobSettings.from_env(session.redis_url),
             demo_password=os.environ.get(PREFIX + "DEMO_PASSWORD") or None,
         )
 
@@ -361,6 +383,7 @@ KNOWN_VARIABLES = frozenset(
         "MAIL_FROM",
         "API_TOKEN_DAYS",
         "TRUSTED_PROXIES",
+        "JOBS",
     )
 )
 """Every variable the portal reads; a test checks compose.yaml sets only these."""

@@ -3,12 +3,13 @@
 A service that changes what a background job depends on calls :func:`after_commit` inside its
 transaction (``after_commit(db, "billing.build_package", {...})``). Nothing happens until the
 session commits; a rollback drops the job. At commit the job goes to the :class:`JobSink`
-found in the session's ``info`` under :data:`SINK` (the portal puts its in-process runner
-there, ``portal/jobs.py``). A session without a sink (the CLI, service tests) drops its jobs:
-every job here is idempotent and the runner's start-up sweep finds work left undone.
+found in the session's ``info`` under :data:`SINK` (the portal puts its job engine there,
+``portal/jobs/``: in-process, or SAQ on Redis). A session without a sink (the CLI, service
+tests) drops its jobs: every job here is idempotent and the engine's sweep finds work left
+undone.
 
-The in-process runner survives nothing more than its process; the SAQ engine of issue 20
-replaces it behind the same ``submit(job_name, payload)``.
+With SAQ a job outlives the portal and its worker (docs/jobs.md); the in-process engine
+survives nothing more than its process. Both sit behind the same ``submit(job_name, payload)``.
 """
 
 from __future__ import annotations

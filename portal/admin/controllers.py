@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.guards import require_roles
 from portal.admin.fee_schedules import AdminFeesController, FeeScheduleApi
+from portal.admin.jobs import AdminJobsController, JobsApi
 from portal.admin.payer_profiles import AdminPayerProfilesController, PayerProfilesApi
 from portal.errors import Refused, attempt
 from portal.patients.controllers import link_url
@@ -307,5 +308,6 @@ PAGE_CONTROLLERS: list[type] = [
     AdminAuditController,
     AdminFeesController,
     AdminPayerProfilesController,
+    AdminJobsController,
 ]
-API_CONTROLLERS: list[type] = [FeeScheduleApi, PayerProfilesApi]
+API_CONTROLLERS: list[type] = [FeeScheduleApi, PayerProfilesApi, JobsApi]

@@ -57,6 +57,7 @@ from reviewer.intake.cases import (
     view_case,
 )
 from reviewer.intake.consents import ConsentRequest, accept_consent
+from reviewer.intake.derive_job import DERIVE_JOB
 from reviewer.intake.identity import IdentityDecision, resolve_identity
 from reviewer.patients.history import update_history
 from storage.audit import AuditContext
@@ -137,6 +138,8 @@ async def receive_attachment(
             await db.commit()  # the worker reads the row in its own session
             if worker is not None:
                 worker.submit(attachment.id)
+            else:  # the SAQ engine: a worker process derives (docs/jobs.md)
+                request.app.state.jobs.submit(DERIVE_JOB, {"attachment_id": str(attachment.id)})
     except UploadRefused as exc:
         return error_response(request, exc.status, exc.code, exc.message)
     except MediaRefused as exc:

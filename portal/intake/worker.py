@@ -203,11 +203,14 @@ async def finish_case_views(app: Litestar, case_id: uuid.UUID) -> None:
 
 @contextlib.asynccontextmanager
 async def derivation_lifespan(app: Litestar) -> AsyncIterator[None]:
-    """The app's worker (``app.state.derivation``; None with TOOTHLINE_DERIVE_INLINE). Listed
-    after the lifespan that opens ``app.state.blobs``."""
+    """The app's worker (``app.state.derivation``; None with TOOTHLINE_DERIVE_INLINE, and
+    None with the SAQ job engine, whose workers derive: ``reviewer/intake/derive_job.py``).
+    Listed after the lifespan that opens ``app.state.blobs``."""
+    from portal.jobs import JobRunner
+
     settings: Settings = app.state.settings
     worker: DerivationWorker | None = None
-    if not settings.uploads.derive_inline:
+    if not settings.uploads.derive_inline and isinstance(app.state.jobs, JobRunner):
         worker = DerivationWorker(
             app.state.db_sessionmaker, app.state.blobs, settings.var_dir / "tmp" / "derive"
         )

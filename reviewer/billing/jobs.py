@@ -1,4 +1,4 @@
-"""Billing's background jobs, run by the portal's job runner (``portal/jobs.py``) with a
+"""Billing's background jobs, run by the portal's job engine (``portal/jobs/``) with a
 session and the blob store of their own.
 
 * ``billing.build_package`` — build an encounter's current package (:func:`build_package_job`),
@@ -25,6 +25,7 @@ from reviewer.billing.encounters import propose_case_lines
 from reviewer.billing.packages import BUILD_JOB, build_current_package, rebuild_after_commit
 from reviewer.coding.rules import EncounterType
 from reviewer.errors import DomainError
+from reviewer.intake.derive_job import DERIVE_JOB, derive_job
 from reviewer.interop.archive import ARCHIVE_JOB
 from reviewer.interop.dicomweb import archive_sweep, send_to_archive_job
 from storage.audit import AuditContext
@@ -66,6 +67,7 @@ async def build_package_job(
 JOBS: Mapping[str, Job] = {
     BUILD_JOB: build_package_job,
     ARCHIVE_JOB: send_to_archive_job,
+    DERIVE_JOB: derive_job,  # an upload's views, when the engine is SAQ (docs/jobs.md)
 }
 
 

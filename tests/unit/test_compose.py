@@ -39,3 +39,15 @@ def test_portal_waits_for_its_services_and_migrates_first() -> None:
     assert set(portal["depends_on"]) == {"postgres", "minio", "redis"}
     assert all(dep["condition"] == "service_healthy" for dep in portal["depends_on"].values())
     assert "toothline db upgrade" in " ".join(portal["command"])
+
+
+def test_a_worker_runs_the_jobs_with_the_portals_settings() -> None:
+    services = _compose()["services"]
+    worker, portal = services["worker"], services["portal"]
+    assert worker["command"][:2] == ["toothline", "worker"]
+    assert worker["image"] == portal["image"]
+    assert worker["environment"] == portal["environment"]  # same database, blobs, Redis, keys
+    assert worker["environment"]["TOOTHLINE_REDIS_URL"].startswith("redis://redis:")
+    assert {"portal", "redis"} <= set(worker["depends_on"])
+    assert all(dep["condition"] == "service_healthy" for dep in worker["depends_on"].values())
+    assert "saq:toothline:stats" in " ".join(worker["healthcheck"]["test"])  # SAQ's worker index

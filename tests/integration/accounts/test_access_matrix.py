@@ -126,6 +126,7 @@ ACCESS: list[Rule] = [
     Rule("*", "/api/v1/organizations/{organization_id:uuid}/fee-schedule*", frozenset({ADMIN})),
     Rule("*", "/api/v1/organizations/{organization_id:uuid}/payer-profiles", frozenset({ADMIN})),
     Rule("*", "/api/v1/payer-profiles/{profile_id:uuid}", frozenset({ADMIN})),
+    Rule("GET", "/api/v1/jobs", frozenset({ADMIN})),  # background job state, no PHI
     # --- intake (issue: record consent; create case, upload, submit; read a case)
     Rule("*", "/patient", frozenset({PATIENT})),
     Rule("*", "/patient/*", frozenset({PATIENT})),

@@ -12,6 +12,7 @@ import pytest
 import redis
 
 from tests.support.database import REQUIRE_POSTGRES, _empty_tables
+from tests.support.jobs import running_worker
 from tests.support.live import LiveServer, running_portal
 from tests.support.portal import seed
 from tests.support.s3server import S3Server
@@ -50,9 +51,10 @@ def two_portals(
     }
     try:
         tmp_path = tmp_path_factory.mktemp("two-portals")
+        # with Redis the job engine is SAQ: a worker process runs the jobs (derivatives too)
         with running_portal(tmp_path / "a", env=env) as a, running_portal(
             tmp_path / "b", env=env
-        ) as b:
+        ) as b, running_worker(tmp_path / "worker", env):
             yield Pair(a, b)
     finally:
         asyncio.run(_empty_tables(postgres_url))

@@ -152,8 +152,8 @@ def test_an_upload_through_one_portal_is_viewable_through_the_other(two_portals:
         uploaded = upload_photo(on_a, case_id)
         assert uploaded.status_code == 201, uploaded.text
         attachment = uploaded.json()
-        # Display and thumbnail are made in the background by the uploading portal: wait
-        # (bounded) until the other portal serves them too.
+        # Display and thumbnail are made in the background by the job worker (SAQ, since
+        # the portals share Redis): wait (bounded) until the other portal serves them too.
         display = f"/api/v1/cases/{case_id}/attachments/{attachment['id']}/display"
         deadline = time.monotonic() + 30
         while on_b.get(display).status_code == 202 and time.monotonic() < deadline:
