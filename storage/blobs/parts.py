@@ -19,7 +19,10 @@ portal process can take the next request.
   the next append first truncates to it.
 - S3: a multipart upload. S3 parts are at least 5 MiB (except the last), but a request body
   may be any size, so the bytes past the last full part are kept as a small *tail* object
-  (at most :data:`PART_SIZE`) and read back by the next append. Memory per append: one part
+  (at most :data:`PART_SIZE`) and read back by the next append. Each state has its own tail
+  object (named by its offset) and a part number is fixed by the recorded parts, so a crash
+  before the caller recorded the new state leaves the old state intact: its tail is still
+  there and the next append uploads the same part numbers again. Memory per append: one part
   buffer (5 MiB) plus one incoming chunk.
 - memory: a bytearray, for unit tests.
 
@@ -315,11 +318,15 @@ class S3Parts:
     def _tail_size(self, state: PartState) -> int:
         return state.offset - sum(size for _, _, size in state.parts)
 
+    @staticmethod
+    def _tail_object(state: PartState) -> str:
+        return f"{state.tail_key}/t-{state.offset}"
+
     def _read_tail(self, state: PartState) -> bytes:
         if self._tail_size(state) == 0:
             return b""
-        with self._errors(state.tail_key):
-            response = self._client.get_object(self._bucket, state.tail_key)
+        with self._errors(self._tail_object(state)):
+            response = self._client.get_object(self._bucket, self._tail_object(state))
             try:
                 data = response.read()
             finally:
@@ -327,9 +334,24 @@ class S3Parts:
                 response.release_conn()
         return data[: self._tail_size(state)]
 
-    def _put_tail(self, state: PartState, data: bytes) -> None:
-        with self._errors(state.tail_key, writing=True):
-            self._client.put_object(self._bucket, state.tail_key, io.BytesIO(data), len(data))
+    def _put_tail(self, old: PartState, state: PartState, data: bytes) -> None:
+        """Store the new state's tail; drop tails of states older than ``old`` (the caller
+        may still hold ``old`` if it never records ``state``)."""
+        if data:
+            with self._errors(self._tail_object(state), writing=True):
+                self._client.put_object(
+                    self._bucket, self._tail_object(state), io.BytesIO(data), len(data)
+                )
+        self._remove_tails(keep={self._tail_object(old), self._tail_object(state)}, state=state)
+
+    def _remove_tails(self, *, state: PartState, keep: frozenset[str] | set[str] = frozenset(),
+                      ) -> None:
+        with contextlib.suppress(BlobError), self._errors(state.tail_key, writing=True):
+            for obj in self._client.list_objects(
+                self._bucket, prefix=state.tail_key + "/", recursive=True
+            ):
+                if obj.object_name and obj.object_name not in keep:
+                    self._client.remove_object(self._bucket, obj.object_name)
 
     def _upload_part(self, state: PartState, data: bytes) -> PartState:
         number = len(state.parts) + 1
@@ -342,6 +364,7 @@ class S3Parts:
     async def append(
         self, state: PartState, chunks: AsyncIterable[bytes], *, max_bytes: int
     ) -> PartState:
+        old = state
         buffer = bytearray(await anyio.to_thread.run_sync(self._read_tail, state))
         error: BaseException | None = None
         async for chunk, error in _bounded(chunks, max_bytes):
@@ -353,9 +376,9 @@ class S3Parts:
                 state = replace(state, offset=sum(size for _, _, size in state.parts))
             if error is not None:
                 break
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(self._put_tail, state, bytes(buffer))
         state = replace(state, offset=sum(s for _, _, s in state.parts) + len(buffer))
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(self._put_tail, old, state, bytes(buffer))
         if error is not None:
             raise PartialAppend(state, error) from error
         return state
@@ -374,17 +397,13 @@ class S3Parts:
                 self._bucket, state.key, state.upload_id,
                 [Part(number, etag) for number, etag, _ in state.parts],
             )
-        self._remove_tail(state)
-
-    def _remove_tail(self, state: PartState) -> None:
-        with contextlib.suppress(BlobError), self._errors(state.tail_key, writing=True):
-            self._client.remove_object(self._bucket, state.tail_key)
+        self._remove_tails(state=state)
 
     async def abort(self, state: PartState) -> None:
         await anyio.to_thread.run_sync(self._abort, state)
 
     def _abort(self, state: PartState) -> None:
-        self._remove_tail(state)
+        self._remove_tails(state=state)
         with contextlib.suppress(BlobError), self._errors(state.key, writing=True):
             self._client._abort_multipart_upload(
                 self._bucket, state.key, state.upload_id

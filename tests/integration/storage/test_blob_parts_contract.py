@@ -97,3 +97,20 @@ async def test_an_empty_upload_completes_to_an_empty_blob(backend: Backend) -> N
     await parts.complete(state)
     assert await backend.store.read(key) == b""
     await backend.store.delete(key)
+
+
+async def test_a_state_never_recorded_does_not_spoil_the_one_before(backend: Backend) -> None:
+    """A crash after an append stored bytes but before the caller kept the new state: the
+    next append starts again from the recorded state and the blob is still right."""
+    parts = part_uploads(backend.store)
+    data = data_of(PART_SIZE + 2 * MiB + 3)
+    key = new_blob_key("uploads/received")
+    recorded = await parts.append(await parts.begin(key), chunks_of(data[:3 * MiB]),
+                                  max_bytes=len(data))
+    await parts.append(recorded, chunks_of(b"x" * (PART_SIZE + 10)), max_bytes=len(data))  # lost
+
+    done = await parts.append(recorded, chunks_of(data[3 * MiB:]), max_bytes=len(data))
+    await parts.complete(done)
+    assert await backend.store.read(key) == data
+    await backend.store.delete(key)
+    assert [entry.key async for entry in backend.store.list()] == []
