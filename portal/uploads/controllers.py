@@ -24,6 +24,7 @@ from typing import Any
 
 import anyio
 from litestar import Controller, Response, delete, head, patch, route
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -70,6 +71,18 @@ from storage.models import Upload
 BASE = "/api/v1/uploads"
 
 
+def _documented(*statuses: int) -> dict[int, ResponseSpec]:
+    """tus answers beyond the shared error set (portal/openapi_errors.py): the schema names
+    every status a route may answer (tests/integration/hostile/test_schemathesis.py)."""
+    text = {
+        204: "Done; the tus headers (Upload-Offset, …) say where the upload stands.",
+        408: "The request body stalled; what arrived is kept (HEAD says the offset).",
+        410: "The upload expired before it was complete.",
+        412: "Tus-Resumable is missing or not 1.0.0 (Tus-Version says what is served).",
+    }
+    return {status: ResponseSpec(None, description=text[status]) for status in statuses}
+
+
 def _settings(request: AnyRequest) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
@@ -103,7 +116,8 @@ class UploadApiController(Controller):
     tags = ["uploads"]
     guards = [may_submit]
 
-    @route("/", http_method=["POST", "OPTIONS"], status_code=201)
+    @route("/", http_method=["POST", "OPTIONS"], status_code=201,
+           responses=_documented(204, 412))
     async def create(
         self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         blobs: BlobsDep,
@@ -143,7 +157,7 @@ class UploadApiController(Controller):
         headers["Location"] = f"{BASE}/{upload.token}"
         return Response(None, status_code=201, headers=headers)
 
-    @head("/{upload_id:str}")
+    @head("/{upload_id:str}", responses=_documented(410, 412))
     async def status(
         self, request: AnyRequest, db_session: DbDep, who: ActorDep, upload_id: FromPath[str],
     ) -> Response[None]:
@@ -159,7 +173,8 @@ class UploadApiController(Controller):
             return Response(None, status_code=404, headers=base_headers())
         return Response(None, status_code=200, headers=_state_headers(upload))
 
-    @patch("/{upload_id:str}", status_code=200, request_max_body_size=None)
+    @patch("/{upload_id:str}", status_code=200, request_max_body_size=None,
+           responses=_documented(204, 408, 410, 412))
     async def append(
         self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         blobs: BlobsDep, upload_id: FromPath[str],
@@ -192,7 +207,7 @@ class UploadApiController(Controller):
             return await _complete(request, db_session, who, audit, blobs, upload)
         return Response(None, status_code=204, headers=_state_headers(upload))
 
-    @delete("/{upload_id:str}", status_code=200)
+    @delete("/{upload_id:str}", status_code=200, responses=_documented(204, 412))
     async def terminate(
         self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
         blobs: BlobsDep, upload_id: FromPath[str],
