@@ -199,7 +199,7 @@ def blobs_sweep(min_age_minutes: int, dry_run: bool) -> None:
     from datetime import timedelta
 
     from reviewer.intake.sweep import sweep_work_folders
-    from reviewer.intake.uploads import sweep_expired_uploads
+    from reviewer.intake.uploads import sweep_expired_uploads, sweep_stray_parts
     from storage.blobs import open_blob_store
     from storage.blobs.sweep import SweepResult, sweep_blob_temporaries, sweep_orphan_blobs
 
@@ -212,6 +212,7 @@ def blobs_sweep(min_age_minutes: int, dry_run: bool) -> None:
             result = await sweep_orphan_blobs(db, store, min_age=min_age, dry_run=dry_run)
             temporaries = await sweep_blob_temporaries(store, min_age=min_age, dry_run=dry_run)
             expired = await sweep_expired_uploads(db, store, dry_run=dry_run)
+            expired += await sweep_stray_parts(db, store, min_age=min_age, dry_run=dry_run)
             return result, temporaries, expired
         finally:
             await store.aclose()
@@ -229,7 +230,7 @@ def blobs_sweep(min_age_minutes: int, dry_run: bool) -> None:
         click.echo(f"{verb.capitalize()} {temporaries} half-written blob files and "
                    f"{folders} abandoned upload folders.")
     if expired:
-        click.echo(f"{verb.capitalize()} {expired} expired resumable uploads.")
+        click.echo(f"{verb.capitalize()} {expired} expired resumable uploads and stray parts.")
 
 
 @main.group()

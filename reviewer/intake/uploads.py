@@ -43,7 +43,7 @@ from reviewer.intake.attachments import (
 )
 from storage.audit import AuditContext, record_event
 from storage.blobs import BlobStore, new_blob_key
-from storage.blobs.parts import PartialAppend, PartState, part_uploads
+from storage.blobs.parts import PART_PREFIX, PartialAppend, PartState, part_uploads
 from storage.models import Upload
 
 log = logging.getLogger("toothline.uploads")
@@ -135,6 +135,8 @@ async def append_upload(
     """Store one PATCH body after the stored offset. A cut body's bytes are kept and the
     new offset committed before :class:`PartialAppend` goes on to the caller."""
     upload = await get_upload(db, who, token, for_update=True, now=now)
+    if not upload.part_state:  # it became an attachment, since removed: nothing to resume
+        raise UploadExpired
     if offset != upload.offset:
         raise Conflict("The upload is at another offset: ask it again (HEAD).",
                        code="offset_mismatch")
@@ -184,11 +186,14 @@ async def take_completed(
     size = 0
     try:
         reader = await blobs.open(state.key)
-        async with await anyio.open_file(path, "xb") as out:
-            async for chunk in reader:
-                sha.update(chunk)
-                size += len(chunk)
-                await out.write(chunk)
+        try:
+            async with await anyio.open_file(path, "xb") as out:
+                async for chunk in reader:
+                    sha.update(chunk)
+                    size += len(chunk)
+                    await out.write(chunk)
+        finally:
+            await reader.aclose()
     finally:
         with anyio.CancelScope(shield=True):
             await blobs.delete(state.key)
@@ -231,6 +236,30 @@ async def terminate_upload(
         subject_type="upload", subject_id=upload.id, details={"offset": upload.offset},
     )
     await discard_upload(db, blobs, upload)
+
+
+async def sweep_stray_parts(
+    db: AsyncSession, blobs: BlobStore, *, min_age: timedelta = timedelta(hours=1),
+    now: datetime | None = None, dry_run: bool = False,
+) -> int:
+    """Blobs of uploads no row knows (a crash between "parts begun" and "row committed", or
+    between "parts joined" and "joined blob deleted"), older than ``min_age``: part files
+    and tail objects under ``uploads/parts/``, joined blobs under ``uploads/received/``
+    (which live only seconds while an upload completes). S3 multipart uploads without a row
+    are the bucket lifecycle rule's (docs/intake.md)."""
+    cutoff = _now(now) - min_age
+    known = {str(state.get("tail_key")) for state in await db.scalars(select(Upload.part_state))
+             if state and state.get("tail_key")}
+    removed = 0
+    for prefix in (f"{PART_PREFIX}/", f"{RECEIVED_PREFIX}/"):
+        stray = [stat.key async for stat in blobs.list(prefix)
+                 if stat.modified_at <= cutoff
+                 and stat.key not in known and stat.key.rsplit("/", 1)[0] not in known]
+        for key in stray:
+            if not dry_run:
+                await blobs.delete(key)
+            removed += 1
+    return removed
 
 
 async def sweep_expired_uploads(

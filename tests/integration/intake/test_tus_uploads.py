@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 from litestar import Litestar
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reviewer.intake.uploads import append_upload, sweep_expired_uploads
+from reviewer.intake.uploads import append_upload, sweep_expired_uploads, sweep_stray_parts
 from storage.blobs.parts import PartialAppend, PartState
 from storage.models import Upload
 from tests.integration.intake.conftest import (
@@ -243,3 +243,26 @@ async def test_a_damaged_file_is_refused_at_completion_with_nothing_left(
     assert list(await db.scalars(select(Upload))) == []
     assert [s.key async for s in blob_store(app).list()] == []
     assert (await patient.head(url, headers=TUS)).status_code == 404
+
+
+async def test_stray_parts_no_row_knows_are_swept_and_live_ones_kept(
+    app: Litestar, patient: Client, draft: uuid.UUID, db: AsyncSession
+):
+    live = (await create(patient, draft, len(XRAY))).headers["location"]
+    stray = (await create(patient, draft, len(XRAY))).headers["location"]
+    for url in (live, stray):
+        assert (await send(patient, url, 0, XRAY[:5000])).status_code == 204
+    rows = {row.token: row for row in await db.scalars(select(Upload))}
+    stray_part = PartState.from_json(rows[stray.rsplit("/", 1)[1]].part_state).tail_key
+    live_part = PartState.from_json(rows[live.rsplit("/", 1)[1]].part_state).tail_key
+    await db.execute(delete(Upload).where(Upload.token == stray.rsplit("/", 1)[1]))
+    await db.commit()  # as if the row was never committed
+
+    store = blob_store(app)
+    later = datetime.now(UTC) + timedelta(hours=2)
+    assert await sweep_stray_parts(db, store, now=later, dry_run=True) == 1
+    assert await sweep_stray_parts(db, store) == 0  # young: left alone
+    assert await sweep_stray_parts(db, store, now=later) == 1
+    keys = [s.key async for s in store.list("uploads/")]
+    assert live_part in keys and stray_part not in keys
+    assert await offset_of(patient, live) == 5000
