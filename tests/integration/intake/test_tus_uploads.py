@@ -266,3 +266,19 @@ async def test_stray_parts_no_row_knows_are_swept_and_live_ones_kept(
     keys = [s.key async for s in store.list("uploads/")]
     assert live_part in keys and stray_part not in keys
     assert await offset_of(patient, live) == 5000
+
+
+async def test_a_finished_upload_whose_attachment_was_removed_is_not_resumed(
+    patient: Client, draft: uuid.UUID
+):
+    url = (await create(patient, draft, len(XRAY))).headers["location"]
+    done = await send(patient, url, 0, XRAY)
+    attachment_id = done.headers["upload-attachment-id"]
+    removed = await patient.delete(f"/api/v1/cases/{draft}/attachments/{attachment_id}",
+                                   headers=await headers(patient))
+    assert removed.status_code == 204
+    again = await send(patient, url, len(XRAY), b"")
+    assert again.status_code in (204, 410), again.text  # never a second attachment
+    assert (await patient.head(url, headers=TUS)).status_code in (200, 410)
+    case = (await patient.get(f"/api/v1/cases/{draft}")).json()
+    assert case["attachments"] == []
