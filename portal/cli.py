@@ -221,26 +221,29 @@ def blobs() -> None:
 def blobs_sweep(min_age_minutes: int, dry_run: bool) -> None:
     """Remove blobs that no row points at (left by a crash, a removed attachment or a package
     prepared again), under every prefix a model registers (storage/models/blob_refs.py);
-    audit checkpoints are never swept."""
+    audit checkpoints are never swept. Expired resumable uploads go too, with their parts."""
     from datetime import timedelta
 
     from reviewer.intake.sweep import sweep_work_folders
+    from reviewer.intake.uploads import sweep_expired_uploads, sweep_stray_parts
     from storage.blobs import open_blob_store
     from storage.blobs.sweep import SweepResult, sweep_blob_temporaries, sweep_orphan_blobs
 
     settings = _settings()
     min_age = timedelta(minutes=min_age_minutes)
 
-    async def work(db: AsyncSession) -> tuple[SweepResult, int]:
+    async def work(db: AsyncSession) -> tuple[SweepResult, int, int]:
         store = open_blob_store(settings.blobs.url)
         try:
             result = await sweep_orphan_blobs(db, store, min_age=min_age, dry_run=dry_run)
             temporaries = await sweep_blob_temporaries(store, min_age=min_age, dry_run=dry_run)
-            return result, temporaries
+            expired = await sweep_expired_uploads(db, store, dry_run=dry_run)
+            expired += await sweep_stray_parts(db, store, min_age=min_age, dry_run=dry_run)
+            return result, temporaries, expired
         finally:
             await store.aclose()
 
-    result, temporaries = _with_db(settings, work)
+    result, temporaries, expired = _with_db(settings, work)
     # Upload work folders (portal.intake) a killed process left under the var dir.
     folders = sweep_work_folders(settings.var_dir / "tmp", "upload-", min_age=min_age,
                                  dry_run=dry_run)
@@ -252,6 +255,8 @@ def blobs_sweep(min_age_minutes: int, dry_run: bool) -> None:
     if temporaries or folders:
         click.echo(f"{verb.capitalize()} {temporaries} half-written blob files and "
                    f"{folders} abandoned upload folders.")
+    if expired:
+        click.echo(f"{verb.capitalize()} {expired} expired resumable uploads and stray parts.")
 
 
 @main.group()

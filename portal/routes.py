@@ -17,9 +17,10 @@ from portal.patients import controllers as patients
 from portal.records import controllers as records
 from portal.review import controllers as review
 from portal.screening import controllers as screening
+from portal.uploads import controllers as uploads
 
 AREAS = (accounts, patients, admin, intake, review, billing, screening, records, coordination,
-         interop)
+         interop, uploads)
 
 PAGE_CONTROLLERS: list[type] = [HealthController]
 API_CONTROLLERS: list[type] = []

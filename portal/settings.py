@@ -123,6 +123,9 @@ class UploadSettings:
     chunk_timeout_s: int = 30
     """A client that sends nothing of its upload body for this long gets 408 (uvicorn has
     no body-read timeout of its own)."""
+    expire_hours: int = 24
+    """An incomplete resumable (tus) upload expires this long after it was created; the
+    blob sweep then removes it and its stored parts (``TOOTHLINE_UPLOAD_EXPIRE_HOURS``)."""
 
     @classmethod
     def from_env(cls) -> UploadSettings:
@@ -132,6 +135,7 @@ class UploadSettings:
             max_files_per_case=_env_int("MAX_FILES_PER_CASE", cls.max_files_per_case),
             derive_inline=_env_bool("DERIVE_INLINE", cls.derive_inline),
             chunk_timeout_s=_env_int("UPLOAD_CHUNK_TIMEOUT_S", cls.chunk_timeout_s),
+            expire_hours=_env_int("UPLOAD_EXPIRE_HOURS", cls.expire_hours),
         )
 
 

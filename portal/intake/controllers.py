@@ -33,7 +33,7 @@ from portal.intake.upload import (
     check_announced_length,
     read_multipart,
 )
-from portal.intake.worker import DerivationWorker, finish_case_views
+from portal.intake.worker import DerivationWorker, finish_case_views, queue_derivation
 from portal.rendering import redirect
 from portal.requests import ActorDep, AnyRequest, AuditDep, BlobsDep, DbDep, Form
 from portal.settings import Settings, UploadSettings
@@ -57,7 +57,6 @@ from reviewer.intake.cases import (
     view_case,
 )
 from reviewer.intake.consents import ConsentRequest, accept_consent
-from reviewer.intake.derive_job import DERIVE_JOB
 from reviewer.intake.identity import IdentityDecision, resolve_identity
 from reviewer.patients.history import update_history
 from storage.audit import AuditContext
@@ -136,10 +135,7 @@ async def receive_attachment(
             )
         if attachment.status == "processing":
             await db.commit()  # the worker reads the row in its own session
-            if worker is not None:
-                worker.submit(attachment.id)
-            else:  # the SAQ engine: a worker process derives (docs/jobs.md)
-                request.app.state.jobs.submit(DERIVE_JOB, {"attachment_id": str(attachment.id)})
+            queue_derivation(request.app, attachment.id)
     except UploadRefused as exc:
         return error_response(request, exc.status, exc.code, exc.message)
     except MediaRefused as exc:

@@ -41,6 +41,7 @@ from reviewer.intake.derivation import (
     derive_in_thread,
     derive_pending,
 )
+from reviewer.intake.derive_job import DERIVE_JOB
 from storage.blobs import BlobStore
 from storage.media import MediaType, Views, derive_views
 
@@ -199,6 +200,17 @@ async def finish_case_views(app: Litestar, case_id: uuid.UUID) -> None:
         app.state.db_sessionmaker, app.state.blobs, settings.var_dir / "tmp" / "derive",
         case_id=case_id, run=worker.run if worker is not None else derive_in_thread,
     )
+
+
+def queue_derivation(app: Litestar, attachment_id: uuid.UUID) -> None:
+    """Hand a stored, committed upload to whoever derives its views: the portal's own worker,
+    or, with the SAQ engine, a worker process (job ``intake.derive``). Both upload routes
+    (multipart and tus) call this after their commit."""
+    worker: DerivationWorker | None = getattr(app.state, "derivation", None)
+    if worker is not None:
+        worker.submit(attachment_id)
+    else:
+        app.state.jobs.submit(DERIVE_JOB, {"attachment_id": str(attachment_id)})
 
 
 @contextlib.asynccontextmanager

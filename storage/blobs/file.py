@@ -42,6 +42,7 @@ from storage.blobs.base import (
     PutResult,
 )
 from storage.blobs.keys import is_valid_key, validate_key, validate_prefix
+from storage.blobs.parts import FileParts
 from storage.private import DIR_MODE, private_dir
 
 TEMP_PREFIX = "~put-"
@@ -139,6 +140,10 @@ class FileBlobStore:
         the :class:`BlobStore` protocol: only this backend writes temporaries. Returns how
         many were removed."""
         return await self._worker.run(self._remove_stale_temporaries, older_than.timestamp())
+
+    def parts(self) -> FileParts:
+        """The part API (storage/blobs/parts.py): ``.part`` files for resumable uploads."""
+        return FileParts(self._root, fsync=self._fsync, dir_mode=DIR_MODE)
 
     async def aclose(self) -> None:
         """Nothing to release: files are opened per call."""

@@ -25,6 +25,7 @@ from storage.blobs.base import (
     PutResult,
 )
 from storage.blobs.keys import validate_key, validate_prefix
+from storage.blobs.parts import MemoryParts
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,7 @@ class MemoryBlobStore:
         self._blobs: dict[str, StoredBlob] = {}
         self._worker = Worker()
         self.available = True
+        self._parts: dict[str, bytearray] = {}
 
     def describe(self) -> str:
         return "memory://"
@@ -99,6 +101,10 @@ class MemoryBlobStore:
 
     async def ping(self) -> None:
         self._check_available()
+
+    def parts(self) -> MemoryParts:
+        """The part API (storage/blobs/parts.py): resumable uploads."""
+        return MemoryParts(self, self._parts)
 
     async def aclose(self) -> None:
         """Nothing to release."""

@@ -52,6 +52,7 @@ from storage.blobs.base import (
     PutResult,
 )
 from storage.blobs.keys import is_valid_key, validate_key, validate_prefix
+from storage.blobs.parts import S3Parts
 
 PART_SIZE = 5 * 1024 * 1024
 """Multipart part size: the S3 minimum, so an upload holds as little as possible."""
@@ -228,6 +229,10 @@ class S3BlobStore:
     async def ping(self) -> None:
         self._check_open()
         await self._worker.run(self._ping)
+
+    def parts(self) -> S3Parts:
+        """The part API (storage/blobs/parts.py): multipart uploads for resumable ones."""
+        return S3Parts(self._client, self._bucket, self._errors, self._ensure_bucket)
 
     async def aclose(self) -> None:
         """Wait for running calls, then drop the threads and pooled connections."""

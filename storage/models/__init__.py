@@ -26,6 +26,7 @@ from storage.models.records import (
     Referral,
 )
 from storage.models.screening import ScreeningEnrollment, ScreeningEvent
+from storage.models.upload import Upload
 from storage.models.user import Role, User, user_organization
 from storage.models.view_event import ViewEvent
 
@@ -62,6 +63,7 @@ __all__ = [
     "Role",
     "ScreeningEnrollment",
     "ScreeningEvent",
+    "Upload",
     "User",
     "ViewEvent",
     "metadata",

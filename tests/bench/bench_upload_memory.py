@@ -7,12 +7,16 @@ attachments`` from disk — the client never holds the file in memory either. Th
 peak resident memory (``VmHWM``) is reset after a warm-up upload (``/proc/PID/clear_refs``),
 so the figure is the growth from request to stored derivatives.
 
-    .venv/bin/python -m tests.bench.bench_upload_memory [--megabytes 40]
+The same file then goes again as a resumable upload (tus 1.0, ``/api/v1/uploads``: creation
+and 8 MiB PATCHes, as the widget's tus-js-client sends it), measured the same way.
+
+    .venv/bin/python -m tests.bench.bench_upload_memory [--megabytes 40] [--chunk-mib 8]
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import http.client
 import json
 import os
@@ -23,7 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -107,9 +111,66 @@ class Session:
         )
 
 
+    def tus_upload(self, case_id: str, path: Path, chunk: int) -> tuple[int, bytes]:
+        """Creation, then PATCHes of ``chunk`` bytes, each streamed from disk."""
+        size = path.stat().st_size
+        meta = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in
+                        {"case_id": case_id, "kind": "radiograph"}.items())
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=300)
+        status, data, location = self._tus(conn, "POST", "/api/v1/uploads", None, {
+            "upload-length": str(size), "upload-metadata": meta})
+        assert status == 201, (status, data[:300])
+        offset = 0
+        with path.open("rb") as f:
+            while offset < size:
+                length = min(chunk, size - offset)
+
+                def body(left: int = length) -> Iterator[bytes]:
+                    while left:
+                        piece = f.read(min(256 * 1024, left))
+                        left -= len(piece)
+                        yield piece
+
+                status, data, _ = self._tus(conn, "PATCH", location, body(), {
+                    "upload-offset": str(offset), "content-length": str(length),
+                    "content-type": "application/offset+octet-stream"})
+                if status != 204:
+                    break
+                offset += length
+        conn.close()
+        return status, data
+
+    def _tus(self, conn: http.client.HTTPConnection, method: str, path: str,
+             body: Iterable[bytes] | None, headers: dict[str, str]) -> tuple[int, bytes, str]:
+        conn.request(method, path, body=body, headers={
+            "cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()),
+            "x-csrftoken": self.cookies.get("csrftoken", ""), "tus-resumable": "1.0.0",
+            "accept": "application/json", **headers})
+        response = conn.getresponse()
+        return response.status, response.read(), response.getheader("location") or ""
+
+
+def measure(server: subprocess.Popen[bytes], label: str, send: Callable[[], tuple[int, bytes]],
+            ) -> None:
+    baseline = proc_kib(server.pid, "VmRSS")
+    Path(f"/proc/{server.pid}/clear_refs").write_text("5")  # reset VmHWM to VmRSS
+    started = time.perf_counter()
+    status, data = send()
+    elapsed = time.perf_counter() - started
+    peak = proc_kib(server.pid, "VmHWM")
+    code = json.loads(data).get("code", "") if status >= 400 and data else ""
+    print(f"{label}:")
+    print(f"  answer:   HTTP {status} in {elapsed:.2f} s {code}".rstrip())
+    print(f"  server:   RSS before {baseline / 1024:.1f} MiB, peak during {peak / 1024:.1f} MiB")
+    print(f"  growth:   {(peak - baseline) / 1024:.1f} MiB peak resident growth "
+          "(request to stored derivatives; the issue's bound is 64 MB)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--megabytes", type=float, default=40.0)
+    parser.add_argument("--chunk-mib", type=float, default=8.0,
+                        help="PATCH size of the resumable upload (tus-js-client in the widget: 8)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="toothline-bench-") as tmp:
         var = Path(tmp)
@@ -150,22 +211,15 @@ def main() -> None:
 
             status, _ = session.upload(case_id, WARMUP)  # imports, caches, first allocations
             assert status == 201, status
-            baseline = proc_kib(server.pid, "VmRSS")
-            Path(f"/proc/{server.pid}/clear_refs").write_text("5")  # reset VmHWM to VmRSS
-            started = time.perf_counter()
-            status, data = session.upload(case_id, radiograph)
-            elapsed = time.perf_counter() - started
-            peak = proc_kib(server.pid, "VmHWM")
             with Image.open(radiograph) as im:
                 size, mode = im.size, im.mode
             print(f"file:     {radiograph.stat().st_size / 1e6:.1f} MB, {size[0]}x{size[1]}, "
                   f"mode {mode}")
-            print(f"answer:   HTTP {status} in {elapsed:.2f} s "
-                  f"{json.loads(data).get('code', '') if status >= 400 else ''}".rstrip())
-            print(f"server:   RSS before {baseline / 1024:.1f} MiB, peak during "
-                  f"{peak / 1024:.1f} MiB")
-            print(f"growth:   {(peak - baseline) / 1024:.1f} MiB peak resident growth "
-                  "(request to stored derivatives; the issue's bound is 64 MB)")
+            measure(server, "multipart POST /api/v1/cases/{id}/attachments",
+                    lambda: session.upload(case_id, radiograph))
+            chunk = int(args.chunk_mib * 1024 * 1024)
+            measure(server, f"resumable (tus) /api/v1/uploads, {args.chunk_mib:g} MiB PATCHes",
+                    lambda: session.tus_upload(case_id, radiograph, chunk))
         finally:
             server.terminate()
             server.wait(timeout=30)

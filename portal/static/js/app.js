@@ -100,6 +100,12 @@
  *    form is not submitted while any upload on the page is waiting or sending, or has failed;
  *    a flash says to wait, or to retry or remove the failed file.
  *
+ * 7. RESUMABLE: data-upload-tus="/api/v1/uploads" and data-case-id on the input (or form)
+ *    send each file over tus 1.0 with the vendored tus-js-client (vendor/tus.min.js) instead:
+ *    a dropped connection or a page reload resumes it from the stored offset (see sendTus;
+ *    data-upload-delete-base: where Remove sends DELETE .../{attachment_id}). Without
+ *    tus-js-client (or a browser it does not support) the plain multipart POST is used.
+ *
  * 6. Thumbnails still being made: ONE mechanism for the widget's fresh uploads and for the
  *    server-rendered list of files saved earlier -- fetch the thumbnail URL each second while
  *    it answers 202 (up to 30 times), then show the 200 answer. A placeholder in a page opts
@@ -551,6 +557,10 @@
   Widget.prototype.send = function (item) {
     var self = this;
     if (item.fields === null) item.fields = this.fields(item.input);
+    if (this.attr(item.input, "data-upload-tus") && window.tus && window.tus.isSupported) {
+      this.sendTus(item);
+      return;
+    }
     var data = new FormData();
     item.fields.forEach(function (p) {
       data.append(p[0], p[1]);
@@ -618,6 +628,93 @@
       finish(false, 0, "Cancelled.", null);
     });
     xhr.send(data);
+  };
+
+  /**
+   * Section 7: the same file over tus (resumable). tus-js-client keeps the upload's URL in
+   * localStorage under a fingerprint of case, kind, view, size, type and modification time
+   * (never the file name: no patient data in localStorage), so after a dropped connection it
+   * retries from the server's offset, and after a page reload choosing the same file again
+   * resumes it. Metadata: case_id, kind, view, teeth (the widget's fields).
+   */
+  Widget.prototype.sendTus = function (item) {
+    var self = this;
+    var input = item.input;
+    var caseId = this.attr(input, "data-case-id") || "";
+    var deleteBase = this.attr(input, "data-upload-delete-base");
+    var meta = { case_id: caseId };
+    item.fields.forEach(function (p) {
+      if (p[0] === "kind" || p[0] === "view" || p[0] === "teeth") meta[p[0]] = String(p[1]);
+    });
+    var handle = null;
+    this.running += 1;
+    this.settling = true;
+    this.setState(item, "uploading");
+    item.progress.value = 0;
+    this.setStatus(item, "Uploading… 0%");
+
+    var finish = function (ok, status, message, response) {
+      if (item.xhr !== handle) return;
+      item.xhr = null;
+      self.running -= 1;
+      if (ok) self.succeed(item, response);
+      else self.fail(item, status, message, status !== 413 && status !== 415 && status !== 422);
+      self.pump();
+    };
+    var upload = new window.tus.Upload(item.file, {
+      endpoint: this.attr(input, "data-upload-tus"),
+      metadata: meta,
+      headers: { "x-csrftoken": this.csrf(input), Accept: "application/json" },
+      chunkSize: 8 * 1024 * 1024,
+      retryDelays: [0, 1000, 2000, 4000, 8000, 15000, 30000],
+      storeFingerprintForResuming: true,
+      removeFingerprintOnSuccess: true,
+      fingerprint: function (file) {
+        return Promise.resolve(["toothline-tus", caseId, meta.kind || "", meta.view || "",
+                                file.size, file.type, file.lastModified].join("/"));
+      },
+      onProgress: function (sent, total) {
+        if (item.xhr !== handle || !total) return;
+        var pct = Math.min(100, Math.floor((sent / total) * 100));
+        item.progress.value = pct;
+        self.setStatus(item, pct >= 100 ? "Processing…" : "Uploading… " + pct + "%");
+      },
+      onSuccess: function (payload) {
+        var last = payload && payload.lastResponse;
+        var id = last ? last.getHeader("Upload-Attachment-Id") : null;
+        var base = "/api/v1/cases/" + caseId + "/attachments/" + id;
+        finish(true, 204, null, id ? {
+          id: id,
+          message: "Uploaded",
+          thumbnail_url: base + "/thumbnail",
+          delete_url: deleteBase ? deleteBase + "/" + id : null
+        } : { message: "Uploaded" });
+      },
+      onError: function (error) {
+        var answer = error && error.originalResponse;
+        var status = answer ? answer.getStatus() : 0;
+        var message = null;
+        try {
+          var json = answer ? JSON.parse(answer.getBody() || "null") : null;
+          message = json && (json.message || json.detail);
+        } catch (e) {
+          message = null;
+        }
+        if (typeof message !== "string") message = null;
+        finish(false, status, message || textForStatus(status), null);
+      }
+    });
+    handle = {
+      abort: function () {
+        upload.abort(false);
+        finish(false, 0, "Cancelled.", null);
+      }
+    };
+    item.xhr = handle;
+    upload.findPreviousUploads().then(function (previous) {
+      if (previous.length) upload.resumeFromPreviousUpload(previous[0]);
+      if (item.xhr === handle) upload.start();
+    });
   };
 
   // THE one way the page waits for a thumbnail the server is still making (section 6).

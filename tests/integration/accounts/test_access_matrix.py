@@ -142,6 +142,8 @@ ACCESS: list[Rule] = [
     Rule("POST", "/api/v1/cases/{case_id:uuid}/submit", SUBMITTERS),
     Rule("GET", "/api/v1/cases/{case_id:uuid}", CASE_READERS),
     Rule("GET", "/api/v1/cases/{case_id:uuid}/attachments/*", CASE_READERS),
+    # issue 19: resumable (tus) uploads; only the owner reaches an upload (404 for others)
+    Rule("*", "/api/v1/uploads*", SUBMITTERS),
     # --- review (issue: queue, claim, evaluate, sign — dentists of the organizations served)
     Rule("*", "/review", frozenset({DENTIST})),
     Rule("*", "/review/*", frozenset({DENTIST})),

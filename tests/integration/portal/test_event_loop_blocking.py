@@ -2,9 +2,10 @@
 
 The main journeys run in-process against one app whose event loop is in asyncio debug mode
 (``tests/support/loop_guard.py``: the threshold and why): a patient signs in, answers the
-questionnaire and uploads photos; a dentist claims the case, writes and signs the evaluation
-(argon2 re-authentication); the package job builds the documentation PDF and the claim
-attachment ZIP (fpdf2, Pillow); billing downloads both; a hygienist screens a child with a photo.
+questionnaire and uploads photos (one of them over tus, resumable); a dentist claims the
+case, writes and signs the evaluation (argon2 re-authentication); the package job builds the
+documentation PDF and the claim attachment ZIP (fpdf2, Pillow); billing downloads both; a
+hygienist screens a child with a photo.
 The demo seed runs on that loop too. A callback over 0.05 s, and any call of the three
 libraries made on the loop, fails the test with the place the loop thread was in.
 
@@ -18,6 +19,7 @@ taken off, measured (``tests/support/loop_guard.py``); the test prints the slowe
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
 import time
@@ -99,6 +101,24 @@ async def _upload(client: Client, case_id: str, name: str, view: str) -> str:
     return str(response.json()["id"])
 
 
+async def _tus_upload(client: Client, case_id: str, name: str, view: str) -> None:
+    """The same file over tus (issue 19): creation, two PATCHes, the last one attaches."""
+    data = (GOOD / name).read_bytes()
+    meta = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}"
+                    for k, v in {"case_id": case_id, "kind": "photo", "view": view}.items())
+    tus = {"Tus-Resumable": "1.0.0"}
+    created = await client.post("/api/v1/uploads", headers=await _headers(
+        client, **tus, **{"Upload-Length": str(len(data)), "Upload-Metadata": meta}))
+    assert created.status_code == 201, created.text
+    half = len(data) // 2
+    for start, end in ((0, half), (half, len(data))):
+        sent = await client.patch(created.headers["location"], content=data[start:end],
+                                  headers=await _headers(client, **tus, **{
+                                      "Upload-Offset": str(start),
+                                      "Content-Type": "application/offset+octet-stream"}))
+        assert sent.status_code == 204, sent.text
+
+
 async def patient_submits(client: Client) -> str:
     await sign_in(client, "patient@demo.test")
     form = (await client.get("/api/v1/consent-forms/teledentistry")).json()
@@ -116,7 +136,7 @@ async def patient_submits(client: Client) -> str:
     assert created.status_code == 201, created.text
     case_id = str(created.json()["id"])
     await _upload(client, case_id, "phone_postop_upright.jpg", "anterior")
-    await _upload(client, case_id, "phone_postop_rotated_gps.jpg", "lower_occlusal")
+    await _tus_upload(client, case_id, "phone_postop_rotated_gps.jpg", "lower_occlusal")
     assert (await client.get(f"/patient/cases/{case_id}")).status_code == 200
     sent = await client.post(f"/api/v1/cases/{case_id}/submit", headers=await _headers(client))
     assert sent.status_code == 200, sent.text
