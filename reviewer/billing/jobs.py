@@ -25,6 +25,9 @@ from reviewer.billing.encounters import propose_case_lines
 from reviewer.billing.packages import BUILD_JOB, build_current_package, rebuild_after_commit
 from reviewer.coding.rules import EncounterType
 from reviewer.errors import DomainError
+from reviewer.notifications.reminders import queue_referral_reminders
+from reviewer.notifications.sending import JOBS as NOTIFICATION_JOBS
+from reviewer.notifications.sending import send_due
 from storage.audit import AuditContext
 from storage.blobs import BlobStore
 from storage.models import (
@@ -61,7 +64,7 @@ async def build_package_job(
         log.info("package of %s was built elsewhere", payload.get("encounter_id"))
 
 
-JOBS: Mapping[str, Job] = {BUILD_JOB: build_package_job}
+JOBS: Mapping[str, Job] = {BUILD_JOB: build_package_job, **NOTIFICATION_JOBS}
 
 
 async def billing_on_signed(db: AsyncSession, case: Case, actor: Actor) -> None:
@@ -155,4 +158,7 @@ async def sweep(db: AsyncSession, blobs: BlobStore) -> dict[str, int]:
         except (DomainError, IntegrityError) as exc:
             await db.rollback()
             log.warning("no package for %s %s: %s", kind, encounter_id, exc)
-    return {"proposed": proposed, "checked": checked}
+    reminders = await queue_referral_reminders(db)  # notifications: reminders, then retries
+    notified = await send_due(db)
+    return {"proposed": proposed, "checked": checked, "reminders": reminders,
+            "notified": notified}

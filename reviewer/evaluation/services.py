@@ -41,6 +41,8 @@ from reviewer.evaluation.draft import (
     content_sha256,
 )
 from reviewer.evaluation.image_review import hashed_review, image_checklist, settle_review
+from reviewer.notifications.messages import Kind as NotificationKind
+from reviewer.notifications.services import Subject, notify
 from reviewer.queue.claims import NotLicensed, held_case
 from reviewer.queue.scope import review_scope
 from storage.audit import AuditContext, record_event
@@ -228,6 +230,9 @@ async def sign_evaluation(
             details={"case_id": str(case.id), "evaluation_id": str(evaluation.id)},
         )
     await billing_on_signed(db, case, actor)  # claim lines now, package after commit
+    await notify(db, organization_id=case.organization_id, patient_id=case.patient_id,
+                 kind=NotificationKind.ADVICE_READY, subject=Subject("case", case.id, case.id),
+                 now=now)  # sent after the commit; never stops the signature
     return evaluation
 
 
@@ -342,6 +347,9 @@ async def request_information(
         db, "case.info_requested", context, organization_id=case.organization_id,
         subject_type="case", subject_id=case.id, details={"info_request_id": str(request.id)},
     )
+    await notify(db, organization_id=case.organization_id, patient_id=case.patient_id,
+                 kind=NotificationKind.INFO_REQUESTED,
+                 subject=Subject("case", case.id, case.id), now=now)
     return request
 
 
