@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
 from reviewer.clock import now_utc
 from reviewer.evaluation.services import request_information
+from reviewer.notifications import services as notification_services
 from reviewer.notifications.reminders import queue_referral_reminders
-from storage.models import Notification, Patient, Referral, User
+from reviewer.records.release import deliver
+from storage.models import Case, Notification, Patient, RecordsRequest, Referral, User
 from tests.integration.accounts.helpers import OTHER_DESK, add_other_organization
 from tests.integration.review.conftest import World
 from tests.support.portal import csrf_token, sign_in
@@ -132,3 +135,43 @@ async def test_the_account_page_choice(
     async with AsyncTestClient(app=client.app) as desk:
         await sign_in(desk, "billing@demo.test")
         assert 'id="notification-choice"' not in (await desk.get("/account")).text
+
+
+async def test_a_released_records_copy_tells_the_patient(world: World) -> None:
+    request = RecordsRequest(
+        organization_id=world.clinic.id, patient_id=world.patient.id,
+        requester_type="patient", received_at=now_utc(), scope={"all": True},
+        format="electronic", status="checked", due_on=dt.date.today() + dt.timedelta(days=30),
+        identity_method="x", identity_document_type="y", authority="self", package_key="k",
+        history=[],
+    )
+    world.db.add(request)
+    await world.db.commit()
+    desk = await world.db.scalar(select(User).where(User.email == "billing@demo.test"))
+    assert desk is not None
+    await deliver(world.db, world.actor(desk), world.ctx(desk), request.id,
+                  delivery_method="portal", now=now_utc())
+    await world.db.commit()
+    [row] = (await world.db.scalars(select(Notification))).all()
+    assert (row.kind, row.subject_type, row.subject_id, row.recipient_user_id) == (
+        "records_ready", "records_request", request.id, world.patient_user.id)
+
+
+async def test_a_notification_that_cannot_be_queued_never_stops_the_action(
+    world: World, named_patient: Patient, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def broken(*_: object) -> list[User]:
+        raise RuntimeError("recipient lookup broke")
+
+    monkeypatch.setattr(notification_services, "_logins", broken)
+    case = await world.add_case(patient=named_patient, claimed_by_id=world.dentist.id,
+                                status="in_review",
+                                lease_expires_at=now_utc() + dt.timedelta(minutes=30))
+    request = await request_information(world.db, world.actor(world.dentist),
+                                        world.ctx(world.dentist), case.id, message=ASK,
+                                        now=now_utc())
+    await world.db.commit()
+    assert request.id is not None
+    stored = await world.db.get(Case, case.id, populate_existing=True)
+    assert stored is not None and stored.status == "needs_info"
+    assert await world.db.scalar(select(Notification.id)) is None
