@@ -158,7 +158,12 @@ async def sweep(db: AsyncSession, blobs: BlobStore) -> dict[str, int]:
         except (DomainError, IntegrityError) as exc:
             await db.rollback()
             log.warning("no package for %s %s: %s", kind, encounter_id, exc)
-    reminders = await queue_referral_reminders(db)  # notifications: reminders, then retries
+    reminders = notified = 0
+    try:  # notifications (docs/notifications.md): due reminders, then due (re)tries
+        reminders = await queue_referral_reminders(db)
+    except Exception:  # never keeps the retries below from running
+        await db.rollback()
+        log.exception("referral reminders not queued; the next sweep tries again")
     notified = await send_due(db)
     return {"proposed": proposed, "checked": checked, "reminders": reminders,
             "notified": notified}

@@ -219,3 +219,21 @@ async def test_a_text_message_for_a_person_who_chose_texts(
     [row] = await _rows(world, case)
     assert (row.channel, row.state) == ("sms", "sent")
     assert smtp_server.wait_for(1, timeout_s=0.3) == []
+
+
+async def test_a_patient_without_a_login_is_mailed_at_the_guardians_address(
+    app: Litestar, client: Client, world: World, smtp_server: Mailbox,
+) -> None:
+    child = await world.add_patient(first_name="Ottilie", last_name="Brandvold",
+                                    guardian_name="Rune Brandvold",
+                                    guardian_email="rune.brandvold@example.test")
+    case = await world.add_case(patient=child)
+    assert await _sign(client, world, case) == 303
+    await app.state.jobs.drained()
+    [message] = smtp_server.wait_for(1)
+    assert message["X-Envelope-To"] == "rune.brandvold@example.test"
+    body = _body(message)
+    assert f"{PUBLIC_URL}/login" in body and str(case.id) not in body
+    assert not re.search(r"ottilie|brandvold|rune", f"{message['Subject']}\n{body}", re.I)
+    [row] = await _rows(world, case)
+    assert (row.recipient_user_id, row.patient_id, row.state) == (None, child.id, "sent")
