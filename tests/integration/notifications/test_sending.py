@@ -93,6 +93,10 @@ async def test_signing_mails_the_patient_no_phi_and_a_link_that_works(
     assert not message.is_multipart()  # no images, no attachments
     [row] = await _rows(world, case)
     assert (row.kind, row.channel, row.state, row.attempts) == ("advice_ready", "email", "sent", 1)
+    case_page = await client.get(f"/review/cases/{case.id}")  # the dentist finds the outcome
+    assert f'href="/notifications?case_id={case.id}"' in case_page.text
+    outcome = await client.get(f"/notifications?case_id={case.id}")
+    assert outcome.status_code == 200 and 'data-state="sent"' in outcome.text
     assert row.recipient_user_id == world.patient_user.id and row.last_error is None
 
     # The link works: signed out it asks for a sign-in, signed in as the patient it opens.
