@@ -95,16 +95,22 @@ async def _outcome(
 
 async def send_notification(
     db: AsyncSession, notification_id: uuid.UUID, *, now: dt.datetime | None = None,
+    first: bool = False,
 ) -> str | None:
     """One attempt, when the row is queued and due; the state it ends in (None: nothing
-    done). Never raises for a refused or unreachable server: that is an outcome."""
+    done). ``first``: the send job's attempt right after the commit, made before the row is
+    due (the sweep leaves fresh rows to their job for ``JOB_GRACE``), and only as the first
+    one. Never raises for a refused or unreachable server: that is an outcome."""
     moment = now or now_utc()
     delivery = configured()
     row = await db.get(Notification, notification_id, populate_existing=True)
     if row is None or row.state != "queued":
         return None
-    if row.next_attempt_at is not None and row.next_attempt_at > moment:
-        return None  # a retry's time has not come; the sweep sends it
+    if first:
+        if row.attempts:
+            return None  # the job ran again after its attempt: retries are the sweep's
+    elif row.next_attempt_at is not None and row.next_attempt_at > moment:
+        return None  # a retry's time has not come
     if delivery is None:
         log.warning("notification %s waits: no delivery configured in this process", row.id)
         return None
@@ -140,7 +146,7 @@ async def send_notification(
 async def send_job(db: AsyncSession, blobs: BlobStore, payload: Mapping[str, str]) -> None:
     """``notifications.send``: the first attempt, right after the action's commit."""
     del blobs
-    await send_notification(db, uuid.UUID(payload["notification_id"]))
+    await send_notification(db, uuid.UUID(payload["notification_id"]), first=True)
 
 
 async def send_due(db: AsyncSession, *, now: dt.datetime | None = None) -> int:

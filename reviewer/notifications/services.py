@@ -32,6 +32,8 @@ from storage.models import Notification, Role, User, patient_login
 log = logging.getLogger("toothline.notifications")
 
 SEND_JOB: Final = "notifications.send"
+JOB_GRACE: Final = dt.timedelta(minutes=1)
+"""How long a fresh notification is left to its send job before the sweep may send it."""
 STAFF_ROLES: Final = frozenset(
     {Role.HYGIENIST, Role.DENTIST, Role.COORDINATOR, Role.FRONT_DESK, Role.ADMIN}
 )
@@ -81,7 +83,8 @@ async def _queue(
         if channel == Channel.NONE:
             row.state, row.last_error = "skipped", "the person chose no notifications"
         else:
-            row.state, row.next_attempt_at = "queued", now
+            # The send job has the first attempt; the sweep takes over only if it got lost.
+            row.state, row.next_attempt_at = "queued", now + JOB_GRACE
         db.add(row)
         rows.append(row)
     await db.flush()

@@ -20,8 +20,10 @@ from portal.app import TEMPLATES_DIR, create_app
 from portal.notifications.senders import delivery as portal_delivery
 from portal.settings import MailSettings, Settings
 from reviewer.clock import now_utc
+from reviewer.evaluation.services import request_information
 from reviewer.notifications import delivery
 from reviewer.notifications.sending import BACKOFF, MAX_ATTEMPTS, send_due
+from reviewer.notifications.services import JOB_GRACE
 from storage.models import Case, Evaluation, Notification, Patient, User
 from tests.integration.notifications.conftest import PUBLIC_URL
 from tests.integration.review.conftest import World
@@ -241,3 +243,24 @@ async def test_a_patient_without_a_login_is_mailed_at_the_guardians_address(
     assert not re.search(r"ottilie|brandvold|rune", f"{message['Subject']}\n{body}", re.I)
     [row] = await _rows(world, case)
     assert (row.recipient_user_id, row.patient_id, row.state) == (None, child.id, "sent")
+
+
+async def test_the_sweep_leaves_a_fresh_notification_to_its_job_then_takes_over(
+    world: World, named_patient: Patient, settings: Settings, smtp_server: Mailbox,
+) -> None:
+    """A job lost with its process (here: no job runner at all) is made good by the sweep
+    once the grace has passed; before that the sweep never races the job."""
+    delivery.configure(portal_delivery(settings, TEMPLATES_DIR))
+    case = await world.add_case(patient=named_patient, claimed_by_id=world.dentist.id,
+                                status="in_review",
+                                lease_expires_at=now_utc() + dt.timedelta(minutes=30))
+    await request_information(world.db, world.actor(world.dentist), world.ctx(world.dentist),
+                              case.id, message="A photo of the upper teeth, please.",
+                              now=now_utc())
+    await world.db.commit()
+    assert await send_due(world.db, now=now_utc()) == 0
+    assert await send_due(world.db, now=now_utc() + JOB_GRACE) == 1
+    [row] = await _rows(world, case)
+    assert (row.kind, row.state, row.attempts) == ("info_requested", "sent", 1)
+    [message] = smtp_server.wait_for(1)
+    assert "upper teeth" not in _body(message)
