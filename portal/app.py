@@ -40,12 +40,14 @@ from portal.http_middleware import (
 )
 from portal.intake.worker import derivation_lifespan
 from portal.jobs import JobEngine, jobs_lifespan, make_engine
+from portal.notifications.senders import delivery as notification_delivery
 from portal.openapi_errors import JsonSchemaWithErrors
 from portal.rendering import FILTERS
 from portal.requests import DEPENDENCIES
 from portal.routes import API_CONTROLLERS, PAGE_CONTROLLERS
 from portal.settings import Settings, get_settings
 from reviewer.jobs import SINK as JOBS_SINK
+from reviewer.notifications.delivery import configure as configure_notifications
 from storage.audit import configure_audit_key
 from storage.blobs import open_blob_store
 from storage.database import create_engine, create_session_maker
@@ -78,6 +80,7 @@ def create_app(settings: Settings | None = None, *, jobs: JobEngine | None = Non
     ``jobs`` replaces the job engine the settings name (tests: a queue of their own)."""
     settings = settings or get_settings()
     audit_key = configure_audit_key(settings.audit.key)  # record_event's key, process-wide
+    configure_notifications(notification_delivery(settings, TEMPLATES_DIR))  # also process-wide
     engine = create_engine(
         settings.database.url, echo=settings.database.echo, pool_size=settings.database.pool_size
     )

@@ -47,15 +47,33 @@ def _write_outbox(var_dir: Path, message: EmailMessage) -> Path:
     return path
 
 
+class MailNotSent(Exception):
+    """The server refused the message or could not be reached; ``reason`` is the error's type
+    (no address, no content)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 async def send(settings: MailSettings, var_dir: Path, message: EmailMessage) -> bool:
     """Deliver one message; ``False`` (logged, never raised) when the server refused it or
     could not be reached. The log names the purpose and the error's type, never the address
     or the content (the JSON log formatter prints the message, not ``extra`` fields)."""
+    try:
+        await deliver(settings, var_dir, message)
+    except MailNotSent:
+        return False
+    return True
+
+
+async def deliver(settings: MailSettings, var_dir: Path, message: EmailMessage) -> None:
+    """As :func:`send`, but a failure raises :class:`MailNotSent` (notifications store it)."""
     purpose = str(message.get("X-Toothline-Purpose", "mail"))
     if not settings.smtp_url:
         path = _write_outbox(var_dir, message)
         log.info("mail (%s) written to the outbox as %s", purpose, path.name)
-        return True
+        return
     url = urlsplit(settings.smtp_url)
     query = parse_qs(url.query)
     implicit_tls = url.scheme == "smtps"
@@ -80,6 +98,5 @@ async def send(settings: MailSettings, var_dir: Path, message: EmailMessage) -> 
         )
     except (aiosmtplib.SMTPException, OSError) as exc:
         log.warning("mail (%s) not sent: %s", purpose, type(exc).__name__)
-        return False
+        raise MailNotSent(type(exc).__name__) from exc
     log.info("mail (%s) sent", purpose)
-    return True

@@ -13,6 +13,7 @@ from portal.coordination import controllers as coordination
 from portal.health.controllers import HealthController
 from portal.intake import controllers as intake
 from portal.interop import api as interop
+from portal.notifications import controllers as notifications
 from portal.patients import controllers as patients
 from portal.records import controllers as records
 from portal.review import controllers as review
@@ -20,7 +21,7 @@ from portal.screening import controllers as screening
 from portal.uploads import controllers as uploads
 
 AREAS = (accounts, patients, admin, intake, review, billing, screening, records, coordination,
-         interop, uploads)
+         interop, uploads, notifications)
 
 PAGE_CONTROLLERS: list[type] = [HealthController]
 API_CONTROLLERS: list[type] = []

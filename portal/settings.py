@@ -318,6 +318,42 @@ class MailSettings:
 
 
 @dataclass(frozen=True)
+class SmsSettings:
+    """Text messages for notifications (docs/notifications.md)."""
+
+    backend: str = "log"
+    """``log`` (development: the text goes to the log, the number masked) or ``twilio``."""
+    sms_from: str = ""
+    """The sending number (E.164) or messaging service; required for ``twilio``."""
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = field(default="", repr=False)
+    twilio_api_url: str = "https://api.twilio.com"
+    """Overridable for tests (a loopback server that records the request)."""
+
+    @classmethod
+    def from_env(cls) -> SmsSettings:
+        backend = _env("SMS_BACKEND", cls.backend).lower()
+        if backend not in {"log", "twilio"}:
+            raise SettingsError("SMS_BACKEND", f"expected log or twilio, got {backend!r}")
+        settings = cls(
+            backend=backend,
+            sms_from=_env("SMS_FROM", ""),
+            twilio_account_sid=_env("TWILIO_ACCOUNT_SID", ""),
+            twilio_auth_token=_env("TWILIO_AUTH_TOKEN", ""),
+            twilio_api_url=_env("TWILIO_API_URL", cls.twilio_api_url).rstrip("/"),
+        )
+        if urlsplit(settings.twilio_api_url).scheme not in {"http", "https"}:
+            raise SettingsError("TWILIO_API_URL", "expected an http:// or https:// URL")
+        if backend == "twilio":
+            for name, value in (("SMS_FROM", settings.sms_from),
+                                ("TWILIO_ACCOUNT_SID", settings.twilio_account_sid),
+                                ("TWILIO_AUTH_TOKEN", settings.twilio_auth_token)):
+                if not value:
+                    raise SettingsError(name, "required when TOOTHLINE_SMS_BACKEND=twilio")
+        return settings
+
+
+@dataclass(frozen=True)
 class Settings:
     var_dir: Path
     database: DatabaseSettings
@@ -328,6 +364,7 @@ class Settings:
     audit: AuditSettings
     mail: MailSettings = field(default_factory=MailSettings)
     jobs: JobSettings = field(default_factory=JobSettings)
+    sms: SmsSettings = field(default_factory=SmsSettings)
     demo_password: str | None = field(default=None, repr=False)
 
     @property
@@ -352,6 +389,7 @@ class Settings:
             audit=AuditSettings.from_env(var_dir, embedded=embedded),
             mail=MailSettings.from_env(),
             jobs=JobSettings.from_env(session.redis_url),
+            sms=SmsSettings.from_env(),
             demo_password=os.environ.get(PREFIX + "DEMO_PASSWORD") or None,
         )
 
@@ -388,6 +426,11 @@ KNOWN_VARIABLES = frozenset(
         "API_TOKEN_DAYS",
         "TRUSTED_PROXIES",
         "JOBS",
+        "SMS_BACKEND",
+        "SMS_FROM",
+        "TWILIO_ACCOUNT_SID",
+        "TWILIO_AUTH_TOKEN",
+        "TWILIO_API_URL",
     )
 )
 """Every variable the portal reads; a test checks compose.yaml sets only these."""

@@ -192,8 +192,10 @@ async def _account_page(
     request: AnyRequest, db: AsyncSession, who: Actor, *, status_code: int = 200,
     **extra: Any,
 ) -> Template:
-    tokens = await list_tokens(db, await _owner(db, who))
-    return page(request, "accounts/account.html", {"tokens": tokens, **extra},
+    owner = await _owner(db, who)
+    tokens = await list_tokens(db, owner)
+    return page(request, "accounts/account.html",
+                {"tokens": tokens, "account_user": owner, **extra},
                 fragments={"api-tokens": "accounts/_api-tokens.html"}, status_code=status_code)
 
 

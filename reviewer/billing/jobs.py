@@ -28,6 +28,9 @@ from reviewer.errors import DomainError
 from reviewer.intake.derive_job import DERIVE_JOB, derive_job
 from reviewer.interop.archive import ARCHIVE_JOB
 from reviewer.interop.dicomweb import archive_sweep, send_to_archive_job
+from reviewer.notifications.reminders import queue_referral_reminders
+from reviewer.notifications.sending import JOBS as NOTIFICATION_JOBS
+from reviewer.notifications.sending import send_due
 from storage.audit import AuditContext
 from storage.blobs import BlobStore
 from storage.models import (
@@ -68,6 +71,7 @@ JOBS: Mapping[str, Job] = {
     BUILD_JOB: build_package_job,
     ARCHIVE_JOB: send_to_archive_job,
     DERIVE_JOB: derive_job,  # an upload's views, when the engine is SAQ (docs/jobs.md)
+    **NOTIFICATION_JOBS,
 }
 
 
@@ -162,5 +166,13 @@ async def sweep(db: AsyncSession, blobs: BlobStore) -> dict[str, int]:
         except (DomainError, IntegrityError) as exc:
             await db.rollback()
             log.warning("no package for %s %s: %s", kind, encounter_id, exc)
+    reminders = notified = 0
+    try:  # notifications (docs/notifications.md): due reminders, then due (re)tries
+        reminders = await queue_referral_reminders(db)
+    except Exception:  # never keeps the retries below from running
+        await db.rollback()
+        log.exception("referral reminders not queued; the next sweep tries again")
+    notified = await send_due(db)
     archived = await archive_sweep(db, blobs)  # DICOMweb sends to try again
-    return {"proposed": proposed, "checked": checked, "archived": archived}
+    return {"proposed": proposed, "checked": checked, "reminders": reminders,
+            "notified": notified, "archived": archived}

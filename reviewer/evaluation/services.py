@@ -42,6 +42,8 @@ from reviewer.evaluation.draft import (
 )
 from reviewer.evaluation.image_review import hashed_review, image_checklist, settle_review
 from reviewer.interop.archive import archive_on_signed
+from reviewer.notifications.messages import Kind as NotificationKind
+from reviewer.notifications.services import Subject, notify
 from reviewer.queue.claims import NotLicensed, held_case
 from reviewer.queue.scope import review_scope
 from storage.audit import AuditContext, record_event
@@ -230,6 +232,9 @@ async def sign_evaluation(
         )
     await billing_on_signed(db, case, actor)  # claim lines now, package after commit
     await archive_on_signed(db, case, context)  # DICOMweb send after commit, if set up
+    await notify(db, organization_id=case.organization_id, patient_id=case.patient_id,
+                 kind=NotificationKind.ADVICE_READY, subject=Subject("case", case.id, case.id),
+                 now=now)  # sent after the commit; never stops the signature
     return evaluation
 
 
@@ -344,6 +349,9 @@ async def request_information(
         db, "case.info_requested", context, organization_id=case.organization_id,
         subject_type="case", subject_id=case.id, details={"info_request_id": str(request.id)},
     )
+    await notify(db, organization_id=case.organization_id, patient_id=case.patient_id,
+                 kind=NotificationKind.INFO_REQUESTED,
+                 subject=Subject("case", case.id, case.id), now=now)
     return request
 
 

@@ -13,9 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reviewer.actor import Actor
 from reviewer.errors import Conflict, Invalid, Unprocessable
+from reviewer.notifications.messages import Kind as NotificationKind
+from reviewer.notifications.services import Subject, notify
 from reviewer.records import lifecycle
 from reviewer.records.lifecycle import RecordsAction
 from reviewer.records.policy import (
+    RIGHT_OF_ACCESS,
     THIRD_PARTIES,
     DeliveryMethod,
     Format,
@@ -100,6 +103,10 @@ async def deliver(
     details["delivery_method"] = chosen
     step.history("delivered", note)
     await step.audit("records_request.delivered", **details)
+    if req.requester_type in RIGHT_OF_ACCESS:  # a third party's copy is not the patient's news
+        await notify(db, organization_id=req.organization_id, patient_id=req.patient_id,
+                     kind=NotificationKind.RECORDS_READY,
+                     subject=Subject("records_request", req.id), now=moment)
     return Delivery(await step.view(), token, expires_at, uses)
 
 

@@ -15,6 +15,7 @@ from storage.models.billing import (
 from storage.models.case import Case
 from storage.models.consent import Consent
 from storage.models.evaluation import Addendum, Evaluation, InfoRequest
+from storage.models.notification import Notification
 from storage.models.organization import Organization, OrganizationKind
 from storage.models.patient import Patient, patient_login
 from storage.models.records import (
@@ -52,6 +53,7 @@ __all__ = [
     "License",
     "LiveSession",
     "LoginFailure",
+    "Notification",
     "Organization",
     "OrganizationKind",
     "Patient",

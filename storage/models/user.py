@@ -55,6 +55,10 @@ class User(Base):
     """A dentist's own practice address, where they review (the distant site); empty: the
     organization's address."""
     practice_state: Mapped[str] = mapped_column(String(2), default="")
+    notify_by: Mapped[str] = mapped_column(String(8), default="email", server_default="email")
+    """How notifications reach this person: email | sms | none (docs/notifications.md)."""
+    mobile_phone: Mapped[str | None] = mapped_column(String(32), default=None)
+    """PHI for patients: the number text messages go to (E.164, ``+15551234567``)."""
 
     organizations: Mapped[list[Organization]] = relationship(
         secondary=user_organization, lazy="selectin", order_by=Organization.name

@@ -199,6 +199,9 @@ ACCESS: list[Rule] = [
          FOLLOW_UP_WRITERS),
     Rule("GET", "/coordination*", FOLLOW_UP_READERS),
     Rule("POST", "/coordination/*", FOLLOW_UP_WRITERS),
+    # --- notifications (issue 18): staff see their organizations' attempts and outcomes
+    Rule("GET", "/notifications", EVERYONE - {PATIENT}),
+    Rule("GET", "/api/v1/notifications", EVERYONE - {PATIENT}),
 ]
 
 SKIPPED_METHODS = {"OPTIONS", "HEAD"}

@@ -1,0 +1,1 @@
+"""Notifications: the real senders (SMTP, text messages) and the staff's list."""
