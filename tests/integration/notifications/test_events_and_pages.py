@@ -10,6 +10,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
+from portal.app import create_app
 from reviewer.clock import now_utc
 from reviewer.evaluation.services import request_information
 from reviewer.notifications import services as notification_services
@@ -92,7 +93,7 @@ async def test_staff_see_their_organizations_notifications_only(
     assert page.status_code == 200 and f'data-notification="{row.id}"' in page.text
     assert "SMTPConnectError" in page.text and "Zebulon" not in page.text
 
-    async with AsyncTestClient(app=client.app) as other:
+    async with AsyncTestClient(app=create_app(client.app.state.settings)) as other:
         await sign_in(other, OTHER_DESK)
         theirs = await other.get(f"/api/v1/notifications?case_id={row.case_id}")
         assert theirs.status_code == 200 and theirs.json() == {"notifications": []}
@@ -100,7 +101,7 @@ async def test_staff_see_their_organizations_notifications_only(
         assert everything.json() == {"notifications": []}
         page = await other.get("/notifications")
         assert page.status_code == 200 and str(row.id) not in page.text
-    async with AsyncTestClient(app=client.app) as patient:
+    async with AsyncTestClient(app=create_app(client.app.state.settings)) as patient:
         await sign_in(patient, world.patient_user.email)
         assert (await patient.get("/api/v1/notifications")).status_code == 403
 
@@ -132,7 +133,7 @@ async def test_the_account_page_choice(
     user = await world.db.get(User, world.patient_user.id, populate_existing=True)
     assert user is not None and (user.notify_by, user.mobile_phone) == ("none", None)
     # staff do not get the fieldset (they receive no notifications)
-    async with AsyncTestClient(app=client.app) as desk:
+    async with AsyncTestClient(app=create_app(client.app.state.settings)) as desk:
         await sign_in(desk, "billing@demo.test")
         assert 'id="notification-choice"' not in (await desk.get("/account")).text
 
