@@ -16,7 +16,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import portal.jobs
+import portal.jobs.inprocess
 from portal.accounts.passwords import hash_password
 from portal.settings import Settings
 from reviewer.interop.dicom_wrap import SECONDARY_CAPTURE, VL_PHOTOGRAPHIC, study_uid
@@ -162,7 +162,7 @@ async def test_signing_sends_the_case_to_orthanc_as_one_study(
 async def test_a_wrong_archive_url_is_recorded_and_retried(
     client: Client, app_db: AsyncSession, orthanc: Orthanc, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(portal.jobs, "RETRY_AFTER_S", 0.01)  # the runner's back-off, shortened
+    monkeypatch.setattr(portal.jobs.inprocess, "RETRY_AFTER_S", 0.01)  # shorter back-off
     seeded = await seed_post_op(app_db, client.app.state.blobs, package=False)
     await _set_archive(client, seeded.organization_id,
                        f"http://127.0.0.1:{free_port()}/dicom-web", restore_identity=False)
@@ -173,7 +173,7 @@ async def test_a_wrong_archive_url_is_recorded_and_retried(
 
     state = await _send_state(client, seeded.case_id)
     assert state["state"] == "failed"
-    assert state["attempts"] == portal.jobs.ATTEMPTS  # the runner tried again
+    assert state["attempts"] == portal.jobs.inprocess.ATTEMPTS  # the runner tried again
     assert "ConnectionError" in state["last_error"]
     page = await client.get(f"/archive/cases/{seeded.case_id}", headers={"hx-request": "true"})
     assert page.status_code == 200 and "Sending to the archive failed" in page.text
@@ -323,7 +323,7 @@ async def _clinic_id(app: Litestar) -> uuid.UUID:
 async def test_review_page_fragment_shows_the_send_and_sends_again(
     client: Client, app_db: AsyncSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(portal.jobs, "RETRY_AFTER_S", 0.01)
+    monkeypatch.setattr(portal.jobs.inprocess, "RETRY_AFTER_S", 0.01)
     seeded = await seed_post_op(app_db, client.app.state.blobs, package=False)
     fragment = f"/archive/cases/{seeded.case_id}"
     htmx = {"hx-request": "true", "hx-target": "archive-status"}
