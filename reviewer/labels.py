@@ -19,7 +19,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Final, TypeVar
 
-from reviewer.billing.encounters import BillingStatus
+from reviewer.billing.status import BillingStatus
 from reviewer.cases.enums import CaseStatus, OriginatingSite, Urgency
 from reviewer.coding.claim_model import EncounterType, ProviderRole, Rule
 from reviewer.evaluation.draft import REFERRAL_SPECIALTIES, TOOTH_CONDITIONS

@@ -2,9 +2,6 @@
 in-process (``inprocess.py``, the embedded default) and SAQ on Redis (``saq_engine.py``, run by
 ``toothline worker``, ``worker.py``). See docs/jobs.md."""
 
-# reviewer.labels before reviewer.billing: the two import each other, and only this order
-# works (the worker process imports the billing jobs first; the portal happens not to).
-import reviewer.labels  # noqa: F401
 from portal.jobs.engine import JobEngine, JobRecord, JobState, jobs_lifespan, make_engine
 from portal.jobs.inprocess import JobRunner
 

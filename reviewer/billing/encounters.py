@@ -35,6 +35,7 @@ from reviewer.billing.facts import (
 from reviewer.billing.fees import FeeTable, fee_table
 from reviewer.billing.payer_profiles import stamp
 from reviewer.billing.same_day import same_day_problems
+from reviewer.billing.status import BillingStatus
 from reviewer.cases.enums import CaseStatus
 from reviewer.coding.rules import (
     ClaimLine,
@@ -62,15 +63,6 @@ from storage.models import (
 
 READERS = frozenset({Role.DENTIST, Role.FRONT_DESK})
 EDITORS = frozenset({Role.FRONT_DESK})
-
-
-class BillingStatus:
-    PROPOSED = "proposed"
-    READY = "ready"
-    BILLED = "billed"
-    NOTHING_TO_BILL = "nothing_to_bill"
-    OPEN = (PROPOSED, READY)
-    ALL = (PROPOSED, READY, BILLED, NOTHING_TO_BILL)
 
 
 class LinesRefused(Unprocessable):

@@ -11,7 +11,7 @@ from jinja2 import Environment
 
 from portal.accounts.current_user import CurrentUser, OrgRef
 from portal.rendering import FILTERS
-from reviewer.billing.encounters import BillingStatus
+from reviewer.billing.status import BillingStatus
 from reviewer.cases.enums import CaseStatus, OriginatingSite, Urgency
 from reviewer.coding.claim_model import EncounterType, ProviderRole, Rule
 from reviewer.evaluation.draft import TOOTH_CONDITIONS
