@@ -37,14 +37,15 @@ def fast_options(queue_name: str) -> SaqOptions:
                       retry_delay_s=0.2, retry_backoff_max_s=1.0, timeout_s=120)
 
 
-def redis_or_skip() -> str:
+def redis_or_skip(what: str = "SAQ tests") -> str:
+    """The test Redis's URL; skips ``what`` without it (fails under CI)."""
     try:
         redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping()
     except redis.RedisError as exc:
         message = f"Redis not reachable at {REDIS_URL}: {exc}"
         if REQUIRE_POSTGRES:  # CI: the services must be there
             pytest.fail(message)
-        pytest.skip("SKIPPED SAQ tests: " + message)
+        pytest.skip(f"SKIPPED {what}: " + message)
     return REDIS_URL
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ import httpx
 import pytest
 
 from tests.support.live import free_port
+from tests.support.processes import background_process
 
 DICOMWEB_PLUGIN: Final = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
 DICOMWEB_ROOT: Final = "/dicom-web/"
@@ -102,21 +102,10 @@ def orthanc_server(workdir: Path, *, dicomweb: bool = True, name: str = "toothli
     config_path = workdir / "orthanc.json"
     config_path.write_text(json.dumps(config))
     log = workdir / "orthanc.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([str(binary), str(config_path)], stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            _wait(url + "/system", proc, log)
-            yield Orthanc(url, storage)
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
+    with background_process([str(binary), str(config_path)], log) as proc:
+        url = f"http://127.0.0.1:{port}"
+        _wait(url + "/system", proc, log)
+        yield Orthanc(url, storage)
 
 
 def _must_fail_without_orthanc() -> bool:

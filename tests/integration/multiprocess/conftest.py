@@ -11,13 +11,11 @@ from dataclasses import dataclass
 import pytest
 import redis
 
-from tests.support.database import REQUIRE_POSTGRES, _empty_tables
-from tests.support.jobs import running_worker
+from tests.support.database import _empty_tables
+from tests.support.jobs import REDIS_URL, redis_or_skip, running_worker
 from tests.support.live import LiveServer, running_portal
 from tests.support.portal import seed
 from tests.support.s3server import S3Server
-
-REDIS_URL = os.environ.get("TOOTHLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 @dataclass(frozen=True)
@@ -26,21 +24,11 @@ class Pair:
     b: LiveServer
 
 
-def _redis_or_skip() -> None:
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping()
-    except redis.RedisError as exc:
-        message = f"Redis not reachable at {REDIS_URL}: {exc}"
-        if REQUIRE_POSTGRES:  # CI: the services must be there
-            pytest.fail(message)
-        pytest.skip("SKIPPED two-process tests: " + message)
-
-
 @pytest.fixture(scope="module")
 def two_portals(
     postgres_url: str, s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Pair]:
-    _redis_or_skip()
+    redis_or_skip("two-process tests")
     asyncio.run(seed(postgres_url))
     env = {
         "TOOTHLINE_DATABASE_URL": postgres_url,
