@@ -1,6 +1,7 @@
 """SQLAlchemy models, one per module; importing this package registers them all."""
 
 from storage.models.access import AccessLink, ApiToken, License, LoginFailure, PatientInvitation
+from storage.models.annotation import Annotation
 from storage.models.attachment import Attachment
 from storage.models.audit_event import AuditEvent
 from storage.models.base import Base, metadata
@@ -31,6 +32,7 @@ from storage.models.view_event import ViewEvent
 __all__ = [
     "AccessLink",
     "Addendum",
+    "Annotation",
     "ApiToken",
     "Attachment",
     "AuditEvent",
