@@ -15,8 +15,11 @@
  * contrast: the two range inputs ([data-viewer-filter]) -- opened on 130 % contrast for a
  * radiograph. Escape or "Close" closes it. Without JavaScript the link opens the image itself.
  *
- * The current state is mirrored on the image as data-zoom, data-brightness, data-contrast
- * (for people's tools and the browser tests).
+ * The current state is mirrored on the image as data-zoom, data-brightness, data-contrast,
+ * data-invert, data-preset (for people's tools and the browser tests). Radiographs also get
+ * window/level presets and invert ([data-viewer-action=preset|invert]), computed on the 8-bit
+ * display picture; "Original" stays one click away. Opening an image dispatches
+ * "toothline:viewer-open" (annotate.js loads its drawings; shortcuts.js knows the image).
  *
  * The sign form lists the case's images (templates/review/_sign-form.html, rows with
  * data-review-src); opening one here marks its row "opened just now" and hides its reason
@@ -28,7 +31,12 @@
   var MIN_ZOOM = 1;
   var MAX_ZOOM = 8;
   var STEP = 1.5;
-  var state = { zoom: 1, x: 0, y: 0, brightness: 100, contrast: 100 };
+  var state = { zoom: 1, x: 0, y: 0, brightness: 100, contrast: 100, invert: false };
+  /* Window/level presets for radiographs, on the 8-bit display picture (storage/media/window.py
+   * windowed the 16-bit original into it): [low, width] of the display's 0..1 range, shown by
+   * brightness b then contrast k, with k = 1 + 2 low / width and b = 1 / (width k), which maps
+   * low -> 0 and low + width -> 1 (docs/review.md, "Radiograph tools"). */
+  var PRESETS = { full: [0, 1], bone: [0.2, 0.6], enamel: [0.45, 0.55], soft: [0, 0.5] };
   var drag = null;
 
   function el(id) {
@@ -51,7 +59,10 @@
     img.style.transform =
       "translate(" + state.x + "px, " + state.y + "px) scale(" + state.zoom + ")";
     img.style.filter =
-      "brightness(" + state.brightness + "%) contrast(" + state.contrast + "%)";
+      "brightness(" + state.brightness + "%) contrast(" + state.contrast + "%)" +
+      (state.invert ? " invert(1)" : "");
+    img.dataset.invert = state.invert ? "1" : "0";
+    syncOverlay(img);
     img.dataset.zoom = String(Math.round(state.zoom * 100) / 100);
     img.dataset.brightness = String(state.brightness);
     img.dataset.contrast = String(state.contrast);
@@ -61,6 +72,29 @@
     var c = el("viewer-contrast");
     if (b) b.value = String(state.brightness);
     if (c) c.value = String(state.contrast);
+  }
+
+  /* The annotation layer (<svg id="viewer-overlay">, portal/static/js/annotate.js) lies over
+   * the picture's box and takes the same transform, so drawings follow zoom and pan. */
+  function syncOverlay(img) {
+    var svg = el("viewer-overlay");
+    if (!svg) return;
+    svg.style.left = img.offsetLeft + "px";
+    svg.style.top = img.offsetTop + "px";
+    svg.style.width = img.offsetWidth + "px";
+    svg.style.height = img.offsetHeight + "px";
+    svg.style.transform = img.style.transform;
+  }
+
+  function preset(name) {
+    var p = PRESETS[name];
+    if (!p) return;
+    var k = 1 + (2 * p[0]) / p[1];
+    state.contrast = Math.round(k * 100);
+    state.brightness = Math.round((1 / (p[1] * k)) * 100);
+    var img = el("viewer-image");
+    if (img) img.dataset.preset = name;
+    apply();
   }
 
   function zoomTo(zoom) {
@@ -82,6 +116,7 @@
     state.y = 0;
     state.brightness = 100;
     state.contrast = kind === "radiograph" ? 130 : 100;
+    state.invert = false;
     apply();
   }
 
@@ -115,9 +150,13 @@
       original.hidden = !href;
       if (href) original.href = href;
     }
+    var tools = el("viewer-radiograph-tools");
+    if (tools) tools.hidden = kind !== "radiograph";
     reset(kind);
-    dialog.showModal();
+    img.onload = function () { apply(); };
+    if (!dialog.open) dialog.showModal();
     markOpened(link.getAttribute("data-viewer-src"));
+    document.dispatchEvent(new CustomEvent("toothline:viewer-open", { detail: { link: link } }));
     return true;
   }
 
@@ -143,6 +182,8 @@
     else if (name === "zoom-out") zoomTo(state.zoom / STEP);
     else if (name === "reset") reset((el("viewer-image") || {}).dataset.kind);
     else if (name === "close") close();
+    else if (name === "invert") { state.invert = !state.invert; apply(); }
+    else if (name === "preset") preset(action.getAttribute("data-preset"));
   });
 
   document.addEventListener("input", function (event) {
@@ -169,6 +210,8 @@
   document.addEventListener("pointerdown", function (event) {
     var stage = event.target instanceof Element && event.target.closest("#viewer-stage");
     if (!stage || state.zoom <= 1) return;
+    var dialog = el("viewer");
+    if (dialog && dialog.dataset.tool) return;  // drawing, not panning (annotate.js)
     drag = { id: event.pointerId, x: event.clientX - state.x, y: event.clientY - state.y };
     stage.setPointerCapture(event.pointerId);
     stage.classList.add("is-panning");
@@ -194,12 +237,29 @@
     var dialog = el("viewer");
     if (!dialog || !dialog.open) return;
     if (event.target instanceof HTMLInputElement && event.target.type === "range") return;
+    if (event.target instanceof HTMLInputElement && event.target.type === "text") return;
+    if (event.target instanceof HTMLTextAreaElement) return;
     if (event.key === "+" || event.key === "=") zoomTo(state.zoom * STEP);
     else if (event.key === "-") zoomTo(state.zoom / STEP);
     else if (event.key === "0") reset((el("viewer-image") || {}).dataset.kind);
   });
 
+  /* htmx "settles" a swapped-in element by copying the style attribute of the old element of
+   * the same id, which the CSP refuses (style-src 'self'): drop the viewer's CSSOM styles, and
+   * the empty style attributes the browser leaves on form fields, first. */
+  document.addEventListener("htmx:beforeSwap", function () {
+    ["viewer-image", "viewer-overlay"].forEach(function (id) {
+      var node = el(id);
+      if (node) node.removeAttribute("style");
+    });
+    var empty = document.querySelectorAll("[id][style='']");
+    for (var i = 0; i < empty.length; i++) empty[i].removeAttribute("style");
+  });
+
   window.ToothlineViewer = {
+    open: open,
+    close: close,
+    zoomBy: function (factor) { zoomTo(state.zoom * factor); },
     state: function () {
       return { zoom: state.zoom, x: state.x, y: state.y, brightness: state.brightness,
         contrast: state.contrast };
