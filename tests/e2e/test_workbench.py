@@ -169,6 +169,9 @@ def test_compare_annotate_measure_and_sign_by_keyboard(
     expect(compare).to_be_focused()
     expect(compare.locator("figcaption").first).to_contain_text("Earlier")
     expect(compare.locator("img")).to_have_count(2)
+    strip = page.locator("#timeline .timeline-strip[data-view=lower_occlusal] li")
+    expect(strip).to_have_count(2)
+    expect(strip.last).to_contain_text("this case")
 
     # "n": the first image of this case in the viewer; an arrow with a note for the claim.
     page.keyboard.press("n")
