@@ -233,3 +233,15 @@ def annotation_json(annotation: Annotation) -> dict[str, Any]:
         "calibration": annotation.calibration,
         "created_at": annotation.created_at.isoformat() if annotation.created_at else None,
     }
+
+
+async def shown_to_submitter(
+    db: AsyncSession, attachments: Iterable[Attachment], signed: bool,
+) -> list[tuple[Attachment, list[Annotation]]]:
+    """The images of a signed case with the annotations the dentist chose to show the patient
+    (their advice page); nothing before signing."""
+    if not signed:
+        return []
+    images = [a for a in attachments if a.kind != "document"]
+    chosen = await chosen_annotations(db, (a.id for a in images), for_patient=True)
+    return [(a, chosen[a.id]) for a in images if a.id in chosen]

@@ -252,3 +252,36 @@ async def test_claim_attachment_draws_the_chosen_annotation_original_unchanged(
     assert hashlib.sha256(await blobs.read(photo.original_key)).hexdigest() == original_before
     row = await world.db.get_one(Attachment, photo.id, populate_existing=True)
     assert row.original_sha256 == photo.original_sha256
+
+
+async def test_patient_page_shows_only_annotations_chosen_for_the_patient_after_signing(
+    client: Client, world: World
+) -> None:
+    case, photo, headers = await _claimed(client, world)
+    url = _url(case, photo)
+    for note, shown in (("This is where it is healing", True), ("Dentists only", False)):
+        assert (await client.post(url, json={
+            "shapes": [ARROW, {"type": "circle", "center": [0.5, 0.5], "radius": 0.1}],
+            "note": note, "show_to_patient": shown}, headers=headers)).status_code == 201
+    await sign_in(client, "patient@demo.test")
+    before = (await client.get(f"/patient/cases/{case.id}")).text
+    assert 'id="dentist-annotations"' not in before  # nothing before signing
+    headers = await _as(client, "dentist@demo.test")
+    base = f"/api/v1/cases/{case.id}"
+    assert (await client.put(f"{base}/evaluation", json=DRAFT, headers=headers)).status_code \
+        == 200
+    await client.get(f"{base}/attachments/{photo.id}/display")
+    assert (await client.post(f"{base}/evaluation/sign",
+                              json={"password": DEMO_PASSWORD, "attest": True},
+                              headers=headers)).status_code == 200
+    await sign_in(client, "patient@demo.test")
+    page = await client.get(f"/patient/cases/{case.id}")
+    assert page.status_code == 200
+    html = page.text
+    section = html[html.index('id="dentist-annotations"'):]
+    assert "This is where it is healing" in section and "Dentists only" not in html
+    assert section.count("<line ") == 1 and section.count("<ellipse ") == 1
+    assert 'x1="200.0" y1="200.0" x2="500.0" y2="500.0"' in section
+    assert 'ry="200.0"' in section  # the radius is of the width: twice as tall on a 2:1 photo
+    # The patient's API is not the dentists' annotations API.
+    assert (await client.get(url)).status_code == 403
