@@ -190,6 +190,21 @@ def test_compare_annotate_measure_and_sign_by_keyboard(
     page.keyboard.press("+")
     expect(page.locator("#viewer-image")).to_have_attribute("data-zoom", "1.5")
     shot(page, "workbench-arrow")
+    # "c" in the viewer: last week's picture of the same view beside it, zoom and pan linked.
+    earlier_src = strip.first.locator("a").get_attribute("data-viewer-src")
+    page.keyboard.press("c")
+    other = page.locator("#viewer-compare-image")
+    expect(other).to_be_visible()
+    expect(other).to_have_attribute("src", earlier_src or "")
+    expect(page.locator("#viewer-stage")).to_have_class(re.compile("is-comparing"))
+    page.keyboard.press("+")
+    expect(other).to_have_attribute("data-zoom", "2.25")
+    assert "scale(2.25)" in other.evaluate("img => img.style.transform")
+    shot(page, "workbench-compare")
+    viewer.get_by_role("button", name="Overlay").click()
+    expect(page.locator("#viewer-stage")).to_have_class(re.compile("is-overlaid"))
+    page.keyboard.press("c")
+    expect(other).to_be_hidden()
 
     # "n" again: the DICOM radiograph; measure 0.5 of its 256 px width = 12.8 mm.
     page.keyboard.press("n")

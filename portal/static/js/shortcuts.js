@@ -5,7 +5,8 @@
  *   n / p   next / previous image in the viewer (n opens the first one)
  *   j       next case ("Next case": claims the most pressing one)
  *   + / -   zoom in / out (viewer.js, while the viewer is open)
- *   c       the comparison with earlier images of the same view
+ *   c       compare: in the viewer, the earlier image of the same view beside this one (again:
+ *           off); outside it, the page's comparison section
  *   s       the sign form's password field (closes the viewer)
  *   ?       show or hide the list of shortcuts
  *
@@ -55,6 +56,9 @@
   }
 
   function compare() {
+    var dialog = el("viewer");
+    if (dialog && dialog.open && window.ToothlineViewer &&
+        window.ToothlineViewer.toggleCompare()) return;  // in the viewer: side by side
     if (window.ToothlineViewer) window.ToothlineViewer.close();
     var section = el("compare") || el("h-compare");
     if (section) {

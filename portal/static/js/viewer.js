@@ -38,6 +38,10 @@
    * low -> 0 and low + width -> 1 (docs/review.md, "Radiograph tools"). */
   var PRESETS = { full: [0, 1], bone: [0.2, 0.6], enamel: [0.45, 0.55], soft: [0, 0.5] };
   var drag = null;
+  /* Compare (issue 21): an earlier image of the same view beside the current one (or over it,
+   * blended), with the same zoom and pan. The candidates are the timeline strip's links of that
+   * view (templates/review/case.html); its picture loads through the audited display route. */
+  var compare = { on: false, overlay: false, opacity: 50 };
 
   function el(id) {
     return document.getElementById(id);
@@ -62,6 +66,13 @@
       "brightness(" + state.brightness + "%) contrast(" + state.contrast + "%)" +
       (state.invert ? " invert(1)" : "");
     img.dataset.invert = state.invert ? "1" : "0";
+    var other = el("viewer-compare-image");
+    if (other) {
+      other.style.transform = img.style.transform;
+      other.style.filter = img.style.filter;
+      other.style.opacity = compare.on && compare.overlay ? String(compare.opacity / 100) : "1";
+      other.dataset.zoom = String(Math.round(state.zoom * 100) / 100);
+    }
     syncOverlay(img);
     img.dataset.zoom = String(Math.round(state.zoom * 100) / 100);
     img.dataset.brightness = String(state.brightness);
@@ -95,6 +106,60 @@
     var img = el("viewer-image");
     if (img) img.dataset.preset = name;
     apply();
+  }
+
+  function candidates(link) {
+    var view = link.getAttribute("data-viewer-view") || "";
+    if (!view) return [];
+    var src = link.getAttribute("data-viewer-src");
+    return Array.prototype.slice.call(
+      document.querySelectorAll('[data-timeline-view="' + view + '"]')
+    ).filter(function (a) { return a.getAttribute("data-viewer-src") !== src; });
+  }
+
+  function setCompare(on) {
+    var stage = el("viewer-stage");
+    var other = el("viewer-compare-image");
+    var choice = el("viewer-compare-choice");
+    if (!stage || !other || !choice) return;
+    compare.on = on && choice.value !== "";
+    other.hidden = !compare.on;
+    if (compare.on && other.getAttribute("src") !== choice.value) {
+      other.src = choice.value;
+      markOpened(choice.value);
+    }
+    stage.classList.toggle("is-comparing", compare.on && !compare.overlay);
+    stage.classList.toggle("is-overlaid", compare.on && compare.overlay);
+    var button = document.querySelector('[data-viewer-action="compare"]');
+    if (button) button.setAttribute("aria-pressed", compare.on ? "true" : "false");
+    var mode = el("viewer-compare-mode");
+    if (mode) mode.textContent = compare.overlay ? "Side by side" : "Overlay";
+    apply();
+  }
+
+  function prepareCompare(link) {
+    var tools = el("viewer-compare-tools");
+    var choice = el("viewer-compare-choice");
+    var found = candidates(link);
+    if (tools) tools.hidden = !found.length;
+    if (!choice) return;
+    choice.textContent = "";
+    found.forEach(function (a) {
+      var option = document.createElement("option");
+      option.value = a.getAttribute("data-viewer-src");
+      option.textContent = a.getAttribute("data-taken") || "";
+      choice.appendChild(option);
+    });
+    // The default: the latest image taken before this one (the strip is oldest first).
+    var all = Array.prototype.slice.call(document.querySelectorAll(
+      '[data-timeline-view="' + (link.getAttribute("data-viewer-view") || "") + '"]'));
+    var at = all.map(function (a) { return a.getAttribute("data-viewer-src"); })
+      .indexOf(link.getAttribute("data-viewer-src"));
+    if (at > 0) choice.value = all[at - 1].getAttribute("data-viewer-src");
+    var other = el("viewer-compare-image");
+    if (other) { other.removeAttribute("src"); other.hidden = true; }
+    compare.on = false;
+    setCompare(false);
   }
 
   function zoomTo(zoom) {
@@ -152,6 +217,7 @@
     }
     var tools = el("viewer-radiograph-tools");
     if (tools) tools.hidden = kind !== "radiograph";
+    prepareCompare(link);
     reset(kind);
     img.onload = function () { apply(); };
     if (!dialog.open) dialog.showModal();
@@ -183,12 +249,19 @@
     else if (name === "reset") reset((el("viewer-image") || {}).dataset.kind);
     else if (name === "close") close();
     else if (name === "invert") { state.invert = !state.invert; apply(); }
+    else if (name === "compare") setCompare(!compare.on);
+    else if (name === "compare-mode") { compare.overlay = !compare.overlay; setCompare(compare.on); }
     else if (name === "preset") preset(action.getAttribute("data-preset"));
   });
 
   document.addEventListener("input", function (event) {
     var input = event.target;
     if (!(input instanceof HTMLInputElement)) return;
+    if (input.hasAttribute("data-viewer-compare-opacity")) {
+      compare.opacity = Number(input.value);
+      apply();
+      return;
+    }
     var which = input.getAttribute("data-viewer-filter");
     if (which === "brightness" || which === "contrast") {
       state[which] = Number(input.value) || 100;
@@ -248,7 +321,7 @@
    * the same id, which the CSP refuses (style-src 'self'): drop the viewer's CSSOM styles, and
    * the empty style attributes the browser leaves on form fields, first. */
   document.addEventListener("htmx:beforeSwap", function () {
-    ["viewer-image", "viewer-overlay"].forEach(function (id) {
+    ["viewer-image", "viewer-overlay", "viewer-compare-image"].forEach(function (id) {
       var node = el(id);
       if (node) node.removeAttribute("style");
     });
@@ -260,6 +333,11 @@
     open: open,
     close: close,
     zoomBy: function (factor) { zoomTo(state.zoom * factor); },
+    toggleCompare: function () {
+      var tools = el("viewer-compare-tools");
+      if (tools && !tools.hidden) setCompare(!compare.on);
+      return !!(tools && !tools.hidden);
+    },
     state: function () {
       return { zoom: state.zoom, x: state.x, y: state.y, brightness: state.brightness,
         contrast: state.contrast };
