@@ -39,7 +39,7 @@ async def test_timeline_strip_lists_the_site_across_cases_oldest_first(
     order = re.findall(r'data-viewer-src="/api/v1/cases/[^/]+/attachments/([^/]+)/display"',
                        strip)
     assert order == [str(images[1].id), str(images[0].id), str(images[2].id)]
-    assert strip.count("this case") == 1 and 'data-view="left"' not in strip
+    assert strip.count("· this case</span>") == 1 and 'data-view="left"' not in strip
     assert 'id="shortcuts"' in html and 'id="next-case-form"' in html
     assert f'data-viewer-annotations="/api/v1/cases/{current.id}/attachments/{images[2].id}' \
            '/annotations"' in html
