@@ -59,7 +59,7 @@ class AnnotationsApiController(Controller):
         case_id: FromPath[uuid.UUID], attachment_id: FromPath[uuid.UUID],
         data: JSONBody[AnnotationIn],
     ) -> dict[str, Any]:
-        """201 with the saved version; 422/400 ``invalid_annotation``; 409 ``not_claimant`` /
+        """201 with the saved version; 400 ``invalid_annotation``; 409 ``not_claimant`` /
         ``invalid_transition`` (signed); 403 another author's annotation."""
         saved = await save_annotation(
             db_session, who, audit, blobs, case_id, attachment_id,
