@@ -23,6 +23,7 @@ from reviewer.actor import Actor
 from reviewer.cases.state import CaseStatus, emergency_signals
 from reviewer.consent_forms import TELEDENTISTRY, current_form
 from reviewer.errors import Conflict, Invalid, Unprocessable
+from reviewer.evaluation.annotations import shown_to_submitter
 from reviewer.intake.attachments import VIEWS
 from reviewer.intake.cases import (
     NewCase,
@@ -259,4 +260,6 @@ async def case_page(
         "reasons": {value: label for value, label, _ in REASONS},
         "max_bytes": uploads.max_upload_bytes,
         "max_files": uploads.max_files_per_case,
+        "shown_annotations": await shown_to_submitter(db, view.attachments,  # issue 21
+                                                      view.evaluation is not None),
     }, fragments={"photo-list": "intake/_photo-list.html"})  # polled while views are made

@@ -21,6 +21,7 @@ from portal.accounts.guards import require_roles
 from portal.rendering import flash, page, redirect
 from portal.requests import ActorDep, AnyRequest, AuditDep, DbDep, current_user
 from portal.review import views
+from portal.review.annotations import AnnotationsApiController
 from portal.review.schemas import (
     AddendumIn,
     EvaluationIn,
@@ -369,4 +370,4 @@ async def _refused_sign_form(
 
 
 PAGE_CONTROLLERS: list[type] = [ReviewPagesController]
-API_CONTROLLERS: list[type] = [QueueApiController, ReviewApiController]
+API_CONTROLLERS: list[type] = [QueueApiController, ReviewApiController, AnnotationsApiController]

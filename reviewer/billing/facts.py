@@ -55,6 +55,7 @@ from reviewer.documents.model import (
 )
 from reviewer.documents.review_section import review_of_item
 from reviewer.errors import Conflict
+from reviewer.evaluation.annotations import chosen_annotations
 from reviewer.patients.history import history_rows
 from reviewer.vocabulary import AttachmentKind, radiograph_kind_by_view
 from storage.blobs import BlobStore
@@ -415,6 +416,7 @@ async def load_case_facts(
     proposed = tuple(propose_async_lines(facts, profile, photos))
 
     reviewed = {str(r.get("attachment_id")): r for r in evaluation.image_review or []}
+    drawn = await chosen_annotations(db, (a.id for a in attachments), for_claim=True)
     items: list[GatheredItem] = []
     for a in attachments:
         display = None
@@ -427,6 +429,8 @@ async def load_case_facts(
                 content_type=a.content_type, display_jpeg=display,
                 captured_on_fallback=collected_on,
                 **review_of_item(reviewed.get(str(a.id))),
+                annotations=tuple({"shapes": n.shapes, "note": n.note}
+                                  for n in drawn.get(a.id, [])),
             )
         )
     questionnaire = tuple(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from reviewer.clock import as_utc
 from reviewer.coding.rules import ClaimLine, EncounterType
@@ -113,6 +114,9 @@ class GatheredItem:
     """Why the signing dentist did not open it (stored at signing)."""
     review_listed: bool = False
     """Whether signing settled this item's review (False on records signed before it)."""
+    annotations: tuple[dict[str, Any], ...] = ()
+    """The dentist's annotations chosen for the claim attachment (``shapes``, ``note``),
+    drawn on the PDF's copy of the picture (reviewer/documents/annotations.py)."""
 
     @property
     def captured_on(self) -> dt.date | None:

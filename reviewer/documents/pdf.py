@@ -22,6 +22,7 @@ from reviewer import labels
 from reviewer.clock import zone
 from reviewer.coding.catalog import is_known_code, load_catalog
 from reviewer.coding.rules import ClaimLine
+from reviewer.documents.annotations import annotation_lines, draw_annotations
 from reviewer.documents.image_label import image_label
 from reviewer.documents.model import (
     AsyncRecord,
@@ -575,7 +576,9 @@ def render_attachment_pdf(
     for index, item in enumerate(images, start=1):
         if item.display_jpeg is None:
             continue
-        data, width, height = _fit_jpeg(item.display_jpeg, long_side, quality)
+        picture = (draw_annotations(item.display_jpeg, item.annotations)
+                   if item.annotations else item.display_jpeg)
+        data, width, height = _fit_jpeg(picture, long_side, quality)
         max_w, max_h = doc.epw, 105.0
         scale = min(max_w / width, max_h / height)
         w, h = width * scale, height * scale
@@ -589,5 +592,7 @@ def render_attachment_pdf(
             f" · original sha256 {item.sha256}"
         )
         doc.image(io.BytesIO(data), x=doc.l_margin + (max_w - w) / 2, w=w, h=h)
+        for line in annotation_lines(item.annotations):
+            doc.small(line)
         doc.ln(2)
     return bytes(doc.output())

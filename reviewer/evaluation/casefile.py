@@ -55,6 +55,26 @@ class Comparison:
     earlier_case: Case
 
 
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One image of the site in the strip: which case, which image, its day."""
+
+    case: Case
+    attachment: Attachment
+    taken: datetime
+    current: bool
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Every image of one view (kind and view) of this patient, oldest first, with dates:
+    the post-op strip of the case page."""
+
+    view: str
+    kind: str
+    entries: list[TimelineEntry]
+
+
 @dataclass
 class CaseFile:
     case: Case
@@ -80,6 +100,8 @@ class CaseFile:
     extra: dict[str, Any] = field(default_factory=dict)
     identity_holds: list[HeldIdentity] = field(default_factory=list)
     """Files held for an identity check (reviewer.intake.identity): both identities."""
+    timelines: list[Timeline] = field(default_factory=list)
+    """Per view of this case, every image of that view in the patient's cases (oldest first)."""
 
 
 async def load_case_file(
@@ -154,6 +176,7 @@ async def load_case_file(
         target_hours=turnaround(urgency, targets, kind).total_seconds() / 3600,
         now=now,
         identity_holds=[held_identity(a, patient) for a in every_file if is_held(a)],
+        timelines=_timelines(case, attachments, earlier),
     )
 
 
@@ -204,4 +227,32 @@ def _comparisons(attachments: list[Attachment], earlier: list[EarlierCase]) -> l
             if match is not None:
                 out.append(Comparison(attachment.view, attachment, match, previous.case))
                 break
+    return out
+
+
+def _taken(case: Case, attachment: Attachment) -> datetime:
+    """The image's day: the device's capture time, else when its case was sent or made."""
+    moment = attachment.captured_at or case.submitted_at or case.created_at
+    return moment.replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _timelines(case: Case, attachments: list[Attachment],
+               earlier: list[EarlierCase]) -> list[Timeline]:
+    """For each labelled view of this case: every image of the same kind and view in this and
+    the earlier (visible) cases, ordered by the day it was taken."""
+    out: list[Timeline] = []
+    seen: set[tuple[str, str]] = set()
+    for attachment in attachments:
+        key = (attachment.kind, attachment.view)
+        if attachment.view in {"", "other"} or attachment.kind == "document" or key in seen:
+            continue
+        seen.add(key)
+        entries = [TimelineEntry(case, a, _taken(case, a), True) for a in attachments
+                   if (a.kind, a.view) == key]
+        for previous in earlier:
+            entries += [TimelineEntry(previous.case, a, _taken(previous.case, a), False)
+                        for a in previous.attachments if (a.kind, a.view) == key]
+        if len(entries) > 1:
+            entries.sort(key=lambda e: (e.taken, str(e.attachment.id)))
+            out.append(Timeline(attachment.view, attachment.kind, entries))
     return out

@@ -1,6 +1,7 @@
 """SQLAlchemy models, one per module; importing this package registers them all."""
 
 from storage.models.access import AccessLink, ApiToken, License, LoginFailure, PatientInvitation
+from storage.models.annotation import Annotation
 from storage.models.archive import ArchiveSend, ArchiveSettings
 from storage.models.attachment import Attachment
 from storage.models.audit_event import AuditEvent
@@ -34,6 +35,7 @@ from storage.models.view_event import ViewEvent
 __all__ = [
     "AccessLink",
     "Addendum",
+    "Annotation",
     "ApiToken",
     "ArchiveSend",
     "ArchiveSettings",

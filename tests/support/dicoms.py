@@ -12,8 +12,10 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 def write_dicom(
     path: Path, *, name: str | None = "Demo^Pat", birth_date: str | None = "19880412",
     sex: str | None = None, patient_id: str | None = None, study_date: str = "20261120",
+    pixel_spacing: tuple[float, float] | None = None,
 ) -> Path:
-    """A small 16-bit DICOM at ``path`` whose patient tags are the given ones (None: absent)."""
+    """A small 16-bit DICOM at ``path`` whose patient tags are the given ones (None: absent);
+    ``pixel_spacing`` (row, column mm) writes Pixel Spacing (0028,0030)."""
     rows, cols = 192, 256
     gradient = np.linspace(400, 3600, cols, dtype=np.float64)[None, :].repeat(rows, 0)
     pixels = (gradient + np.arange(rows)[:, None] * 3).astype(np.uint16)
@@ -43,6 +45,8 @@ def write_dicom(
     ds.BitsStored = 16
     ds.HighBit = 15
     ds.PixelRepresentation = 0
+    if pixel_spacing is not None:
+        ds.PixelSpacing = [str(v) for v in pixel_spacing]
     ds.PixelData = pixels.tobytes()
     ds.save_as(path, enforce_file_format=True)
     return path

@@ -138,6 +138,9 @@ ACCESS: list[Rule] = [
          IDENTITY_DECIDERS),
     Rule("POST", "/cases/{case_id:uuid}/attachments/{attachment_id:uuid}/identity",
          IDENTITY_DECIDERS),
+    # issue 21, the dentist's workbench: annotations on an image (dentists of the orgs served)
+    Rule("GET,POST", "/api/v1/cases/{case_id:uuid}/attachments/{attachment_id:uuid}/annotations",
+         frozenset({DENTIST})),
     Rule("POST,DELETE", "/api/v1/cases/{case_id:uuid}/attachments*", SUBMITTERS),
     Rule("POST", "/api/v1/cases/{case_id:uuid}/submit", SUBMITTERS),
     Rule("GET", "/api/v1/cases/{case_id:uuid}", CASE_READERS),

@@ -156,6 +156,16 @@ async def dentist_signs(client: Client, case_id: str) -> None:
         # the viewer (display) opens it: signing needs every image opened
         display = await client.get(f"{url}/attachments/{attachment['id']}/display")
         assert display.status_code == 200
+        # issue 21: an annotation with a measurement, drawn on the claim attachment's copy
+        drawn = await client.post(
+            f"{url}/attachments/{attachment['id']}/annotations",
+            json={"shapes": [{"type": "arrow", "from": [0.2, 0.2], "to": [0.5, 0.5]},
+                             {"type": "measure", "from": [0.1, 0.9], "to": [0.6, 0.9]}],
+                  "note": "here", "include_in_claim": True},
+            headers=await _headers(client))
+        assert drawn.status_code == 201, drawn.text
+        assert (await client.get(f"{url}/attachments/{attachment['id']}/annotations")
+                ).status_code == 200
     saved = await client.put(f"{url}/evaluation", json=DRAFT, headers=await _headers(client))
     assert saved.status_code == 200 and saved.json()["problems"] == [], saved.text
     signed = await client.post(f"{url}/evaluation/sign",
