@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-FIRST_IMPORTS = ["reviewer.billing.jobs", "reviewer.labels", "portal.jobs.worker", "portal.app"]
+FIRST_IMPORTS = ["reviewer.billing.jobs", "reviewer.billing.facts", "reviewer.evaluation.services",
+                 "reviewer.labels", "portal.jobs.worker", "portal.app"]
 
 
 @pytest.mark.parametrize("module", FIRST_IMPORTS)
