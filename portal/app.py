@@ -28,6 +28,8 @@ from litestar.template.config import TemplateConfig
 
 from portal.accounts.csrf import token_for_template
 from portal.accounts.middleware import AuthMiddleware
+from portal.i18n import LanguageMiddleware
+from portal.i18n import install as install_i18n
 from portal.accounts.sessions import RotatingSessionConfig
 from portal.audit_checkpoints import audit_checkpoint_lifespan
 from portal.errors import EXCEPTION_HANDLERS, rollback_on_domain_error
@@ -130,6 +132,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             session_config.middleware,
             DefineMiddleware(BearerAwareCSRFMiddleware, config=csrf_config),
             DefineMiddleware(AuthMiddleware),
+            DefineMiddleware(LanguageMiddleware),  # after Auth: the account's language
         ],
         before_send=[security_headers_hook(hsts=settings.server.is_https)],
         stores={"sessions": _session_store(settings)},
@@ -164,6 +167,7 @@ def _csrf_callable(engine: JinjaTemplateEngine) -> None:
     ``label`` and ``local_time`` filters come from :mod:`portal.rendering`."""
     engine.register_template_callable(key="csrf_token", template_callable=token_for_template)
     engine.engine.filters.update(FILTERS)
+    install_i18n(engine.engine)  # {% trans %}, _(), dates in the request's language
 
 
 def _configure_logging() -> None:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal.accounts.current_user import CurrentUser
 from portal.accounts.forgot_password import ForgotPasswordController
 from portal.accounts.guards import signed_in
+from portal.accounts.language import LanguageController
 from portal.accounts.invitations import (
     LINK_INVALID,
     MyLinksApiController,
@@ -313,5 +314,6 @@ class MeApiController(Controller):
 
 
 PAGE_CONTROLLERS: list[type] = [SignInController, AccessLinkController, AccountPageController,
-                                MyLinksPageController, ForgotPasswordController]
+                                MyLinksPageController, ForgotPasswordController,
+                                LanguageController]
 API_CONTROLLERS: list[type] = [TokenApiController, MeApiController, MyLinksApiController]

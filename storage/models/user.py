@@ -55,6 +55,9 @@ class User(Base):
     """A dentist's own practice address, where they review (the distant site); empty: the
     organization's address."""
     practice_state: Mapped[str] = mapped_column(String(2), default="")
+    preferred_language: Mapped[str | None] = mapped_column(String(8), default=None)
+    """``en`` or ``es``: the language of the patient pages (and mail) for this login; None:
+    the browser's (portal/i18n.py)."""
 
     organizations: Mapped[list[Organization]] = relationship(
         secondary=user_organization, lazy="selectin", order_by=Organization.name
