@@ -28,8 +28,6 @@ from litestar.template.config import TemplateConfig
 
 from portal.accounts.csrf import token_for_template
 from portal.accounts.middleware import AuthMiddleware
-from portal.i18n import LanguageMiddleware
-from portal.i18n import install as install_i18n
 from portal.accounts.sessions import RotatingSessionConfig
 from portal.audit_checkpoints import audit_checkpoint_lifespan
 from portal.errors import EXCEPTION_HANDLERS, rollback_on_domain_error
@@ -40,6 +38,8 @@ from portal.http_middleware import (
     json_log_formatter,
     security_headers_hook,
 )
+from portal.i18n import LanguageMiddleware
+from portal.i18n import install as install_i18n
 from portal.intake.worker import derivation_lifespan
 from portal.jobs import JobRunner, jobs_lifespan
 from portal.openapi_errors import JsonSchemaWithErrors

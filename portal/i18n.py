@@ -43,8 +43,8 @@ __all__ = [
     "COOKIE",
     "DEFAULT",
     "LANGUAGES",
-    "LanguageMiddleware",
     "N_",
+    "LanguageMiddleware",
     "current_language",
     "gettext",
     "install",
@@ -181,6 +181,18 @@ class LanguageMiddleware:
             _language.reset(token)
 
 
+def language_for_scope(scope: Scope) -> str:
+    """The language of a request that no route (so no :class:`LanguageMiddleware`) saw, such
+    as a 404: the cookie or the browser's; sets it for the rest of this task (its error
+    page)."""
+    if "language" in scope:
+        return str(scope["language"])  # type: ignore[typeddict-item]
+    language = negotiate(user=None, cookie=_cookie(scope, COOKIE),
+                         accept_language=_header(scope, b"accept-language"))
+    _language.set(language)
+    return language
+
+
 def local_date(value: dt.date | dt.datetime | None, fmt: str = "medium") -> str:
     """A date as the current language writes it (``Dec 4, 2026`` / ``4 dic 2026``)."""
     if value is None:
@@ -202,6 +214,7 @@ def install(env: Environment) -> None:
     template (newstyle: ``_("Hello %(name)s", name=x)`` escapes and formats), the request's
     language as ``current_language()``, and the date filters."""
     env.add_extension("jinja2.ext.i18n")
+    env.policies["ext.i18n.trimmed"] = True  # as babel.cfg extracts them
     env.install_gettext_callables(  # type: ignore[attr-defined]
         gettext=gettext, ngettext=ngettext, newstyle=True
     )

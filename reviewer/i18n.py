@@ -10,5 +10,5 @@ from __future__ import annotations
 __all__ = ["N_"]
 
 
-def N_(message: str) -> str:  # noqa: N802 - gettext's conventional name
+def N_(message: str) -> str:
     return message

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.guards import require_roles, signed_in
 from portal.errors import error_response
+from portal.i18n import gettext
 from portal.intake import pages
 from portal.intake.schemas import CaseIn, ConsentIn, IdentityDecisionIn
 from portal.intake.upload import (
@@ -465,7 +466,7 @@ class PatientPagesController(Controller):
     ) -> Response[Any]:
         """The same without JavaScript (a plain form with the CSRF field)."""
         await remove_attachment(db_session, who, audit, case_id, attachment_id)
-        return redirect(request, f"/patient/cases/{case_id}", success="Photo removed.")
+        return redirect(request, f"/patient/cases/{case_id}", success=gettext("Photo removed."))
 
     @post("/cases/{case_id:uuid}/submit", status_code=303)
     async def submit(
@@ -475,7 +476,7 @@ class PatientPagesController(Controller):
         await _finish_views(request, db_session, who, case_id)
         await submit_case(db_session, who, audit, case_id)
         return redirect(request, f"/patient/cases/{case_id}",
-                        success="Sent. A dentist will look at it soon.")
+                        success=gettext("Sent. A dentist will look at it soon."))
 
 
 PAGE_CONTROLLERS: list[type] = [PatientPagesController, IdentityPagesController]

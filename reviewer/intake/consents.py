@@ -14,6 +14,7 @@ from reviewer.actor import Actor
 from reviewer.clock import age_on, today_in
 from reviewer.consent_forms import current_form
 from reviewer.errors import Conflict, Invalid, NotFound
+from reviewer.i18n import N_
 from storage.audit import AuditContext, record_event
 from storage.models import Consent, Organization, Patient, Role
 
@@ -69,7 +70,7 @@ async def patient_for_submission(
         select(Patient).where(Patient.id == patient_id, may_submit_for(actor))
     )
     if patient is None:
-        raise NotFound("No such patient.")
+        raise NotFound(N_("No such patient."))
     return patient
 
 
@@ -90,7 +91,8 @@ async def accept_consent(
         )
     patient = await patient_for_submission(db, actor, request.patient_id)
     if await has_current_consent(db, patient.id, form.form):
-        raise Conflict("This version of the form was already accepted.", code="already_accepted")
+        raise Conflict(N_("This version of the form was already accepted."),
+                       code="already_accepted")
     now = datetime.now(UTC)
     if actor.role == Role.PATIENT:
         method = "portal"
