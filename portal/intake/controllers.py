@@ -245,7 +245,7 @@ class ConsentApiController(Controller):
             db_session, who, audit,
             ConsentRequest(form=data.form, version=data.version, patient_id=data.patient_id,
                            method=data.method, given_by=data.given_by,
-                           given_by_name=data.given_by_name),
+                           given_by_name=data.given_by_name, language=data.language),
         )
         return {
             "id": str(consent.id),

@@ -15,7 +15,7 @@ from litestar import Response
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.i18n import N_, gettext
+from portal.i18n import N_, current_language, gettext
 from portal.patients.history_form import as_lines, parse_lines
 from portal.rendering import flash, page, redirect
 from portal.requests import AnyRequest
@@ -127,7 +127,7 @@ async def consent_page(
 ) -> Template:
     start = await intake_start(db, who)
     return page(request, "patient/consent.html", {
-        "consent_form": current_form(TELEDENTISTRY),
+        "consent_form": current_form(TELEDENTISTRY, current_language()),
         "consent_ok": start.consent_ok,
         "organization": start.organization,
     })
@@ -147,7 +147,8 @@ async def consent_accept(
     except ValueError:
         version = 0
     try:
-        await accept_consent(db, who, audit, ConsentRequest(form=TELEDENTISTRY, version=version))
+        await accept_consent(db, who, audit, ConsentRequest(
+            form=TELEDENTISTRY, version=version, language=data.get("language") or "en"))
     except Conflict as exc:
         if exc.code != "already_accepted":
             flash(request, gettext(exc.message), "error")
