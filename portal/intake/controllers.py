@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import anyio
 import msgspec
 from litestar import Controller, Response, delete, get, post
-from litestar.params import FromPath, HeaderParameter, JSONBody
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 from litestar.response import Stream, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,7 +39,7 @@ from portal.rendering import redirect
 from portal.requests import ActorDep, AnyRequest, AuditDep, BlobsDep, DbDep, Form
 from portal.settings import Settings, UploadSettings
 from reviewer.actor import Actor
-from reviewer.consent_forms import current_form
+from reviewer.consent_forms import current_form, languages_of
 from reviewer.intake.attachments import (
     add_attachment,
     attachment_meta,
@@ -224,12 +224,18 @@ class ConsentApiController(Controller):
     tags = ["intake"]
 
     @get("/consent-forms/{form:str}", guards=[signed_in])
-    async def consent_form(self, form: FromPath[str]) -> dict[str, Any]:
-        """The current version of a consent form and its plain-language text."""
-        current = current_form(form)
+    async def consent_form(
+        self, form: FromPath[str], language: FromQuery[str] = "en"
+    ) -> dict[str, Any]:
+        """The current version of a consent form and its plain-language text, in
+        ``language`` (``en``, ``es``) where it has that translation (``language`` says which
+        text came: accept it with that language)."""
+        current = current_form(form, language)
         return {
             "form": current.form,
             "version": current.version,
+            "language": current.language,
+            "languages": list(languages_of(current.form, current.version)),
             "title": current.title,
             "summary": current.summary,
             "text": current.text,
