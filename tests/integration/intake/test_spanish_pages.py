@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.i18n_catalog import read
 from storage.models import AuditEvent, Case, Consent, Evaluation, User
-from tests.integration.intake.conftest import PATIENT, Client, upload, wait_ready
+from tests.integration.intake.conftest import PATIENT, Client, accept_consent, upload, wait_ready
 from tests.integration.intake.test_uploads import SMALL
 from tests.support.portal import csrf_token, sign_in
 
@@ -227,3 +227,23 @@ async def test_staff_pages_stay_english(client: Client) -> None:
     await sign_in(client, "dentist@demo.test")
     page = await client.get("/review", headers=ES)
     assert '<html lang="en">' in page.text and 'action="/language"' not in page.text
+
+
+async def test_the_api_gives_and_takes_the_spanish_consent(
+    client: Client, db: AsyncSession
+) -> None:
+    await sign_in(client, PATIENT)
+    english = (await client.get("/api/v1/consent-forms/teledentistry")).json()
+    spanish = (await client.get("/api/v1/consent-forms/teledentistry?language=es")).json()
+    assert english["language"] == "en" and spanish["language"] == "es"
+    assert spanish["languages"] == ["en", "es"] and spanish["version"] == english["version"]
+    assert spanish["title"] == "Consentimiento para teleodontología"
+    unknown = (await client.get("/api/v1/consent-forms/teledentistry?language=fr")).json()
+    assert unknown["language"] == "en"
+
+    refused = await accept_consent(client, language="fr")
+    assert refused.status_code == 400 and refused.json()["code"] == "invalid_language"
+    accepted = await accept_consent(client, language="es")
+    assert accepted.status_code == 201, accepted.text
+    consent = await db.scalar(select(Consent))
+    assert consent is not None and consent.language == "es"
