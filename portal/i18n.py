@@ -33,7 +33,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 from jinja2 import Environment
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.datastructures import MutableScopeHeaders
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from portal.accounts.current_user import CurrentUser
 from reviewer.clock import as_utc, zone
@@ -174,9 +175,20 @@ class LanguageMiddleware:
             accept_language=_header(scope, b"accept-language"),
         )
         scope["language"] = language  # type: ignore[typeddict-unknown-key]
+
+        async def send_varying(message: Message) -> None:
+            # The same URL answers in another language for another cookie or browser: a
+            # shared cache must keep them apart.
+            if message["type"] == "http.response.start":
+                headers = MutableScopeHeaders.from_message(message)
+                vary = headers.get("vary")
+                headers["vary"] = f"{vary}, Accept-Language, Cookie" if vary else (
+                    "Accept-Language, Cookie")
+            await send(message)
+
         token = _language.set(language)
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, send_varying)
         finally:
             _language.reset(token)
 

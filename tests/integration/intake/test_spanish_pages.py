@@ -104,6 +104,14 @@ async def test_every_patient_page_is_spanish(client: Client, db: AsyncSession) -
         response = await client.get(path)
         assert_spanish(response.text, path)
 
+    history = re.search(r'href="(/patients/[0-9a-f-]{36}/history)"',
+                        (await client.get("/patient")).text)
+    assert history
+    assert_spanish((await client.get(history.group(1))).text, "medical history")
+    saved = await _post(client, history.group(1), {"allergies": "Penicilina: ronchas"})
+    assert saved.status_code == 303
+    assert "Se guardó el historial médico." in (await client.get(history.group(1))).text
+
     consent_page = await client.get("/patient/consent")
     assert "Consentimiento para teleodontología" in consent_page.text
     assert 'name="language" value="es"' in consent_page.text
@@ -204,7 +212,9 @@ async def test_the_switcher_signed_out(client: Client, db: AsyncSession) -> None
     chosen = await _post(client, "/language", {"language": "es", "next": "/login?next=/x"})
     assert chosen.status_code == 303 and chosen.headers["location"] == "/login?next=/x"
     assert "toothline_lang=es" in chosen.headers["set-cookie"]
-    assert '<html lang="es">' in (await client.get("/login")).text
+    login = await client.get("/login")
+    assert '<html lang="es">' in login.text
+    assert "Accept-Language" in login.headers["vary"] and "Cookie" in login.headers["vary"]
     # then signing in takes the account's own (unset) preference: the cookie still decides
     await sign_in(client, PATIENT)
     assert "Mis casos" in (await client.get("/patient")).text
