@@ -29,6 +29,7 @@ from typing import Final
 
 from babel import Locale, negotiate_locale
 from babel.dates import format_date, format_datetime
+from babel.messages.extract import extract
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -221,6 +222,26 @@ def local_datetime(value: dt.datetime | None, time_zone: str = "UTC", fmt: str =
     )
 
 
+SCRIPT: Final = Path(__file__).parent / "static" / "js" / "app.js"
+
+
+@functools.cache
+def script_messages() -> tuple[str, ...]:
+    """The texts ``static/js/app.js`` marks with ``gettext("...")`` (Babel's extractor)."""
+    with SCRIPT.open("rb") as script:
+        found = list(extract("javascript", script, keywords={"gettext": None}))
+    return tuple(dict.fromkeys(m for _line, m, _comments, _ctx in found if isinstance(m, str)))
+
+
+def js_texts() -> dict[str, str]:
+    """The browser script's translations for this request's language (empty in English):
+    the base layout hands them to the script in ``<meta name="toothline-texts">``."""
+    if _language.get() == DEFAULT:
+        return {}
+    found = {text: gettext(text) for text in script_messages()}
+    return {text: translated for text, translated in found.items() if translated != text}
+
+
 def install(env: Environment) -> None:
     """Once, at start-up: ``{% trans %}``, ``_()``, ``gettext()``, ``ngettext()`` in every
     template (newstyle: ``_("Hello %(name)s", name=x)`` escapes and formats), the request's
@@ -232,5 +253,6 @@ def install(env: Environment) -> None:
     )
     env.globals["current_language"] = current_language
     env.globals["LANGUAGES"] = LANGUAGES
+    env.globals["js_texts"] = js_texts
     env.filters["local_date"] = local_date
     env.filters["local_datetime"] = local_datetime

@@ -104,6 +104,8 @@ def test_a_patient_in_spanish_sends_a_photo_and_reads_the_advice(
     page.set_input_files("#photo-anterior", str(GOOD / "phone_postop_upright.jpg"))
     item = page.locator("#view-anterior .upload-item")
     expect(item).to_have_class(re.compile(r"\bis-done\b"), timeout=30_000)
+    expect(item.locator(".upload-status")).to_contain_text("Subida")  # the script's text too
+    expect(item.get_by_role("button", name=re.compile("^Quitar"))).to_be_visible()
     shot(page, "phone-spanish-photos")
     with page.expect_navigation():
         page.get_by_role("button", name="Enviar al dentista").click()

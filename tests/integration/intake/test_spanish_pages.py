@@ -144,6 +144,7 @@ async def test_every_patient_page_is_spanish(client: Client, db: AsyncSession) -
     case_id = uuid.UUID(location.rsplit("/", 1)[1])
     draft = await client.get(location)
     assert "Dientes de enfrente" in draft.text
+    assert '<meta name="toothline-texts"' in draft.text and "Subida" in draft.text
     assert_spanish(draft.text, "draft")
     uploaded = await upload(client, f"/patient/cases/{case_id}/attachments", SMALL, "x.jpg",
                             view="anterior")

@@ -138,3 +138,23 @@ async def test_dates_are_written_in_the_language(language: str, text: str) -> No
     cookie = f"toothline_lang={language}".encode()
     await LanguageMiddleware(endpoint)(  # type: ignore[arg-type]
         {"type": "http", "headers": [(b"cookie", cookie)]}, None, None)  # type: ignore[arg-type]
+
+
+async def test_the_browser_script_gets_its_texts_in_the_language() -> None:
+    """static/js/app.js marks its texts with gettext("..."); a Spanish page hands their
+    translations to it (an English page nothing: the script's own texts are English)."""
+    from portal.i18n import js_texts, script_messages
+
+    assert "Uploaded" in script_messages() and "Uploading… %(percent)s" in script_messages()
+    got: dict[str, dict[str, str]] = {}
+
+    async def endpoint(scope: dict, receive: object, send: object) -> None:
+        got[scope["language"]] = js_texts()
+
+    for language in ("en", "es"):
+        cookie = f"toothline_lang={language}".encode()
+        await LanguageMiddleware(endpoint)(  # type: ignore[arg-type]
+            {"type": "http", "headers": [(b"cookie", cookie)]}, None, None)  # type: ignore[arg-type]
+    assert got["en"] == {}
+    assert got["es"]["Uploaded"] == "Subida"
+    assert set(got["es"]) <= set(script_messages())
