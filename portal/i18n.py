@@ -254,5 +254,9 @@ def install(env: Environment) -> None:
     env.globals["current_language"] = current_language
     env.globals["LANGUAGES"] = LANGUAGES
     env.globals["js_texts"] = js_texts
+    # A text held in a variable (a message, a label from code): ``{{ message|translated }}``,
+    # never ``_(message)`` -- newstyle ``_()`` marks its result safe (it is meant for the
+    # literal texts of the templates), so a variable that carries input would not be escaped.
+    env.filters["translated"] = gettext
     env.filters["local_date"] = local_date
     env.filters["local_datetime"] = local_datetime

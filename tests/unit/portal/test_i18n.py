@@ -158,3 +158,25 @@ async def test_the_browser_script_gets_its_texts_in_the_language() -> None:
     assert got["en"] == {}
     assert got["es"]["Uploaded"] == "Subida"
     assert set(got["es"]) <= set(script_messages())
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+async def test_a_translated_variable_is_still_escaped(language: str) -> None:
+    """``|translated`` (for messages held in variables) gives plain text that autoescape
+    escapes; ``_()`` variables are escaped too. Only the template's own literal text is safe."""
+    env = Environment(autoescape=True, loader=DictLoader({
+        "page.html": "{{ message|translated }} {{ _('Refused: %(reason)s', reason=reason) }} "
+                     "{% trans name=name %}Questions? Call {{ name }}.{% endtrans %}",
+    }))
+    install(env)
+    html: list[str] = []
+
+    async def endpoint(scope: dict, receive: object, send: object) -> None:
+        html.append(env.get_template("page.html").render(
+            message="<script>x()</script>", reason="<img src=x>", name="<b>Org</b>"))
+
+    cookie = f"toothline_lang={language}".encode()
+    await LanguageMiddleware(endpoint)(  # type: ignore[arg-type]
+        {"type": "http", "headers": [(b"cookie", cookie)]}, None, None)  # type: ignore[arg-type]
+    assert "<script>" not in html[0] and "&lt;script&gt;" in html[0]
+    assert "<img" not in html[0] and "<b>" not in html[0] and "&lt;b&gt;Org" in html[0]
