@@ -176,11 +176,12 @@ class LanguageMiddleware:
             accept_language=_header(scope, b"accept-language"),
         )
         scope["language"] = language  # type: ignore[typeddict-unknown-key]
+        staff = isinstance(user, CurrentUser) and user.role != "patient"  # always English
 
         async def send_varying(message: Message) -> None:
             # The same URL answers in another language for another cookie or browser: a
             # shared cache must keep them apart.
-            if message["type"] == "http.response.start":
+            if message["type"] == "http.response.start" and not staff:
                 headers = MutableScopeHeaders.from_message(message)
                 vary = headers.get("vary")
                 headers["vary"] = f"{vary}, Accept-Language, Cookie" if vary else (
