@@ -238,6 +238,8 @@ async def test_staff_pages_stay_english(client: Client) -> None:
     await sign_in(client, "dentist@demo.test")
     page = await client.get("/review", headers=ES)
     assert '<html lang="en">' in page.text and 'action="/language"' not in page.text
+    assert "Accept-Language" not in page.headers["vary"]
+    assert 'id="account-language"' not in (await client.get("/account", headers=ES)).text
 
 
 async def test_the_api_gives_and_takes_the_spanish_consent(
