@@ -260,3 +260,31 @@ async def test_the_api_gives_and_takes_the_spanish_consent(
     assert accepted.status_code == 201, accepted.text
     consent = await db.scalar(select(Consent))
     assert consent is not None and consent.language == "es"
+
+
+async def test_choosing_a_password_in_spanish(client: Client, db: AsyncSession) -> None:
+    """A reset link opened by a Spanish-speaking patient: the page, its refusals (two
+    passwords that differ, a common one) and the sign-in page it leads to."""
+    from reviewer.accounts.links import RESET, issue_link
+
+    user = await db.scalar(select(User).where(User.email == PATIENT))
+    assert user is not None
+    link = await issue_link(db, user.id, RESET, created_by_id=None)
+    await db.commit()
+    client.headers.update(ES)
+    path = f"/access/{link.token}"
+    assert_spanish((await client.get(path)).text, "choose a password")
+    differ = await _post(client, path, {"password": "correct horse battery",
+                                        "password_confirm": "correct horse batteyr"})
+    assert differ.status_code == 422 and "Las dos contraseñas no son iguales." in differ.text
+    assert_spanish(differ.text, "passwords differ")
+    weak = await _post(client, path, {"password": "password1234",
+                                      "password_confirm": "password1234"})
+    assert weak.status_code == 422
+    assert "Esta contraseña es demasiado común; elija otra." in weak.text
+    done = await _post(client, path, {"password": "correct horse battery",
+                                      "password_confirm": "correct horse battery"})
+    assert done.status_code == 303 and done.headers["location"] == "/login"
+    signin = await client.get("/login")
+    assert "Su contraseña quedó guardada." in signin.text
+    assert_spanish(signin.text, "after the password is set")
