@@ -38,6 +38,8 @@ from portal.http_middleware import (
     json_log_formatter,
     security_headers_hook,
 )
+from portal.i18n import LanguageMiddleware
+from portal.i18n import install as install_i18n
 from portal.intake.worker import derivation_lifespan
 from portal.jobs import JobEngine, jobs_lifespan, make_engine
 from portal.notifications.senders import delivery as notification_delivery
@@ -134,6 +136,7 @@ def create_app(settings: Settings | None = None, *, jobs: JobEngine | None = Non
             session_config.middleware,
             DefineMiddleware(BearerAwareCSRFMiddleware, config=csrf_config),
             DefineMiddleware(AuthMiddleware),
+            DefineMiddleware(LanguageMiddleware),  # after Auth: the account's language
         ],
         before_send=[security_headers_hook(hsts=settings.server.is_https)],
         stores={"sessions": _session_store(settings)},
@@ -168,6 +171,7 @@ def _csrf_callable(engine: JinjaTemplateEngine) -> None:
     ``label`` and ``local_time`` filters come from :mod:`portal.rendering`."""
     engine.register_template_callable(key="csrf_token", template_callable=token_for_template)
     engine.engine.filters.update(FILTERS)
+    install_i18n(engine.engine)  # {% trans %}, _(), dates in the request's language
 
 
 def _configure_logging() -> None:

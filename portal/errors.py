@@ -30,6 +30,7 @@ from litestar.types import Scope
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.i18n import N_, gettext, language_for_scope
 from portal.rendering import flash, redirect
 from portal.requests import AnyRequest
 from reviewer.errors import DomainError
@@ -45,10 +46,14 @@ STATUS_CODE = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 4
                405: "method_not_allowed", 408: "request_timeout", 409: "conflict",
                413: "too_large", 415: "unsupported_type", 422: "unprocessable",
                429: "too_many_requests", 500: "internal_error", 503: "unavailable"}
-TITLES = {400: "That request was not understood", 401: "Please sign in",
-          403: "Not allowed", 404: "Not found", 405: "Not allowed", 409: "Conflict",
-          413: "File too large", 415: "Unsupported file", 422: "Cannot use that",
-          429: "Too many attempts", 500: "Something went wrong", 503: "Temporarily unavailable"}
+TITLES = {
+    400: N_("That request was not understood"), 401: N_("Please sign in"),
+    403: N_("Not allowed"), 404: N_("Not found"), 405: N_("Not allowed"), 409: N_("Conflict"),
+    413: N_("File too large"), 415: N_("Unsupported file"), 422: N_("Cannot use that"),
+    429: N_("Too many attempts"), 500: N_("Something went wrong"),
+    503: N_("Temporarily unavailable"),
+}
+"""Error page headings (errors/error.html translates them, and the message, for patients)."""
 
 
 def wants_json(request: AnyRequest) -> bool:
@@ -70,6 +75,7 @@ def error_response(
     if wants_json(request):
         body: dict[str, Any] = {"code": code, "message": message, **(extra or {})}
         return Response(body, status_code=status, media_type=MediaType.JSON, headers=headers)
+    language_for_scope(request.scope)  # a 404 outside any route: the visitor's language
     return Template(
         template_name="errors/error.html",
         context={
@@ -106,7 +112,7 @@ def handle_domain_error(request: AnyRequest, exc: DomainError) -> Response[Any]:
     """The session is rolled back already (:func:`rollback_on_domain_error`)."""
     back = back_url(request)
     if back is not None and exc.kind not in _PAGE_KINDS_WITH_OWN_PAGE:
-        flash(request, exc.message, "error")
+        flash(request, gettext(exc.message), "error")
         return redirect(request, back)
     extra = getattr(exc, "body_extra", None)  # e.g. images_not_reviewed's attachment_ids
     return error_response(request, KIND_STATUS.get(exc.kind, 400), exc.code, exc.message,

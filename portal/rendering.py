@@ -17,6 +17,7 @@ from jinja2.runtime import Context
 from litestar.response import Redirect, Response, Template
 
 from portal.accounts.current_user import CurrentUser
+from portal.i18n import gettext
 from portal.requests import AnyRequest
 from reviewer.clock import as_utc, zone
 from reviewer.documents.pdf import format_moment
@@ -106,5 +107,10 @@ def local_time(
     return f"{local.strftime(fmt)} {local.tzname() or name}"
 
 
-FILTERS: dict[str, Any] = {"label": label, "local_time": local_time}
+def translated_label(value: object, group: str) -> str:
+    """:func:`reviewer.labels.label` in the request's language, where the catalog has it."""
+    return gettext(label(value, group))
+
+
+FILTERS: dict[str, Any] = {"label": translated_label, "local_time": local_time}
 """Filter name → function, for the template engine."""

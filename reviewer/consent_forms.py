@@ -16,11 +16,13 @@ from reviewer.errors import NotFound
 __all__ = [
     "FORMS",
     "INFORMATION_SHARING",
+    "LANGUAGES",
     "RECORDS_RELEASE",
     "TELEDENTISTRY",
     "ConsentForm",
     "current_form",
     "form_version",
+    "languages_of",
 ]
 
 TELEDENTISTRY: Final = "teledentistry"
@@ -41,6 +43,10 @@ class ConsentForm:
     disclosure: str = ""
     """The store-and-forward disclosure (California: the patient may ask for a live
     consultation instead), one of ``paragraphs``; the record prints it with the consent."""
+
+    language: str = "en"
+    """The language of this text. A version's translation is a published text of its own
+    (pinned by its hash like the English one); accepting it accepts the same version."""
 
     @property
     def text(self) -> str:
@@ -143,21 +149,121 @@ _VERSIONS: dict[str, tuple[ConsentForm, ...]] = {
     ),
 }
 
+_ES_TELEDENTISTRY_2_DISCLOSURE: Final = (
+    "Esta es una revisión diferida: el dentista ve lo que usted envía más tarde, no mientras "
+    "usted está conectado. En cualquier momento puede pedir en su lugar una consulta en vivo "
+    "(por video o en persona), y el consultorio la organizará."
+)
+
+_TRANSLATIONS: dict[tuple[str, int], tuple[ConsentForm, ...]] = {
+    (TELEDENTISTRY, 2): (
+        ConsentForm(
+            form=TELEDENTISTRY,
+            version=2,
+            language="es",
+            title="Consentimiento para teleodontología",
+            summary="Un dentista revisa sus fotos y respuestas más tarde, no en una llamada en "
+                    "vivo.",
+            paragraphs=(
+                "Usted envía fotos, radiografías y respuestas por medio de Toothline. Un "
+                "dentista con licencia en su estado las revisa más tarde —por lo general en un "
+                "plazo de unas horas a tres días— y le responde por escrito. Esta no es una "
+                "consulta por video en vivo y nadie le observa mientras las envía.",
+                "Las fotos no pueden mostrarlo todo. El dentista puede pedirle más fotos, o "
+                "decirle que necesita venir a un examen en persona. En ese caso, esta revisión "
+                "no reemplaza esa visita.",
+                "Quién ve sus imágenes: el dentista que hace la revisión, el personal clínico "
+                "del consultorio y el personal de facturación que envía la reclamación a su "
+                "plan dental. Nunca se las mostramos a nadie más sin su permiso por escrito, "
+                "salvo cuando la ley lo exige.",
+                "Cuánto cuesta: el consultorio le informa el costo antes de la revisión y lo "
+                "que se espera que pague su plan dental. No se le cobrará nada que no se le "
+                "haya informado antes.",
+                _ES_TELEDENTISTRY_2_DISCLOSURE,
+                "Puede retirar este consentimiento en cualquier momento avisando al "
+                "consultorio. Retirarlo no afecta las revisiones ya hechas.",
+                "En una emergencia —hinchazón con fiebre, un sangrado que no se detiene, "
+                "dificultad para tragar o para respirar— no espere una respuesta: llame de "
+                "inmediato al consultorio o a los servicios de emergencia (911).",
+            ),
+            disclosure=_ES_TELEDENTISTRY_2_DISCLOSURE,
+        ),
+    ),
+    (INFORMATION_SHARING, 1): (
+        ConsentForm(
+            form=INFORMATION_SHARING,
+            version=1,
+            language="es",
+            title="Consentimiento para compartir información",
+            summary="El consultorio puede compartir sus expedientes dentales con quienes le "
+                    "atienden.",
+            paragraphs=(
+                "El consultorio puede compartir sus expedientes dentales —fotos, radiografías, "
+                "los hallazgos y consejos del dentista— con los dentistas y especialistas a "
+                "quienes se le remita, y con el programa dental de su escuela cuando le "
+                "revisaron allí.",
+                "Solo se comparte lo necesario para su atención. Cada vez que alguien abre sus "
+                "expedientes, queda registrado.",
+                "Puede retirar este consentimiento en cualquier momento avisando al "
+                "consultorio; los expedientes ya compartidos no se pueden recuperar.",
+            ),
+        ),
+    ),
+    (RECORDS_RELEASE, 1): (
+        ConsentForm(
+            form=RECORDS_RELEASE,
+            version=1,
+            language="es",
+            title="Autorización para entregar expedientes",
+            summary="Las copias de sus expedientes van a la persona u oficina que usted "
+                    "indique.",
+            paragraphs=(
+                "Usted pide al consultorio que envíe copias de sus expedientes dentales a la "
+                "persona u oficina que indique en su solicitud.",
+                "El consultorio verifica su identidad antes de enviar nada, le informa antes "
+                "cualquier costo y envía las copias en un plazo de 30 días.",
+                "Esta autorización termina una vez enviadas las copias. Puede cancelarla antes "
+                "avisando al consultorio.",
+            ),
+        ),
+    ),
+}
+"""Published translations, by (form, version): each is its own text, pinned by its hash in
+tests/unit/intake/test_questionnaire_and_forms.py like every English version. A version
+without a translation is shown in English."""
+
+LANGUAGES: Final = ("en", "es")
+
 FORMS: Final = MappingProxyType({name: versions[-1] for name, versions in _VERSIONS.items()})
-"""The current version of each form, by name."""
+"""The current version of each form, by name (English)."""
 
 
-def current_form(form: str) -> ConsentForm:
-    """The current version of ``form``; :class:`NotFound` for an unknown form name."""
+def _translated(published: ConsentForm, language: str) -> ConsentForm:
+    for translation in _TRANSLATIONS.get((published.form, published.version), ()):
+        if translation.language == language:
+            return translation
+    return published
+
+
+def languages_of(form: str, version: int) -> tuple[str, ...]:
+    """The languages a published version can be read (and accepted) in, English first."""
+    return ("en", *(t.language for t in _TRANSLATIONS.get((form, version), ())))
+
+
+def current_form(form: str, language: str = "en") -> ConsentForm:
+    """The current version of ``form``, in ``language`` where it has that translation (else
+    English); :class:`NotFound` for an unknown form name."""
     try:
-        return FORMS[form]
+        published = FORMS[form]
     except KeyError:
         raise NotFound(f"There is no consent form called {form!r}.", code="unknown_form") from None
+    return _translated(published, language)
 
 
-def form_version(form: str, version: int) -> ConsentForm:
-    """A published version of ``form`` (current or older)."""
+def form_version(form: str, version: int, language: str = "en") -> ConsentForm:
+    """A published version of ``form`` (current or older), in ``language`` where it has
+    that translation (else English)."""
     for published in _VERSIONS.get(form, ()):
         if published.version == version:
-            return published
+            return _translated(published, language)
     raise NotFound(f"Version {version} of the {form} form does not exist.", code="unknown_form")

@@ -10,6 +10,9 @@ they are.
 Pages use the Jinja filter ``label`` (``{{ case.kind|label("case_kind") }}``; registered in
 ``portal/app.py``); documents call :func:`label`. A value no group knows is shown with its
 underscores turned into spaces, never as an error: a page must not break on an old row.
+
+Groups a patient reads (records statuses and formats) are marked with ``N_`` for the
+catalogs; the pages' ``label`` filter translates every label it has a translation for.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from reviewer.billing.status import BillingStatus
 from reviewer.cases.enums import CaseStatus, OriginatingSite, Urgency
 from reviewer.coding.claim_model import EncounterType, ProviderRole, Rule
 from reviewer.evaluation.draft import REFERRAL_SPECIALTIES, TOOTH_CONDITIONS
+from reviewer.i18n import N_
 from reviewer.records.lifecycle import RecordsAction, RecordsStatus
 from reviewer.records.policy import DeliveryMethod, Format, IdDocumentType, Requester
 from reviewer.vocabulary import DEFAULT_VIEW, AttachmentKind, CaseKind, RadiographKind
@@ -129,15 +133,15 @@ VIEWS: Final[Mapping[str, str]] = MappingProxyType({
 """Every view of :data:`reviewer.vocabulary.ATTACHMENT_VIEWS` (a unit test checks it)."""
 
 RECORDS_STATUSES = _group(RecordsStatus, {
-    RecordsStatus.RECEIVED: "Received",
-    RecordsStatus.VERIFIED: "Identity verified",
-    RecordsStatus.FEE_QUOTED: "Fee quoted",
-    RecordsStatus.PAID: "Paid",
-    RecordsStatus.WAIVED: "Fee waived",
-    RecordsStatus.PREPARED: "Prepared",
-    RecordsStatus.CHECKED: "Checked",
-    RecordsStatus.DELIVERED: "Delivered",
-    RecordsStatus.REFUSED: "Refused",
+    RecordsStatus.RECEIVED: N_("Received"),
+    RecordsStatus.VERIFIED: N_("Identity verified"),
+    RecordsStatus.FEE_QUOTED: N_("Fee quoted"),
+    RecordsStatus.PAID: N_("Paid"),
+    RecordsStatus.WAIVED: N_("Fee waived"),
+    RecordsStatus.PREPARED: N_("Prepared"),
+    RecordsStatus.CHECKED: N_("Checked"),
+    RecordsStatus.DELIVERED: N_("Delivered"),
+    RecordsStatus.REFUSED: N_("Refused"),
 })
 
 RECORDS_ACTIONS = _group(RecordsAction, {
@@ -159,7 +163,8 @@ RECEIVED_VIA_LABELS: Final[Mapping[str, str]] = MappingProxyType({
 """Every value of :data:`reviewer.records.request.RECEIVED_VIA` (a unit test checks it)."""
 
 RECORDS_FORMATS = _group(Format, {
-    Format.ELECTRONIC: "Electronic copy", Format.PAPER: "Paper copy", Format.MEDIA: "Mailed media",
+    Format.ELECTRONIC: N_("Electronic copy"), Format.PAPER: N_("Paper copy"),
+    Format.MEDIA: N_("Mailed media"),
 })
 
 ID_DOCUMENT_TYPES = _group(IdDocumentType, {

@@ -24,6 +24,7 @@ from portal.accounts.invitations import (
     invitation_page,
     set_password_from_invitation,
 )
+from portal.accounts.language import LanguageController
 from portal.accounts.services import (
     LOCKED,
     WRONG_CREDENTIALS,
@@ -42,6 +43,7 @@ from portal.accounts.tokens import (
     revoke_token,
 )
 from portal.errors import error_response, form_error
+from portal.i18n import gettext
 from portal.rendering import page, redirect
 from portal.requests import ActorDep, AnyRequest, AuditDep, DbDep, Form, current_user
 from reviewer.actor import Actor
@@ -143,7 +145,7 @@ class AccessLinkController(Controller):
         password = data.get("password", "")
         if password != data.get("password_confirm", ""):
             return page(request, "accounts/set_password.html",
-                        {"token": token, "error": "The two passwords are not the same."},
+                        {"token": token, "error": gettext("The two passwords are not the same.")},
                         status_code=422)
         try:
             if await link_is_valid(db_session, token):
@@ -156,7 +158,8 @@ class AccessLinkController(Controller):
                 return _link_invalid(request)
             return page(request, "accounts/set_password.html",
                         {"token": token, "error": error}, status_code=422)
-        return redirect(request, "/login", success="Your password is set. Sign in with it now.")
+        return redirect(request, "/login",
+                        success=gettext("Your password is set. Sign in with it now."))
 
 
 def _link_invalid(request: AnyRequest) -> Response[Any]:
@@ -315,5 +318,6 @@ class MeApiController(Controller):
 
 
 PAGE_CONTROLLERS: list[type] = [SignInController, AccessLinkController, AccountPageController,
-                                MyLinksPageController, ForgotPasswordController]
+                                MyLinksPageController, ForgotPasswordController,
+                                LanguageController]
 API_CONTROLLERS: list[type] = [TokenApiController, MeApiController, MyLinksApiController]

@@ -27,6 +27,8 @@ class CurrentUser:
     auth_method: str = "session"  # or "token"
     scopes: frozenset[str] = frozenset({"read", "write"})
     """What the request may do: a session everything, a token what it was issued for."""
+    preferred_language: str | None = None
+    """``en``/``es`` or None (then the cookie or the browser decides; portal/i18n.py)."""
 
     @property
     def current_org(self) -> OrgRef | None:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.guards import require_roles
 from portal.accounts.passwords import WeakPassword, check_password_policy, hash_password_async
+from portal.i18n import gettext
 from portal.rendering import page, redirect
 from portal.requests import ActorDep, AnyRequest, DbDep
 from reviewer.accounts.invitations import (
@@ -135,7 +136,7 @@ class MyLinksPageController(Controller):
     ) -> Response[Any]:
         await accept(db_session, who, invitation_id)
         return redirect(request, "/account/links",
-                        success="The record is now linked to your login.")
+                        success=gettext("The record is now linked to your login."))
 
     @post("/{invitation_id:uuid}/decline", status_code=303)
     async def decline_page(
@@ -144,7 +145,7 @@ class MyLinksPageController(Controller):
     ) -> Response[Any]:
         await decline(db_session, who, invitation_id)
         return redirect(request, "/account/links",
-                        success="The invitation is declined; nothing was linked.")
+                        success=gettext("The invitation is declined; nothing was linked."))
 
 
 async def invitation_page(

@@ -47,6 +47,7 @@ def snapshot(
         patient_ids=patient_ids,
         auth_method=auth_method,
         scopes=scopes,
+        preferred_language=user.preferred_language,
     )
 
 

@@ -12,6 +12,8 @@ from anyio import to_thread
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from reviewer.i18n import N_
+
 # One place for the parameters: raising them makes old hashes upgrade at the next sign-in.
 PRODUCTION_HASHER = PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=2,
                                    type=Type.ID)
@@ -53,7 +55,7 @@ def check_password_policy(password: str) -> None:
     if len(password) > MAX_LENGTH:
         raise WeakPassword(f"Use at most {MAX_LENGTH} characters.")
     if password.lower() in COMMON_PASSWORDS or len(set(password)) < 3:
-        raise WeakPassword("This password is too common; choose another one.")
+        raise WeakPassword(N_("This password is too common; choose another one."))
 
 
 def hash_password(password: str) -> str:

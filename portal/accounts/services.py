@@ -29,6 +29,7 @@ from portal.accounts.passwords import (
 from reviewer.accounts.links import RESET, consume_link, find_valid_link
 from reviewer.accounts.validation import normalize_email
 from reviewer.errors import NotFound, Unprocessable
+from reviewer.i18n import N_
 from storage.audit import AuditContext, record_event
 from storage.models import AccessLink, ApiToken, LoginFailure, User
 
@@ -44,8 +45,8 @@ __all__ = [
     "throttle_address",
 ]
 
-WRONG_CREDENTIALS = "The email or password is not right."
-LOCKED = "Too many failed sign-ins. Please wait a few minutes and try again."
+WRONG_CREDENTIALS = N_("The email or password is not right.")
+LOCKED = N_("Too many failed sign-ins. Please wait a few minutes and try again.")
 
 
 def account_key(email: str) -> str:

@@ -18,12 +18,13 @@ from typing import Annotated, Any
 import anyio
 import msgspec
 from litestar import Controller, Response, delete, get, post
-from litestar.params import FromPath, HeaderParameter, JSONBody
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 from litestar.response import Stream, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.guards import require_roles, signed_in
 from portal.errors import error_response
+from portal.i18n import gettext
 from portal.intake import pages
 from portal.intake.schemas import CaseIn, ConsentIn, IdentityDecisionIn
 from portal.intake.upload import (
@@ -38,7 +39,7 @@ from portal.rendering import redirect
 from portal.requests import ActorDep, AnyRequest, AuditDep, BlobsDep, DbDep, Form
 from portal.settings import Settings, UploadSettings
 from reviewer.actor import Actor
-from reviewer.consent_forms import current_form
+from reviewer.consent_forms import current_form, languages_of
 from reviewer.intake.attachments import (
     add_attachment,
     attachment_meta,
@@ -222,12 +223,18 @@ class ConsentApiController(Controller):
     tags = ["intake"]
 
     @get("/consent-forms/{form:str}", guards=[signed_in])
-    async def consent_form(self, form: FromPath[str]) -> dict[str, Any]:
-        """The current version of a consent form and its plain-language text."""
-        current = current_form(form)
+    async def consent_form(
+        self, form: FromPath[str], language: FromQuery[str] = "en"
+    ) -> dict[str, Any]:
+        """The current version of a consent form and its plain-language text, in
+        ``language`` (``en``, ``es``) where it has that translation (``language`` says which
+        text came: accept it with that language)."""
+        current = current_form(form, language)
         return {
             "form": current.form,
             "version": current.version,
+            "language": current.language,
+            "languages": list(languages_of(current.form, current.version)),
             "title": current.title,
             "summary": current.summary,
             "text": current.text,
@@ -243,7 +250,7 @@ class ConsentApiController(Controller):
             db_session, who, audit,
             ConsentRequest(form=data.form, version=data.version, patient_id=data.patient_id,
                            method=data.method, given_by=data.given_by,
-                           given_by_name=data.given_by_name),
+                           given_by_name=data.given_by_name, language=data.language),
         )
         return {
             "id": str(consent.id),
@@ -464,7 +471,7 @@ class PatientPagesController(Controller):
     ) -> Response[Any]:
         """The same without JavaScript (a plain form with the CSRF field)."""
         await remove_attachment(db_session, who, audit, case_id, attachment_id)
-        return redirect(request, f"/patient/cases/{case_id}", success="Photo removed.")
+        return redirect(request, f"/patient/cases/{case_id}", success=gettext("Photo removed."))
 
     @post("/cases/{case_id:uuid}/submit", status_code=303)
     async def submit(
@@ -474,7 +481,7 @@ class PatientPagesController(Controller):
         await _finish_views(request, db_session, who, case_id)
         await submit_case(db_session, who, audit, case_id)
         return redirect(request, f"/patient/cases/{case_id}",
-                        success="Sent. A dentist will look at it soon.")
+                        success=gettext("Sent. A dentist will look at it soon."))
 
 
 PAGE_CONTROLLERS: list[type] = [PatientPagesController, IdentityPagesController]

@@ -15,6 +15,7 @@ from litestar import Response
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.i18n import N_, current_language, gettext
 from portal.patients.history_form import as_lines, parse_lines
 from portal.rendering import flash, page, redirect
 from portal.requests import AnyRequest
@@ -41,50 +42,56 @@ from storage.audit import AuditContext
 from storage.models import Patient
 
 REASONS: Final = (
-    ("post_op", "A check after a procedure", "Photos of how it is healing."),
-    ("emergency", "Something hurts or is swollen", "Pain, swelling, a broken tooth."),
-    ("question", "A question", "Anything else you want a dentist to look at."),
+    ("post_op", N_("A check after a procedure"), N_("Photos of how it is healing.")),
+    ("emergency", N_("Something hurts or is swollen"), N_("Pain, swelling, a broken tooth.")),
+    ("question", N_("A question"), N_("Anything else you want a dentist to look at.")),
 )
+"""Texts here are marked with ``N_`` (the catalog's source text); the templates translate
+them with ``_()`` where they are shown (portal/i18n.py)."""
 QUESTIONS: Final = {
-    "swelling": "Is your face or gum swollen?",
-    "bleeding": "Is it bleeding, and the bleeding does not stop?",
-    "fever": "Do you have a fever?",
-    "difficulty_swallowing": "Is it hard to swallow?",
-    "difficulty_breathing": "Is it hard to breathe?",
+    "swelling": N_("Is your face or gum swollen?"),
+    "bleeding": N_("Is it bleeding, and the bleeding does not stop?"),
+    "fever": N_("Do you have a fever?"),
+    "difficulty_swallowing": N_("Is it hard to swallow?"),
+    "difficulty_breathing": N_("Is it hard to breathe?"),
 }
 VIEW_HINTS: Final = {
-    "anterior": ("Front teeth",
-                 "Smile wide with your teeth together; hold the phone straight in front."),
-    "upper_occlusal": ("Upper teeth",
-                       "Tilt your head back, open wide, phone below your chin pointing up."),
-    "lower_occlusal": ("Lower teeth", "Open wide; hold the phone above, pointing down."),
-    "left": ("Left side", "Pull your left cheek back with a clean finger; bite together."),
-    "right": ("Right side", "Pull your right cheek back with a clean finger; bite together."),
-    "other": ("The sore spot, close up",
-              "The area that hurts or was treated, in good light, a hand's width away."),
+    "anterior": (N_("Front teeth"),
+                 N_("Smile wide with your teeth together; hold the phone straight in front.")),
+    "upper_occlusal": (N_("Upper teeth"),
+                       N_("Tilt your head back, open wide, phone below your chin pointing up.")),
+    "lower_occlusal": (N_("Lower teeth"), N_("Open wide; hold the phone above, pointing down.")),
+    "left": (N_("Left side"),
+             N_("Pull your left cheek back with a clean finger; bite together.")),
+    "right": (N_("Right side"),
+              N_("Pull your right cheek back with a clean finger; bite together.")),
+    "other": (N_("The sore spot, close up"),
+              N_("The area that hurts or was treated, in good light, a hand's width away.")),
     # the X-ray slot's choices (radiographs only)
-    "bitewing": ("Bitewing X-ray", "Upper and lower back teeth together, biting on a tab."),
-    "periapical": ("Periapical X-ray", "One or a few teeth, whole, down to the root tips."),
-    "occlusal": ("Occlusal X-ray", "The upper or lower arch, seen from the biting side."),
-    "panoramic": ("Panoramic X-ray", "The whole mouth and jaws on one wide image."),
-    "cephalometric": ("Cephalometric X-ray", "A side view of the whole head (orthodontics)."),
+    "bitewing": (N_("Bitewing X-ray"),
+                 N_("Upper and lower back teeth together, biting on a tab.")),
+    "periapical": (N_("Periapical X-ray"), N_("One or a few teeth, whole, down to the root tips.")),
+    "occlusal": (N_("Occlusal X-ray"), N_("The upper or lower arch, seen from the biting side.")),
+    "panoramic": (N_("Panoramic X-ray"), N_("The whole mouth and jaws on one wide image.")),
+    "cephalometric": (N_("Cephalometric X-ray"),
+                      N_("A side view of the whole head (orthodontics).")),
 }
 XRAY_VIEWS: Final = radiograph_views()
 """The choices of the X-ray slot, in order; ``other`` ("not sure") is its default."""
 PROBLEMS: Final = (
-    ("new", "A new problem", "A dentist here has not looked at it before."),
-    ("established", "A problem a dentist here already knows",
-     "A dentist here looked at it before; this is another look."),
-    ("post_op_check", "A check after treatment", "After a filling, extraction or surgery."),
+    ("new", N_("A new problem"), N_("A dentist here has not looked at it before.")),
+    ("established", N_("A problem a dentist here already knows"),
+     N_("A dentist here looked at it before; this is another look.")),
+    ("post_op_check", N_("A check after treatment"), N_("After a filling, extraction or surgery.")),
 )
 """The questionnaire's ``problem`` answer, as the new-case form offers it."""
 STATUS_TEXT: Final = {
-    CaseStatus.DRAFT: "Not sent yet",
-    CaseStatus.SUBMITTED: "Waiting for the dentist",
-    CaseStatus.IN_REVIEW: "Waiting for the dentist",
-    CaseStatus.NEEDS_INFO: "The dentist needs more from you",
-    CaseStatus.REVIEWED: "The dentist has answered",
-    CaseStatus.CLOSED: "The dentist has answered",
+    CaseStatus.DRAFT: N_("Not sent yet"),
+    CaseStatus.SUBMITTED: N_("Waiting for the dentist"),
+    CaseStatus.IN_REVIEW: N_("Waiting for the dentist"),
+    CaseStatus.NEEDS_INFO: N_("The dentist needs more from you"),
+    CaseStatus.REVIEWED: N_("The dentist has answered"),
+    CaseStatus.CLOSED: N_("The dentist has answered"),
 }
 assert set(VIEW_HINTS) == set(VIEWS)
 
@@ -121,7 +128,7 @@ async def consent_page(
 ) -> Template:
     start = await intake_start(db, who)
     return page(request, "patient/consent.html", {
-        "consent_form": current_form(TELEDENTISTRY),
+        "consent_form": current_form(TELEDENTISTRY, current_language()),
         "consent_ok": start.consent_ok,
         "organization": start.organization,
     })
@@ -132,7 +139,8 @@ async def consent_accept(
     data: dict[str, str],
 ) -> Response[Any]:
     if data.get("agree") != "yes":
-        flash(request, "Tick the box to say you agree, or ask the practice for a live visit.",
+        flash(request,
+              gettext("Tick the box to say you agree, or ask the practice for a live visit."),
               "error")
         return redirect(request, "/patient/consent")
     try:
@@ -140,13 +148,14 @@ async def consent_accept(
     except ValueError:
         version = 0
     try:
-        await accept_consent(db, who, audit, ConsentRequest(form=TELEDENTISTRY, version=version))
+        await accept_consent(db, who, audit, ConsentRequest(
+            form=TELEDENTISTRY, version=version, language=data.get("language") or "en"))
     except Conflict as exc:
         if exc.code != "already_accepted":
-            flash(request, exc.message, "error")
+            flash(request, gettext(exc.message), "error")
             return redirect(request, "/patient/consent")
     return redirect(request, "/patient/cases/new",
-                    success="Thank you. You can now send photos to the dentist.")
+                    success=gettext("Thank you. You can now send photos to the dentist."))
 
 
 def _history_values(patient: Patient) -> dict[str, Any]:
@@ -214,7 +223,7 @@ async def save_case(
     draft_key = (data.get("draft_key") or "").strip()
     try:
         if not draft_key:
-            raise Invalid("This form is out of date. Please start again.")
+            raise Invalid(N_("This form is out of date. Please start again."))
         history = history_from_form(data)  # checked before anything is saved
         created = await save_draft(
             db, who, audit,
@@ -234,7 +243,7 @@ async def save_case(
             request, "patient/new_case.html",
             _new_case_context(start.organization, draft_key, {
                 **answers, **typed, "no_known_allergies": data.get("no_known_allergies") == "yes",
-                "kind": data.get("kind")}, exc.message),
+                "kind": data.get("kind")}, gettext(exc.message)),
             status_code=422,
         )
     return redirect(request, f"/patient/cases/{created.case.id}")

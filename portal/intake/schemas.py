@@ -84,6 +84,8 @@ class ConsentIn(msgspec.Struct, forbid_unknown_fields=True):
     given_by: str | None = None
     """Staff only: patient (default) or guardian."""
     given_by_name: str | None = None
+    language: str = "en"
+    """The language of the text that was read: ``en`` or ``es`` (docs/i18n.md)."""
 
 
 class IdentityDecisionIn(msgspec.Struct, forbid_unknown_fields=True):

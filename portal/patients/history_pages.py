@@ -13,6 +13,7 @@ from litestar.response import Response, Template
 
 from portal.accounts.guards import require_roles
 from portal.errors import form_error
+from portal.i18n import gettext
 from portal.patients.history_form import as_lines, parse_lines
 from portal.rendering import page, redirect
 from portal.requests import ActorDep, AnyRequest, DbDep, Form
@@ -68,7 +69,7 @@ class HistoryPageController(Controller):
                         {"patient": patient, "values": values, "error": error,
                          "staff": _staff(who)}, status_code=422)
         back = f"/patients/{patient.id}" if _staff(who) else f"/patients/{patient.id}/history"
-        return redirect(request, back, success="The medical history is saved.")
+        return redirect(request, back, success=gettext("The medical history is saved."))
 
 
 def _staff(who: Actor) -> bool:

@@ -14,6 +14,7 @@ from litestar.response import Stream, Template
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.i18n import gettext
 from portal.records import shared
 from portal.rendering import flash, page, redirect
 from portal.requests import ActorDep, AnyRequest, AuditDep, BlobsDep, DbDep
@@ -223,7 +224,7 @@ class PatientRecordsPageController(Controller):
             NewRequest.from_dict({**_form_payload(form), "requester": "patient",
                                   "patient_id": None, "deliver_to": "portal"}),
         )
-        flash(request, "Your request was sent. The practice answers within 30 days.",
+        flash(request, gettext("Your request was sent. The practice answers within 30 days."),
               "success")
         return redirect(request, "/patient/records")
 

@@ -30,6 +30,7 @@ from reviewer.cases.state import (
 )
 from reviewer.consent_forms import TELEDENTISTRY
 from reviewer.errors import Conflict, Invalid, NotFound, Unprocessable
+from reviewer.i18n import N_
 from reviewer.intake.consents import has_current_consent, patient_for_submission
 from reviewer.intake.questionnaire import clean_questionnaire, problem_of
 from reviewer.screening.case_screening import (
@@ -167,7 +168,7 @@ async def create_case(
     patient = await patient_for_submission(db, actor, new.patient_id)
     if not await has_current_consent(db, patient.id, TELEDENTISTRY):
         raise Conflict(
-            "The teledentistry consent must be accepted before photos can be sent.",
+            N_("The teledentistry consent must be accepted before photos can be sent."),
             code="consent_required",
         )
     screening = await screening_for_new_case(db, actor, patient, kind, new.screening)

@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from reviewer.access import may_submit_for
 from reviewer.actor import Actor
 from reviewer.clock import age_on, today_in
-from reviewer.consent_forms import current_form
+from reviewer.consent_forms import current_form, languages_of
 from reviewer.errors import Conflict, Invalid, NotFound
+from reviewer.i18n import N_
 from storage.audit import AuditContext, record_event
 from storage.models import Consent, Organization, Patient, Role
 
@@ -31,6 +32,9 @@ class ConsentRequest:
     """portal (the patient in the portal), paper or roster (recorded by staff)."""
     given_by: str | None = None
     given_by_name: str | None = None
+    language: str = "en"
+    """The language of the text the person read and accepted (one of the version's
+    ``languages_of``); stored with the consent."""
 
 
 async def current_consent(db: AsyncSession, patient_id: uuid.UUID, form: str) -> Consent | None:
@@ -69,7 +73,7 @@ async def patient_for_submission(
         select(Patient).where(Patient.id == patient_id, may_submit_for(actor))
     )
     if patient is None:
-        raise NotFound("No such patient.")
+        raise NotFound(N_("No such patient."))
     return patient
 
 
@@ -88,9 +92,12 @@ async def accept_consent(
             f"(version {form.version}). Please read the current text.",
             code="stale_version",
         )
+    if request.language not in languages_of(form.form, form.version):
+        raise Invalid("This form cannot be read in that language.", code="invalid_language")
     patient = await patient_for_submission(db, actor, request.patient_id)
     if await has_current_consent(db, patient.id, form.form):
-        raise Conflict("This version of the form was already accepted.", code="already_accepted")
+        raise Conflict(N_("This version of the form was already accepted."),
+                       code="already_accepted")
     now = datetime.now(UTC)
     if actor.role == Role.PATIENT:
         method = "portal"
@@ -117,6 +124,7 @@ async def accept_consent(
         patient_id=patient.id,
         form=form.form,
         version=form.version,
+        language=request.language,
         given_by=given_by,
         given_by_name=(given_by_name or "")[:200],
         method=method,
@@ -133,7 +141,8 @@ async def accept_consent(
         organization_id=patient.organization_id,
         subject_type="patient",
         subject_id=patient.id,
-        details={"form": form.form, "version": form.version, "method": method,
+        details={"form": form.form, "version": form.version, "language": request.language,
+                 "method": method,
                  "given_by": given_by, "consent_id": str(consent.id)},
     )
     return consent

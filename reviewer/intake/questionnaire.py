@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any, Final
 
 from reviewer.errors import Invalid
+from reviewer.i18n import N_
 from reviewer.vocabulary import CaseKind, ProblemStatus
 
 BOOLEAN_KEYS: Final = (
@@ -54,7 +55,8 @@ def _procedure_date(value: Any, today: date | None) -> str:
     if day is None:
         raise Invalid("'procedure_date' is a date like 2026-11-20.", code="invalid_questionnaire")
     if today is not None and day > today:
-        raise Invalid("The procedure date cannot be in the future.", code="invalid_questionnaire")
+        raise Invalid(N_("The procedure date cannot be in the future."),
+                      code="invalid_questionnaire")
     return day.isoformat()
 
 

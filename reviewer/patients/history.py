@@ -22,6 +22,7 @@ from reviewer.access import get_patient
 from reviewer.actor import Actor
 from reviewer.clock import local_date
 from reviewer.errors import NotFound, Unprocessable
+from reviewer.i18n import N_
 from storage.audit import AuditContext, record_event
 from storage.models import Patient, Role, User
 
@@ -62,7 +63,7 @@ class HistoryInput:
 
 
 def _conflict() -> None:
-    raise Unprocessable("'No known allergies' cannot go with a list of allergies.",
+    raise Unprocessable(N_("'No known allergies' cannot go with a list of allergies."),
                         code="no_known_allergies_conflict")
 
 

@@ -22,6 +22,9 @@ class Consent(Base):
     patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"))
     form: Mapped[str] = mapped_column(String(32))
     version: Mapped[int] = mapped_column(Integer)
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
+    """The language of the text accepted (each language's text is pinned like a version's;
+    reviewer/consent_forms.py)."""
     given_by: Mapped[str] = mapped_column(String(16))  # patient | guardian
     given_by_name: Mapped[str] = mapped_column(String(200), default="")
     """PHI: who signed."""

@@ -47,6 +47,9 @@ class Patient(Base):
     """PHI: parent or guardian of a minor."""
     guardian_phone: Mapped[str | None] = mapped_column(String(32), default=None)
     guardian_email: Mapped[str | None] = mapped_column(String(254), default=None)
+    preferred_language: Mapped[str | None] = mapped_column(String(8), default=None)
+    """``en`` or ``es``: what a patient or guardian without a login is written to in (a
+    screening roster's ``language`` column, later); None: English."""
     email: Mapped[str | None] = mapped_column(String(254), default=None)
     """PHI."""
     phone: Mapped[str | None] = mapped_column(String(32), default=None)

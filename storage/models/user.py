@@ -59,6 +59,9 @@ class User(Base):
     """How notifications reach this person: email | sms | none (docs/notifications.md)."""
     mobile_phone: Mapped[str | None] = mapped_column(String(32), default=None)
     """PHI for patients: the number text messages go to (E.164, ``+15551234567``)."""
+    preferred_language: Mapped[str | None] = mapped_column(String(8), default=None)
+    """``en`` or ``es``: the language of the patient pages (and mail) for this login; None:
+    the browser's (portal/i18n.py)."""
 
     organizations: Mapped[list[Organization]] = relationship(
         secondary=user_organization, lazy="selectin", order_by=Organization.name

@@ -115,6 +115,27 @@
 (function () {
   "use strict";
 
+  // ---------------------------------------------------------------- texts
+
+  /** The page's texts in its language: the base layout puts the catalog's translations of
+      this file's gettext("...") texts into <meta name="toothline-texts"> (none on an English
+      page; portal/i18n.py js_texts). %(name)s placeholders take ``vars``. */
+  var TEXTS = (function () {
+    var meta = document.querySelector('meta[name="toothline-texts"]');
+    try {
+      return meta ? JSON.parse(meta.getAttribute("content") || "{}") : {};
+    } catch (e) {
+      return {};
+    }
+  })();
+
+  function gettext(text, vars) {
+    var out = Object.prototype.hasOwnProperty.call(TEXTS, text) ? TEXTS[text] : text;
+    return out.replace(/%\((\w+)\)s/g, function (match, name) {
+      return vars && Object.prototype.hasOwnProperty.call(vars, name) ? String(vars[name]) : match;
+    });
+  }
+
   // ---------------------------------------------------------------- helpers
 
   function formatBytes(n) {
@@ -186,7 +207,10 @@
 
   // ---------------------------------------------------------------- flashes
 
-  var FLASH_LABELS = { success: "Done", error: "Error", warning: "Warning", info: "Note" };
+  var FLASH_LABELS = {
+    success: gettext("Done"), error: gettext("Error"), warning: gettext("Warning"),
+    info: gettext("Note")
+  };
 
   /** Add a flash message to #flash (same markup as templates/components/flash.html). */
   function showFlash(category, message) {
@@ -207,24 +231,25 @@
   }
 
   var HTTP_TEXT = {
-    400: "The request could not be read.",
-    401: "Your session has ended. Please sign in again.",
-    403: "You are not allowed to do that, or the page is out of date. Reload it and try again.",
-    404: "That was not found. It may have been removed.",
-    408: "That took too long. Please try again.",
-    409: "Someone else changed this first. Reload the page to see the latest.",
-    413: "That is too large.",
-    415: "That type of file is not accepted.",
-    429: "Too many attempts. Please wait a little and try again.",
-    500: "Something went wrong on our side. Please try again.",
-    502: "Toothline is briefly unavailable. Please try again.",
-    503: "Toothline is briefly unavailable. Please try again.",
-    504: "Toothline is briefly unavailable. Please try again."
+    400: gettext("The request could not be read."),
+    401: gettext("Your session has ended. Please sign in again."),
+    403: gettext("You are not allowed to do that, or the page is out of date. Reload it and try again."),
+    404: gettext("That was not found. It may have been removed."),
+    408: gettext("That took too long. Please try again."),
+    409: gettext("Someone else changed this first. Reload the page to see the latest."),
+    413: gettext("That is too large."),
+    415: gettext("That type of file is not accepted."),
+    429: gettext("Too many attempts. Please wait a little and try again."),
+    500: gettext("Something went wrong on our side. Please try again."),
+    502: gettext("Toothline is briefly unavailable. Please try again."),
+    503: gettext("Toothline is briefly unavailable. Please try again."),
+    504: gettext("Toothline is briefly unavailable. Please try again.")
   };
 
   function textForStatus(status) {
-    if (status === 0) return "Could not reach Toothline. Check the connection and try again.";
-    return HTTP_TEXT[status] || "Something went wrong (HTTP " + status + "). Please try again.";
+    if (status === 0) return gettext("Could not reach Toothline. Check the connection and try again.");
+    return HTTP_TEXT[status] ||
+      gettext("Something went wrong (HTTP %(status)s). Please try again.", { status: status });
   }
 
   document.addEventListener("htmx:responseError", function (event) {
@@ -268,8 +293,8 @@
       showFlash(
         "error",
         busy
-          ? "Please wait until every photo shows “Uploaded”."
-          : "A photo failed to upload. Retry it or remove it first."
+          ? gettext("Please wait until every photo shows “Uploaded”.")
+          : gettext("A photo failed to upload. Retry it or remove it first.")
       );
     },
     true
@@ -306,7 +331,7 @@
       anchor.insertAdjacentElement("afterend", list);
     }
     if (!list.classList.contains("upload-list")) list.classList.add("upload-list");
-    list.setAttribute("aria-label", "Files");
+    list.setAttribute("aria-label", gettext("Files"));
     this.list = list;
     this.live = el("p", "visually-hidden");
     this.live.setAttribute("aria-live", "polite");
@@ -407,19 +432,20 @@
       list.appendChild(item.node);
       self.items.push(item);
       if (file.size === 0) {
-        self.fail(item, 0, "This file is empty.", false);
+        self.fail(item, 0, gettext("This file is empty."), false);
       } else if (maxBytes && file.size > maxBytes) {
         self.fail(
           item,
           413,
-          "Too large: " + formatBytes(file.size) + " (the limit is " + formatBytes(maxBytes) + ").",
+          gettext("Too large: %(size)s (the limit is %(limit)s).",
+                  { size: formatBytes(file.size), limit: formatBytes(maxBytes) }),
           false
         );
       } else if (!item.url) {
-        self.fail(item, 0, "This page has no upload address (data-upload-url).", false);
+        self.fail(item, 0, gettext("This page has no upload address (data-upload-url)."), false);
       } else if (auto) {
         item.state = "waiting";
-        self.setStatus(item, "Waiting to upload…");
+        self.setStatus(item, gettext("Waiting to upload…"));
       }
     });
     this.pump();
@@ -449,8 +475,9 @@
     progress.max = 100;
     progress.value = 0;
     progress.hidden = true;
-    progress.setAttribute("aria-label", "Upload of " + (file.name || "file"));
-    var status = el("p", "upload-status", this.isForm ? "Ready to upload" : "Waiting to upload…");
+    progress.setAttribute("aria-label", gettext("Upload of %(name)s", { name: file.name || gettext("file") }));
+    var status = el("p", "upload-status",
+                    this.isForm ? gettext("Ready to upload") : gettext("Waiting to upload…"));
     var actions = el("div", "upload-actions");
     body.appendChild(name);
     body.appendChild(progress);
@@ -501,14 +528,14 @@
       a.appendChild(b);
     };
     if (item.state === "uploading") {
-      add(button("Cancel", "btn-secondary", "cancel"));
+      add(button(gettext("Cancel"), "btn-secondary", "cancel"));
     } else if (item.state === "failed") {
-      if (item.retryable) add(button("Retry", "btn-primary", "retry"));
-      add(button("Remove", "btn-secondary", "remove"));
+      if (item.retryable) add(button(gettext("Retry"), "btn-primary", "retry"));
+      add(button(gettext("Remove"), "btn-secondary", "remove"));
     } else if (item.state === "queued" || item.state === "waiting") {
-      add(button("Remove", "btn-secondary", "remove"));
+      add(button(gettext("Remove"), "btn-secondary", "remove"));
     } else if (item.state === "done" && item.deleteUrl) {
-      add(button("Remove", "btn-danger", "delete"));
+      add(button(gettext("Remove"), "btn-danger", "delete"));
     }
     if (hadFocus) {
       // keep keyboard focus in this item when its buttons change
@@ -573,7 +600,7 @@
     this.settling = true;
     this.setState(item, "uploading");
     item.progress.value = 0;
-    this.setStatus(item, "Uploading… 0%");
+    this.setStatus(item, gettext("Uploading… %(percent)s", { percent: "0%" }));
 
     xhr.open("POST", item.url);
     xhr.setRequestHeader("x-csrftoken", this.csrf(item.input));
@@ -584,12 +611,12 @@
       if (!e.lengthComputable || item.xhr !== xhr) return;
       var pct = Math.min(100, Math.floor((e.loaded / e.total) * 100));
       item.progress.value = pct;
-      self.setStatus(item, "Uploading… " + pct + "%");
+      self.setStatus(item, gettext("Uploading… %(percent)s", { percent: pct + "%" }));
     });
     xhr.upload.addEventListener("load", function () {
       if (item.xhr !== xhr) return;
       item.progress.removeAttribute("value"); // indeterminate while the server works
-      self.setStatus(item, "Processing…");
+      self.setStatus(item, gettext("Processing…"));
     });
 
     var finish = function (ok, status, message, response) {
@@ -625,7 +652,7 @@
       finish(false, 0, textForStatus(0), null);
     });
     xhr.addEventListener("abort", function () {
-      finish(false, 0, "Cancelled.", null);
+      finish(false, 0, gettext("Cancelled."), null);
     });
     xhr.send(data);
   };
@@ -778,7 +805,8 @@
     item.deleteUrl = response && typeof response.delete_url === "string" ? response.delete_url : null;
     this.setState(item, "done");
     item.progress.value = 100;
-    var note = response && typeof response.message === "string" ? response.message : "Uploaded";
+    var note = gettext(response && typeof response.message === "string" ? response.message
+                                                                : "Uploaded");
     this.setStatus(item, "✓ " + note);
     if (response && typeof response.thumbnail_url === "string") {
       var img = item.node.querySelector("img.upload-thumb");
@@ -792,15 +820,16 @@
       if (img) whenThumbnailReady(response.thumbnail_url, function (src) { img.src = src; },
                                   THUMBNAIL_TRIES);
     }
-    this.announce((item.file.name || "File") + ": uploaded.");
+    this.announce(gettext("%(name)s: uploaded.", { name: item.file.name || gettext("File") }));
     this.emit("upload-done", { file: item.file, response: response });
   };
 
   Widget.prototype.fail = function (item, status, message, retryable) {
     item.retryable = retryable !== false;
     this.setState(item, "failed");
-    this.setStatus(item, "Failed: " + message);
-    this.announce((item.file.name || "File") + " failed: " + message);
+    this.setStatus(item, gettext("Failed: %(message)s", { message: message }));
+    this.announce(gettext("%(name)s failed: %(message)s",
+                          { name: item.file.name || gettext("File"), message: message }));
     this.emit("upload-failed", { file: item.file, status: status, message: message });
   };
 

@@ -34,7 +34,8 @@ async def test_landing_page_answers_everyone(client: Client) -> None:
     assert response.status_code == 200
     assert 'id="login-form"' in response.text
     assert "/static/vendor/htmx.min.js" in response.text
-    assert response.headers["vary"] == "HX-Request"
+    # the language comes from the browser or the cookie too (portal/i18n.py)
+    assert response.headers["vary"] == "HX-Request, Accept-Language, Cookie"
 
 
 async def test_security_headers_on_every_response(client: Client) -> None:

@@ -54,6 +54,15 @@ PUBLISHED_TEXT_SHA256 = {
     ("records_release", 1): "5d8075d5ee6eadab053b259b72a8657d142583317bfd32af9419614659af001b",
 }
 
+PUBLISHED_TRANSLATION_SHA256 = {
+    ("teledentistry", 2, "es"):
+        "86b478023253eaaf39eeb66259b42bd5f5c30c75e6cd4b5729085ab175300047",
+    ("information_sharing", 1, "es"):
+        "406b98988762b15b6eb6801e14a1160aa6e09521a5df1c8b9dcc89dea2ac7f91",
+    ("records_release", 1, "es"):
+        "06db546da4820a0f3f268885b38157ae85e4f1d985f5c2267d17e071e8a9424b",
+}
+
 
 def test_a_published_consent_text_never_changes() -> None:
     """Patients accepted these exact words: a change is a new version, never an edit (add
@@ -65,3 +74,26 @@ def test_a_published_consent_text_never_changes() -> None:
     for (form, version), digest in PUBLISHED_TEXT_SHA256.items():
         text = form_version(form, version).text
         assert hashlib.sha256(text.encode()).hexdigest() == digest, (form, version)
+
+
+def test_a_published_translation_never_changes_and_every_current_form_has_one() -> None:
+    """A translation is a published text of its own: pinned like a version (add its hash
+    when you publish one). Every current form can be read in Spanish."""
+    import hashlib
+
+    from reviewer.consent_forms import languages_of
+
+    for (form, version, language), digest in PUBLISHED_TRANSLATION_SHA256.items():
+        translated = form_version(form, version, language)
+        assert translated.language == language and translated.version == version
+        assert hashlib.sha256(translated.text.encode()).hexdigest() == digest, (form, language)
+    for name, form in FORMS.items():
+        assert languages_of(name, form.version) == ("en", "es")
+        spanish = current_form(name, "es")
+        assert spanish.language == "es" and spanish.title != form.title
+        assert len(spanish.paragraphs) == len(form.paragraphs)
+        assert bool(spanish.disclosure) == bool(form.disclosure)
+        assert spanish.disclosure in spanish.paragraphs if spanish.disclosure else True
+    # an old version without a translation is shown in English; an unknown language too
+    assert form_version("teledentistry", 1, "es").language == "en"
+    assert current_form("teledentistry", "fr").language == "en"
