@@ -12,6 +12,7 @@ from litestar.params import FromQuery
 from litestar.response import Response, Template
 
 from portal.accounts.guards import require_roles, signed_in
+from portal.i18n import gettext
 from portal.rendering import page, redirect
 from portal.requests import ActorDep, AnyRequest, AuditDep, DbDep, Form
 from reviewer.notifications.services import (
@@ -53,7 +54,7 @@ class NotificationChoiceController(Controller):
     ) -> Response[Any]:
         await set_choice(db_session, who, audit, notify_by=data.get("notify_by", ""),
                          mobile_phone=data.get("mobile_phone", ""))
-        return redirect(request, "/account", success="Your notification choice is saved.")
+        return redirect(request, "/account", success=gettext("Your notification choice is saved."))
 
 
 class NotificationsApiController(Controller):

@@ -13,6 +13,7 @@ from typing import Final
 import httpx
 
 from portal import mail
+from portal.i18n import LANGUAGES, translations
 from portal.settings import MailSettings, Settings, SmsSettings
 from reviewer.notifications.delivery import (
     Delivery,
@@ -76,4 +77,5 @@ def delivery(settings: Settings, templates_dir: Path) -> Delivery:
         sms=sms_sender(settings.sms),
         public_url=settings.server.public_url,
         templates=environment(templates_dir),
+        translations={code: translations(code) for code in LANGUAGES if code != "en"},
     )

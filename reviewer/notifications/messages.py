@@ -17,6 +17,8 @@ from typing import Final, Protocol
 
 import jinja2
 
+from storage.models import Patient, User
+
 
 class Kind(StrEnum):
     ADVICE_READY = "advice_ready"
@@ -50,9 +52,13 @@ class Message:
     body: str
 
 
-def recipient_language(*_recipient: object) -> str:
-    """The language a recipient reads: "en" for now. At merge this reads the Spanish work's
-    ``preferred_language`` (login first, then patient) and picks its catalog."""
+def recipient_language(user: User | None, patient: Patient | None) -> str:
+    """The language a recipient reads: the login's choice, else the patient's (a guardian
+    without a login: the roster's language), else English (docs/i18n.md)."""
+    for chosen in (user.preferred_language if user else None,
+                   patient.preferred_language if patient else None):
+        if chosen:
+            return chosen
     return "en"
 
 

@@ -121,7 +121,10 @@ async def send_notification(
         await _outcome(db, row.id, moment, state="skipped", error="no address on file")
         return "skipped"
     organization = await db.get(Organization, row.organization_id)
-    language = recipient_language(row.recipient_user_id, row.patient_id)
+    language = recipient_language(
+        await db.get(User, row.recipient_user_id) if row.recipient_user_id else None,
+        await db.get(Patient, row.patient_id) if row.patient_id else None,
+    )
     message = render(
         delivery.templates, row.kind, row.channel,
         organization=organization.name if organization else "Toothline",

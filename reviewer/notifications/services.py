@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reviewer.actor import Actor
 from reviewer.errors import Forbidden, Invalid
+from reviewer.i18n import N_
 from reviewer.jobs import after_commit
 from reviewer.notifications.messages import CHOICES, Channel, Kind
 from storage.audit import AuditContext, record_event
@@ -158,13 +159,13 @@ async def set_choice(
     """The account page's choice: email, text (needs a mobile number) or none; audited
     (the choice, never the number)."""
     if notify_by not in CHOICES:
-        raise Invalid("Choose email, text message or none.", code="invalid_choice")
+        raise Invalid(N_("Choose email, text message or none."), code="invalid_choice")
     phone = "".join(ch for ch in mobile_phone.strip() if ch not in " -().")
     if phone and not (phone.startswith("+") and phone[1:].isdigit() and 8 <= len(phone) <= 16):
-        raise Invalid("Write the mobile number with its country code, e.g. +15551234567.",
+        raise Invalid(N_("Write the mobile number with its country code, e.g. +15551234567."),
                       code="invalid_phone")
     if notify_by == Channel.SMS and not phone:
-        raise Invalid("Text messages need a mobile number.", code="phone_required")
+        raise Invalid(N_("Text messages need a mobile number."), code="phone_required")
     user = await db.get(User, actor.user_id)
     if user is None:
         raise Forbidden("No such account.")

@@ -704,7 +704,8 @@
         if (item.xhr !== handle || !total) return;
         var pct = Math.min(100, Math.floor((sent / total) * 100));
         item.progress.value = pct;
-        self.setStatus(item, pct >= 100 ? "Processing…" : "Uploading… " + pct + "%");
+        self.setStatus(item, pct >= 100 ? gettext("Processing…")
+                                       : gettext("Uploading… %(percent)s", { percent: pct + "%" }));
       },
       onSuccess: function (payload) {
         var last = payload && payload.lastResponse;
@@ -734,7 +735,7 @@
     handle = {
       abort: function () {
         upload.abort(false);
-        finish(false, 0, "Cancelled.", null);
+        finish(false, 0, gettext("Cancelled."), null);
       }
     };
     item.xhr = handle;
@@ -846,7 +847,7 @@
     this.items.splice(index, 1);
     if (item.previewUrl) URL.revokeObjectURL(item.previewUrl);
     item.node.remove();
-    this.announce((item.file.name || "File") + " removed.");
+    this.announce(gettext("%(name)s removed.", { name: item.file.name || gettext("File") }));
     this.emit("upload-removed", { file: item.file });
     var focusTarget = next && next.node.querySelector("button");
     if (focusTarget) focusTarget.focus();
@@ -891,11 +892,11 @@
     var target = this.root.getAttribute("data-upload-done-url");
     if (this.count("failed")) {
       this.announce("Some files failed. Retry or remove them first.");
-      showFlash("error", "Some files failed to upload. Retry or remove them first.");
+      showFlash("error", gettext("Some files failed to upload. Retry or remove them first."));
     } else if (this.count("done") && target) {
       window.location.assign(target);
     } else if (!this.count("done")) {
-      showFlash("info", "Choose at least one file first.");
+      showFlash("info", gettext("Choose at least one file first."));
     }
   };
 

@@ -103,7 +103,7 @@ async def test_signing_mails_the_patient_no_phi_and_a_link_that_works(
 
     # The link works: signed out it asks for a sign-in, signed in as the patient it opens.
     path = link.removeprefix(PUBLIC_URL)
-    async with AsyncTestClient(app=app) as visitor:
+    async with AsyncTestClient(app=create_app(app.state.settings)) as visitor:
         first = await visitor.get(path, follow_redirects=False)
         assert first.status_code == 303 and first.headers["location"].startswith("/login")
         await sign_in(visitor, world.patient_user.email)
@@ -264,3 +264,22 @@ async def test_the_sweep_leaves_a_fresh_notification_to_its_job_then_takes_over(
     assert (row.kind, row.state, row.attempts) == ("info_requested", "sent", 1)
     [message] = smtp_server.wait_for(1)
     assert "upper teeth" not in _body(message)
+
+
+async def test_a_patient_who_reads_spanish_gets_the_message_in_spanish(
+    app: Litestar, client: Client, world: World, named_patient: Patient, smtp_server: Mailbox,
+) -> None:
+    user = await world.db.get(User, world.patient_user.id)
+    assert user is not None
+    user.preferred_language = "es"
+    await world.db.commit()
+    case = await world.add_case(patient=named_patient)
+    assert await _sign(client, world, case) == 303
+    await app.state.jobs.drained()
+    [message] = smtp_server.wait_for(1)
+    subject, body = str(message["Subject"]), _body(message)
+    assert subject == "Tiene un mensaje en Demo Dental Clinic"
+    assert "Inicie sesión para leerlo" in body and "Sign in" not in body
+    assert f"{PUBLIC_URL}/patient/cases/{case.id}" in body
+    for word in (named_patient.first_name, named_patient.last_name, ADVICE, "absceso"):
+        assert word.lower() not in f"{subject}\n{body}".lower(), word
