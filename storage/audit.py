@@ -56,6 +56,8 @@ class AuditKey:
     link: bytes = field(repr=False)
     checkpoint: bytes = field(repr=False)
     view: bytes = field(repr=False)
+    seal: bytes = field(repr=False, default=b"")
+    """The AES-256-GCM key of stored credentials (``storage/sealed.py``)."""
 
     @classmethod
     def from_secret(cls, secret: str | bytes) -> AuditKey:
@@ -66,6 +68,7 @@ class AuditKey:
             link=hmac.digest(raw, b"toothline audit link v1", "sha256"),
             checkpoint=hmac.digest(raw, b"toothline audit checkpoint v1", "sha256"),
             view=hmac.digest(raw, b"toothline audit view v1", "sha256"),
+            seal=hmac.digest(raw, b"toothline credential seal v1", "sha256"),
         )
 
     def mac(self, message: bytes) -> str:

@@ -25,6 +25,7 @@ from reviewer.jobs import after_commit
 from storage.audit import AuditContext, record_event
 from storage.models import Case, Evaluation, Role
 from storage.models.archive import ArchiveSend, ArchiveSettings
+from storage.sealed import seal
 
 ARCHIVE_JOB: Final = "interop.send_to_archive"
 SETTINGS_ADMINS: Final = frozenset({Role.ADMIN})
@@ -91,6 +92,11 @@ async def get_settings(
     return await settings_of(db, organization_id)
 
 
+def password_purpose(organization_id: uuid.UUID) -> str:
+    """What a sealed archive password is bound to (``storage/sealed.py``)."""
+    return f"archive_settings.password:{organization_id}"
+
+
 async def settings_of(db: AsyncSession, organization_id: uuid.UUID) -> ArchiveSettings | None:
     return await db.scalar(
         select(ArchiveSettings).where(ArchiveSettings.organization_id == organization_id))
@@ -115,7 +121,8 @@ async def save_settings(
     row.base_url = url
     row.username = username
     if data.password is not None:
-        row.password = data.password or None
+        row.password = (seal(data.password, password_purpose(organization_id))
+                        if data.password else None)
     if row.username is None:
         row.password = None
     row.restore_identity = data.restore_identity

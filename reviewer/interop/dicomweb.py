@@ -33,13 +33,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reviewer.clock import as_utc, now_utc
 from reviewer.interop import dicom_wrap
-from reviewer.interop.archive import settings_of
+from reviewer.interop.archive import password_purpose, settings_of
 from reviewer.labels import label
 from storage.audit import AuditContext, record_event
 from storage.blobs import BlobStore
 from storage.blobs.base import BlobError
 from storage.models import Attachment, Case, Patient
 from storage.models.archive import ArchiveSend, ArchiveSettings
+from storage.sealed import SealBroken, unseal
 
 log = logging.getLogger("toothline.interop.dicomweb")
 
@@ -79,6 +80,16 @@ def _describe(exc: BaseException) -> str:
     """The error as staff read it: its kind and the archive's answer (URLs, never PHI)."""
     text = f"{type(exc).__name__}: {exc}".strip()
     return text if len(text) <= ERROR_CHARS else text[: ERROR_CHARS - 1] + "…"
+
+
+def _password(settings: ArchiveSettings) -> str | None:
+    if not settings.password:
+        return None
+    try:
+        return unseal(settings.password, password_purpose(settings.organization_id))
+    except SealBroken as exc:
+        raise ValueError("the stored archive password does not open (was TOOTHLINE_AUDIT_KEY "
+                         "changed?): enter it again on /admin/archive") from exc
 
 
 def store(target: Target, datasets: Sequence[Dataset]) -> int:
@@ -191,7 +202,8 @@ async def send_case(db: AsyncSession, blobs: BlobStore, case_id: uuid.UUID) -> A
     record.attempts += 1
     try:
         datasets = await _datasets(db, blobs, case, settings)
-        target = Target(settings.base_url, settings.username, settings.password)
+        password = _password(settings)
+        target = Target(settings.base_url, settings.username, password)
         stored = await anyio.to_thread.run_sync(store, target, datasets)
     except (requests.RequestException, ArchiveRefused, dicom_wrap.NotWrappable, BlobError,
             LookupError, ValueError) as exc:

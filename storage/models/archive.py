@@ -26,9 +26,9 @@ class ArchiveSettings(Base):
     ``{base_url}/studies``."""
     username: Mapped[str | None] = mapped_column(String(200), default=None)
     """HTTP basic-auth user, when the archive asks for one."""
-    password: Mapped[str | None] = mapped_column(String(500), default=None)
-    """HTTP basic-auth password: kept here only, never answered by the API, logged or put in
-    an audit event."""
+    password: Mapped[str | None] = mapped_column(Text, default=None)
+    """HTTP basic-auth password, sealed (AES-GCM under a key derived from the audit key,
+    ``storage/sealed.py``): never answered by the API, logged or put in an audit event."""
     restore_identity: Mapped[bool] = mapped_column(Boolean, default=False)
     """The archive is the practice's own: images go with the patient's name and birth date
     (radiographs get back the tags intake removed). Otherwise only Toothline's patient id."""

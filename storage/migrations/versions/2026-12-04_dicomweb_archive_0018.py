@@ -23,7 +23,7 @@ def upgrade() -> None:
     sa.Column('organization_id', GUID(length=16), nullable=False),
     sa.Column('base_url', sa.String(length=500), nullable=False),
     sa.Column('username', sa.String(length=200), nullable=True),
-    sa.Column('password', sa.String(length=500), nullable=True),
+    sa.Column('password', sa.Text(), nullable=True),
     sa.Column('restore_identity', sa.Boolean(), nullable=False),
     sa.Column('enabled', sa.Boolean(), nullable=False),
     sa.Column('sa_orm_sentinel', sa.Integer(), nullable=True),

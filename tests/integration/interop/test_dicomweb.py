@@ -19,10 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import portal.jobs.inprocess
 from portal.accounts.passwords import hash_password
 from portal.settings import Settings
+from reviewer.interop.archive import password_purpose
 from reviewer.interop.dicom_wrap import SECONDARY_CAPTURE, VL_PHOTOGRAPHIC, study_uid
 from reviewer.interop.dicomweb import MAX_ATTEMPTS, archive_sweep
 from storage.models import Attachment, AuditEvent, Case, Organization, Patient, Role, User
-from storage.models.archive import ArchiveSend
+from storage.models.archive import ArchiveSend, ArchiveSettings
+from storage.sealed import SealBroken, unseal
 from tests.integration.accounts.helpers import OTHER_ORG, add_other_organization
 from tests.integration.billing.conftest import _attach, org, seed_post_op, user
 from tests.integration.portal.test_event_loop_blocking import (
@@ -252,6 +254,14 @@ async def test_settings_and_sends_stay_inside_the_organization(
                                        "username": "toothline", "enabled": True},
                             headers=headers)
     assert kept.json()["has_password"] is True
+    # stored sealed (storage/sealed.py): a copy of the database does not hand it out
+    stored = await app_db.scalar(select(ArchiveSettings.password).where(
+        ArchiveSettings.organization_id == uuid.UUID(str(clinic)))
+        .execution_options(populate_existing=True))
+    assert stored is not None and stored.startswith("v1:") and "s3cret" not in stored
+    assert unseal(stored, password_purpose(uuid.UUID(str(clinic)))) == "s3cret-Archive-pw"
+    with pytest.raises(SealBroken):  # bound to its organization
+        unseal(stored, password_purpose(uuid.uuid4()))
     details = (await app_db.scalars(select(AuditEvent.details).where(
         AuditEvent.action == "archive_settings.changed"))).all()
     assert len(details) == 2 and "s3cret" not in str(details)
