@@ -44,6 +44,7 @@ from reviewer.screening.findings import (
     TREATMENT_URGENCIES,
     reason_label,
 )
+from reviewer.screening.letters import LETTER_PRINTERS, letter_classes
 from reviewer.screening.progress import ChildState
 from reviewer.screening.reports import event_report, school_report
 from reviewer.vocabulary import FLUORIDE_VARNISH, SEALANT
@@ -81,6 +82,7 @@ def _common(who: Actor) -> dict[str, Any]:
         "may_write": who.role in EVENT_WRITERS,
         "may_screen": who.role in SCREENERS,
         "may_report": who.role in REPORT_READERS,
+        "may_print_letters": who.role in LETTER_PRINTERS,
         "state_badges": STATE_BADGES,
         "reason_label": reason_label,
     }
@@ -132,7 +134,7 @@ async def event_page(
         request, "screening/event.html",
         {**_common(who), "event": klass.event, "children": klass.children,
          "progress": klass.progress, "import_result": import_result,
-         "import_error": import_error},
+         "import_error": import_error, "letter_classes": letter_classes(klass.children)},
         fragments={"class-list": "screening/_class-list.html",
                    "class-progress": "screening/_class-progress.html",
                    "roster-import": "screening/_roster-import.html"},

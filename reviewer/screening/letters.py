@@ -37,6 +37,7 @@ __all__ = [
     "NO_CLASS",
     "Letter",
     "class_letters_pdf",
+    "letter_classes",
     "letter_for",
     "letter_language",
 ]
@@ -113,6 +114,11 @@ def _screened(child: Child) -> bool:
     return child.state not in {ChildState.PENDING, ChildState.NOT_SCREENED} and bool(
         child.findings
     )
+
+
+def letter_classes(children: Sequence[Child]) -> list[str]:
+    """The classes (grades) with at least one screened child: one letters PDF each."""
+    return sorted({child.patient.grade or NO_CLASS for child in children if _screened(child)})
 
 
 def _in_class(child: Child, class_name: str) -> bool:
