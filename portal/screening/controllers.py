@@ -43,6 +43,7 @@ from reviewer.screening.events import (
     import_roster,
     list_events,
 )
+from reviewer.screening.follow_up import FOLLOW_UP_READERS
 from reviewer.screening.letters import LETTER_PRINTERS, class_letters_pdf
 from reviewer.screening.reports import (
     ReportRow,
@@ -59,6 +60,7 @@ writers = require_roles(*EVENT_WRITERS)
 screeners = require_roles(*SCREENERS)
 reporters = require_roles(*REPORT_READERS)
 letter_printers = require_roles(*LETTER_PRINTERS)
+follow_up_readers = require_roles(*FOLLOW_UP_READERS)
 ClassName = Annotated[str, QueryParameter(name="class", max_length=16)]
 """The class (the roster's grade) of the results letters; empty: children without a grade."""
 ROSTER_BODY_LIMIT = MAX_ROSTER_BYTES + 64 * 1024
@@ -319,6 +321,13 @@ class ScreeningPagesController(Controller):
             "Content-Disposition": f'attachment; filename="{filename}"',
             "Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff",
         })
+
+    @get("/follow-up", guards=[follow_up_readers])
+    async def follow_up(
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
+    ) -> Template:
+        """Children with urgent need until a referral reaches "seen"."""
+        return await pages.follow_up_page(request, db_session, who, audit)
 
     @get("/reports", guards=[reporters])
     async def schools(
