@@ -31,6 +31,8 @@ __all__ = ["FOLLOW_UP_READERS", "FollowUp", "care_confirmed", "follow_up_list"]
 
 FOLLOW_UP_READERS = frozenset({Role.HYGIENIST, Role.COORDINATOR})
 LIMIT = 500
+SCAN = 2000
+"""Urgent cases read per request, newest first, so old history never crowds out today's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,17 +66,29 @@ async def follow_up_list(
     moment = now or now_utc()
     if not actor.organization_ids:
         return []
+    seen = (
+        select(Referral.id)
+        .where(Referral.case_id == Case.id,
+               Referral.status.in_([status.value for status in SEEN_BY_DENTIST]))
+        .exists()
+    )
     rows = (await db.execute(
         select(Case, Patient, ScreeningEvent)
         .join(Patient, Patient.id == Case.patient_id)
         .join(ScreeningEvent, ScreeningEvent.id == Case.screening_event_id)
         .where(Case.kind == CaseKind.SCHOOL_SCREENING.value,
-               Case.organization_id.in_(actor.organization_ids))
-        .order_by(ScreeningEvent.event_date, Patient.last_name, Patient.first_name)
-        .limit(LIMIT * 4)
+               Case.organization_id.in_(actor.organization_ids),
+               Case.screening["treatment_urgency"].as_string() == "urgent",
+               ~seen)
+        .order_by(ScreeningEvent.event_date.desc(), Case.id)
+        .limit(SCAN)
     )).all()
-    urgent = [(case, patient, event) for case, patient, event in rows
-              if (case.screening or {}).get("treatment_urgency") == "urgent"]
+    # the newest SCAN cases without a seen referral; closed-after-seen ones are dropped below
+    urgent = sorted(
+        ((case, patient, event) for case, patient, event in rows
+         if (case.screening or {}).get("treatment_urgency") == "urgent"),
+        key=lambda row: (row[2].event_date, row[1].last_name, row[1].first_name),
+    )
     by_case: dict[uuid.UUID, list[Referral]] = {}
     if urgent:
         for referral in await db.scalars(
