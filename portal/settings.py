@@ -366,6 +366,9 @@ class Settings:
     jobs: JobSettings = field(default_factory=JobSettings)
     sms: SmsSettings = field(default_factory=SmsSettings)
     demo_password: str | None = field(default=None, repr=False)
+    screening_dentist_line: str = ""
+    """``TOOTHLINE_SCREENING_DENTIST_LINE``: the program's own line under "How to find a
+    dentist" on the screening results letters (a clinic list, a help line), printed as set."""
 
     @property
     def is_embedded(self) -> bool:
@@ -391,6 +394,8 @@ class Settings:
             jobs=JobSettings.from_env(session.redis_url),
             sms=SmsSettings.from_env(),
             demo_password=os.environ.get(PREFIX + "DEMO_PASSWORD") or None,
+            screening_dentist_line=os.environ.get(PREFIX + "SCREENING_DENTIST_LINE", "")
+            .strip()[:300],
         )
 
 
@@ -431,6 +436,7 @@ KNOWN_VARIABLES = frozenset(
         "TWILIO_ACCOUNT_SID",
         "TWILIO_AUTH_TOKEN",
         "TWILIO_API_URL",
+        "SCREENING_DENTIST_LINE",
     )
 )
 """Every variable the portal reads; a test checks compose.yaml sets only these."""

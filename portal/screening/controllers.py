@@ -21,6 +21,7 @@ from litestar.params import Body, FromPath, JSONBody, QueryParameter
 from litestar.response import Template
 
 from portal.accounts.guards import require_roles
+from portal.i18n import translations
 from portal.requests import ActorDep, AnyRequest, AuditDep, DbDep, Form
 from portal.screening import pages
 from portal.screening.schemas import (
@@ -42,6 +43,8 @@ from reviewer.screening.events import (
     import_roster,
     list_events,
 )
+from reviewer.screening.follow_up import FOLLOW_UP_READERS
+from reviewer.screening.letters import LETTER_PRINTERS, class_letters_pdf
 from reviewer.screening.reports import (
     ReportRow,
     data_sheet_csv,
@@ -56,6 +59,10 @@ BACK_TO_CHILD = {"back": "/screening/events/{event_id}/children/{enrollment_id}"
 writers = require_roles(*EVENT_WRITERS)
 screeners = require_roles(*SCREENERS)
 reporters = require_roles(*REPORT_READERS)
+letter_printers = require_roles(*LETTER_PRINTERS)
+follow_up_readers = require_roles(*FOLLOW_UP_READERS)
+ClassName = Annotated[str, QueryParameter(name="class", max_length=16)]
+"""The class (the roster's grade) of the results letters; empty: children without a grade."""
 ROSTER_BODY_LIMIT = MAX_ROSTER_BYTES + 64 * 1024
 
 DateFrom = Annotated[date | None, QueryParameter(name="from")]
@@ -297,6 +304,30 @@ class ScreeningPagesController(Controller):
         event_id: FromPath[uuid.UUID],
     ) -> Template:
         return await pages.report_page(request, db_session, who, audit, event_id)
+
+    @get("/events/{event_id:uuid}/letters.pdf", guards=[letter_printers])
+    async def letters(
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
+        event_id: FromPath[uuid.UUID], class_name: ClassName = "",
+    ) -> Response[bytes]:
+        """The results letters of one class, one page per screened child, each in its
+        guardian's language (printing is audited with the children)."""
+        _, pdf = await class_letters_pdf(
+            db_session, who, audit, event_id, class_name, translations,
+            find_dentist=request.app.state.settings.screening_dentist_line,
+        )
+        filename = f"screening-letters-{event_id}.pdf"
+        return Response(pdf, media_type="application/pdf", headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff",
+        })
+
+    @get("/follow-up", guards=[follow_up_readers])
+    async def follow_up(
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
+    ) -> Template:
+        """Children with urgent need until a referral reaches "seen"."""
+        return await pages.follow_up_page(request, db_session, who, audit)
 
     @get("/reports", guards=[reporters])
     async def schools(

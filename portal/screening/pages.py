@@ -44,6 +44,8 @@ from reviewer.screening.findings import (
     TREATMENT_URGENCIES,
     reason_label,
 )
+from reviewer.screening.follow_up import FOLLOW_UP_READERS, follow_up_list
+from reviewer.screening.letters import LETTER_PRINTERS, letter_classes
 from reviewer.screening.progress import ChildState
 from reviewer.screening.reports import event_report, school_report
 from reviewer.vocabulary import FLUORIDE_VARNISH, SEALANT
@@ -81,6 +83,8 @@ def _common(who: Actor) -> dict[str, Any]:
         "may_write": who.role in EVENT_WRITERS,
         "may_screen": who.role in SCREENERS,
         "may_report": who.role in REPORT_READERS,
+        "may_print_letters": who.role in LETTER_PRINTERS,
+        "may_follow_up": who.role in FOLLOW_UP_READERS,
         "state_badges": STATE_BADGES,
         "reason_label": reason_label,
     }
@@ -132,7 +136,7 @@ async def event_page(
         request, "screening/event.html",
         {**_common(who), "event": klass.event, "children": klass.children,
          "progress": klass.progress, "import_result": import_result,
-         "import_error": import_error},
+         "import_error": import_error, "letter_classes": letter_classes(klass.children)},
         fragments={"class-list": "screening/_class-list.html",
                    "class-progress": "screening/_class-progress.html",
                    "roster-import": "screening/_roster-import.html"},
@@ -248,6 +252,13 @@ async def submit_form(
         await finish_case_views(request.app, enrollment.case_id)
     await submit_child(db, who, audit, event_id, enrollment_id)
     return redirect(request, f"/screening/events/{event_id}", success="Sent to the dentists.")
+
+
+async def follow_up_page(
+    request: AnyRequest, db: AsyncSession, who: Actor, audit: AuditContext,
+) -> Template:
+    items = await follow_up_list(db, who, audit)
+    return page(request, "screening/follow-up.html", {**_common(who), "items": items})
 
 
 async def report_page(

@@ -12,14 +12,20 @@ from dataclasses import dataclass
 from datetime import date
 
 REQUIRED_COLUMNS = ("student_id", "first_name", "last_name", "date_of_birth", "consent")
-OPTIONAL_COLUMNS = ("grade", "guardian_name", "guardian_phone")
+OPTIONAL_COLUMNS = ("grade", "guardian_name", "guardian_phone", "language")
 CONSENT_VALUES = {"yes": True, "y": True, "true": True, "no": False, "n": False, "false": False}
 MAX_ROWS = 5000
 MAX_CELL = 200
 CELL_LIMITS = {"student_id": 64, "first_name": 100, "last_name": 100, "grade": 16,
-               "guardian_phone": 32}
+               "guardian_phone": 32, "language": 16}
 """The columns the patient record holds in less than MAX_CELL: a longer cell is a line error,
 never cut silently (two long student ids cut to one prefix would merge two children)."""
+LANGUAGE_VALUES = {
+    "en": "en", "english": "en", "inglés": "en", "ingles": "en",
+    "es": "es", "spanish": "es", "español": "es", "espanol": "es",
+}
+"""The guardian's language (the results letter's): a code or the language's name in English
+or Spanish, any case. Empty keeps what the patient record says."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,8 @@ class RosterRow:
     guardian_name: str
     guardian_phone: str
     consent: bool
+    language: str | None = None
+    """``en`` or ``es`` when the roster says; None when the column is absent or empty."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +142,12 @@ def _parse_line(
     consent = CONSENT_VALUES.get(values["consent"].lower())
     if consent is None:
         return RosterError(line, f"consent {values['consent']!r} must be yes or no")
+    language_text = values.get("language", "")
+    language = LANGUAGE_VALUES.get(language_text.lower()) if language_text else None
+    if language_text and language is None:
+        return RosterError(
+            line, f"language {language_text!r} must be en or es (English or Spanish)"
+        )
     return RosterRow(
         line=line,
         student_id=values["student_id"],
@@ -144,4 +158,5 @@ def _parse_line(
         guardian_name=values.get("guardian_name", ""),
         guardian_phone=values.get("guardian_phone", ""),
         consent=consent,
+        language=language,
     )

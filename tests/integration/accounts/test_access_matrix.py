@@ -51,6 +51,7 @@ BILLING_READERS = frozenset({DENTIST, FRONT_DESK})
 SCREENING_WRITERS = frozenset({HYGIENIST, FRONT_DESK})
 SCREENING_READERS = frozenset({HYGIENIST, FRONT_DESK, COORDINATOR})
 SCREENING_REPORTERS = SCREENING_READERS  # docs/access.md: screening reports
+LETTER_PRINTERS = frozenset({HYGIENIST, COORDINATOR})  # docs/screening.md: results letters
 RECORDS_DESK = frozenset({FRONT_DESK, COORDINATOR})
 RECORDS_ASKERS = RECORDS_DESK | {PATIENT}
 FOLLOW_UP_WRITERS = frozenset({DENTIST, COORDINATOR})
@@ -183,6 +184,8 @@ ACCESS: list[Rule] = [
     Rule("POST", "/screening/events/{event_id:uuid}/roster", SCREENING_WRITERS),
     Rule("POST", "/screening/events/{event_id:uuid}/children/*", frozenset({HYGIENIST})),
     Rule("GET", "/screening/events/{event_id:uuid}/report", SCREENING_REPORTERS),
+    Rule("GET", "/screening/events/{event_id:uuid}/letters.pdf", LETTER_PRINTERS),
+    Rule("GET", "/screening/follow-up", LETTER_PRINTERS),  # docs/screening.md: follow-up list
     Rule("GET", "/screening/reports", SCREENING_REPORTERS),
     Rule("GET", "/screening*", SCREENING_READERS),
     # --- records desk (issue 9)

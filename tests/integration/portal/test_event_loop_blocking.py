@@ -5,7 +5,7 @@ The main journeys run in-process against one app whose event loop is in asyncio 
 questionnaire and uploads photos (one of them over tus, resumable); a dentist claims the
 case, writes and signs the evaluation (argon2 re-authentication); the package job builds the
 documentation PDF and the claim attachment ZIP (fpdf2, Pillow); billing downloads both; a
-hygienist screens a child with a photo.
+hygienist screens a child with a photo and prints the class's results letters.
 The demo seed runs on that loop too. A callback over 0.05 s, and any call of the three
 libraries made on the loop, fails the test with the place the loop thread was in.
 
@@ -215,6 +215,8 @@ async def hygienist_screens(client: Client) -> None:
                              follow_redirects=False)
     assert sent.status_code == 303 and sent.headers["location"] == \
         f"/screening/events/{event_id}", sent.text
+    letters = await client.get(f"/screening/events/{event_id}/letters.pdf?class=4")
+    assert letters.status_code == 200 and letters.content.startswith(b"%PDF"), letters.text
 
 
 def _report(guard: LoopGuard, capsys: pytest.CaptureFixture[str]) -> None:

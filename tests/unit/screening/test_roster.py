@@ -67,3 +67,21 @@ def test_parser_never_crashes(data: bytes) -> None:
             continue
         for error in parsed.errors:
             assert error.line >= 2 and error.reason
+
+
+def test_language_column_takes_codes_and_names_and_refuses_others_by_line() -> None:
+    data = (
+        "student_id,first_name,last_name,date_of_birth,consent,language\n"
+        "A1,Ana,Ruiz,2018-03-01,yes,es\n"
+        "A2,Ben,Lee,2018-03-01,yes,English\n"
+        "A3,Cruz,Peña,2018-03-01,yes,Español\n"
+        "A4,Dee,Ng,2018-03-01,yes,\n"
+        "A5,Eve,Ox,2018-03-01,yes,klingon\n"
+    ).encode()
+    parsed = parse_roster(data, today=TODAY)
+    assert [(row.student_id, row.language) for row in parsed.rows] == [
+        ("A1", "es"), ("A2", "en"), ("A3", "es"), ("A4", None)
+    ]
+    assert [(e.line, e.reason) for e in parsed.errors] == [
+        (6, "language 'klingon' must be en or es (English or Spanish)")
+    ]
