@@ -333,6 +333,7 @@ def attachment_payload(attachment: Attachment) -> dict[str, Any]:
         "media_type": attachment.media_type,
         "width": attachment.width,
         "height": attachment.height,
+        "quality": attachment.quality,
     }
 
 

@@ -59,6 +59,9 @@ class Attachment(Base):
     birth_date, sex, patient_id) and the ``mismatched`` field names, kept (PHI, database only)
     while the file is held; cleared when a person confirms it (the row goes on rejection).
     Set while the row is ``processing`` too: derivation then makes it ``identity_mismatch``."""
+    quality: Mapped[dict[str, Any] | None] = mapped_column(_NULLABLE_JSON, default=None)
+    """Photo quality scores (``storage.media.quality.Quality.as_json``) computed when the views
+    were made; None for radiographs and documents, and for photos stored before 0025."""
 
 
 register_blob_keys(
