@@ -39,8 +39,8 @@ def quality_notes(
                       f"threshold {thresholds.max_mean_luminance:.0f}; "
                       f"{quality['bright_share']:.0%} near white")
         elif problem == "low_resolution":
-            detail = (f"{quality['width']}×{quality['height']} px, at least "
-                      f"{thresholds.min_long_side}×{thresholds.min_short_side}")
+            detail = (f"{quality['width']}x{quality['height']} px, at least "
+                      f"{thresholds.min_long_side}x{thresholds.min_short_side}")
         else:
             detail = ""
         notes.append(f"{title} ({detail})" if detail else title)

@@ -36,6 +36,6 @@ def test_notes_name_score_and_threshold() -> None:
             "problems": ["too_dark", "low_resolution"], "width": 640, "height": 480}
     assert quality_notes(dark) == [
         "Too dark (mean brightness 19, threshold 50; 62% near black)",
-        "Low resolution (640×480 px, at least 1000×600)",
+        "Low resolution (640x480 px, at least 1000x600)",
     ]
     assert quality_notes(None) == [] and quality_notes(SHARP) == []
