@@ -46,6 +46,7 @@ from portal.rendering import FILTERS
 from portal.requests import DEPENDENCIES
 from portal.routes import API_CONTROLLERS, PAGE_CONTROLLERS
 from portal.settings import Settings, get_settings
+from reviewer.intake.quality import browser_thresholds
 from reviewer.jobs import SINK as JOBS_SINK
 from reviewer.notifications.delivery import configure as configure_notifications
 from storage.audit import configure_audit_key
@@ -168,6 +169,7 @@ def _csrf_callable(engine: JinjaTemplateEngine) -> None:
     ``label`` and ``local_time`` filters come from :mod:`portal.rendering`."""
     engine.register_template_callable(key="csrf_token", template_callable=token_for_template)
     engine.engine.filters.update(FILTERS)
+    engine.engine.globals["quality_thresholds"] = browser_thresholds  # photo quality check
 
 
 def _configure_logging() -> None:
