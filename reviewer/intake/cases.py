@@ -334,6 +334,8 @@ def attachment_payload(attachment: Attachment) -> dict[str, Any]:
         "width": attachment.width,
         "height": attachment.height,
         "quality": attachment.quality,
+        "retake_requested": attachment.retake_requested,
+        "retake_reason": attachment.retake_reason,
     }
 
 
