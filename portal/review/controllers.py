@@ -370,6 +370,19 @@ class ReviewPagesController(Controller):
         return redirect(request, "/review",
                         success="Sent back to the submitter; your draft is kept.")
 
+    @post("/cases/{case_id:uuid}/attachments/{attachment_id:uuid}/retake", status_code=303,
+          opt={"back": "/review/cases/{case_id}"})
+    async def retake(
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
+        case_id: FromPath[uuid.UUID], attachment_id: FromPath[uuid.UUID],
+    ) -> Response[Any]:
+        """The case page's "Ask for a retake" form (same service as the API route)."""
+        form = await request.form()
+        await request_retake(db_session, who, audit, case_id, attachment_id,
+                             reason=str(form.get("reason") or ""), now=_now())
+        return redirect(request, "/review",
+                        success="Sent back to the submitter for a retake; your draft is kept.")
+
 
 async def _refused_sign_form(
     request: AnyRequest, db: AsyncSession, dentist_id: uuid.UUID, case_id: uuid.UUID,

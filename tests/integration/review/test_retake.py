@@ -93,3 +93,39 @@ async def test_retake_refuses_an_image_of_another_case_and_submitters(
     forbidden = await client.post(f"/api/v1/cases/{case_id}/attachments/{own.id}/retake",
                                   json={"reason": REASON}, headers=patient_headers)
     assert forbidden.status_code == 403
+
+
+async def test_case_page_form_asks_for_a_retake(client: Client, world: World) -> None:
+    case = await world.add_case()
+    image = await world.add_attachment(case, view="lower_occlusal")
+    case_id, image_id = case.id, image.id
+    headers = await _as(client, "dentist@demo.test")
+    await client.post(f"/api/v1/cases/{case_id}/claim", headers=headers)
+    page = await client.get(f"/review/cases/{case_id}")
+    action = f"/review/cases/{case_id}/attachments/{image_id}/retake"
+    assert f'action="{action}"' in page.text
+    empty = await client.post(action, data={"reason": ""}, headers=headers,
+                              follow_redirects=False)
+    assert empty.status_code == 303  # back to the case page with the message flashed
+    assert empty.headers["location"] == f"/review/cases/{case_id}"
+    sent = await client.post(action, data={"reason": REASON}, headers=headers,
+                             follow_redirects=False)
+    assert sent.status_code == 303 and sent.headers["location"] == "/review"
+    world.db.expire_all()
+    row = await world.db.get_one(Attachment, image_id)
+    assert row.retake_reason == REASON
+
+
+async def test_a_newer_photo_of_the_view_fills_the_slot(client: Client, world: World) -> None:
+    case = await world.add_case()
+    old = await world.add_attachment(case, view="lower_occlusal")
+    case_id = case.id
+    headers = await _as(client, "dentist@demo.test")
+    await client.post(f"/api/v1/cases/{case_id}/claim", headers=headers)
+    response = await client.post(f"/api/v1/cases/{case_id}/attachments/{old.id}/retake",
+                                 json={"reason": REASON}, headers=headers)
+    assert response.status_code == 201
+    await _as(client, "patient@demo.test")
+    assert 'id="retakes"' in (await client.get(f"/patient/cases/{case_id}")).text
+    await world.add_attachment(await world.db.get_one(Case, case_id), view="lower_occlusal")
+    assert 'id="retakes"' not in (await client.get(f"/patient/cases/{case_id}")).text
