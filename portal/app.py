@@ -48,6 +48,7 @@ from portal.rendering import FILTERS
 from portal.requests import DEPENDENCIES
 from portal.routes import API_CONTROLLERS, PAGE_CONTROLLERS
 from portal.settings import Settings, get_settings
+from reviewer.intake.quality import browser_thresholds
 from reviewer.jobs import SINK as JOBS_SINK
 from reviewer.notifications.delivery import configure as configure_notifications
 from storage.audit import configure_audit_key
@@ -172,6 +173,7 @@ def _csrf_callable(engine: JinjaTemplateEngine) -> None:
     engine.register_template_callable(key="csrf_token", template_callable=token_for_template)
     engine.engine.filters.update(FILTERS)
     install_i18n(engine.engine)  # {% trans %}, _(), dates in the request's language
+    engine.engine.globals["quality_thresholds"] = browser_thresholds  # photo quality check
 
 
 def _configure_logging() -> None:

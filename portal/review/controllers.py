@@ -26,6 +26,7 @@ from portal.review.schemas import (
     AddendumIn,
     EvaluationIn,
     InfoRequestIn,
+    RetakeIn,
     SignIn,
     addendum_json,
     case_json,
@@ -39,6 +40,7 @@ from reviewer.cases.state import CaseKind, Urgency
 from reviewer.errors import Invalid
 from reviewer.evaluation.casefile import load_case_file
 from reviewer.evaluation.image_review import ImagesNotReviewed, image_checklist
+from reviewer.evaluation.retake import request_retake
 from reviewer.evaluation.services import (
     AttestationRequired,
     BadPassword,
@@ -183,6 +185,23 @@ class ReviewApiController(Controller):
             db_session, who, audit, case_id, message=data.message, now=_now()
         )
         return info_request_json(created)
+
+    @post("/{case_id:uuid}/attachments/{attachment_id:uuid}/retake", status_code=201)
+    async def retake(
+        self, db_session: DbDep, who: ActorDep, audit: AuditDep, case_id: FromPath[uuid.UUID],
+        attachment_id: FromPath[uuid.UUID], data: JSONBody[RetakeIn],
+    ) -> dict[str, Any]:
+        """Ask the submitter to take one image again, with a reason: the image is marked
+        (kept), the case goes back to the submitter like an information request."""
+        attachment, created = await request_retake(
+            db_session, who, audit, case_id, attachment_id, reason=data.reason, now=_now()
+        )
+        return {
+            "attachment_id": str(attachment.id),
+            "retake_requested": attachment.retake_requested,
+            "retake_reason": attachment.retake_reason,
+            "info_request": info_request_json(created),
+        }
 
 
 # --------------------------------------------------------------------------- pages
@@ -351,6 +370,19 @@ class ReviewPagesController(Controller):
                                   message=str(form.get("message") or ""), now=_now())
         return redirect(request, "/review",
                         success="Sent back to the submitter; your draft is kept.")
+
+    @post("/cases/{case_id:uuid}/attachments/{attachment_id:uuid}/retake", status_code=303,
+          opt={"back": "/review/cases/{case_id}"})
+    async def retake(
+        self, request: AnyRequest, db_session: DbDep, who: ActorDep, audit: AuditDep,
+        case_id: FromPath[uuid.UUID], attachment_id: FromPath[uuid.UUID],
+    ) -> Response[Any]:
+        """The case page's "Ask for a retake" form (same service as the API route)."""
+        form = await request.form()
+        await request_retake(db_session, who, audit, case_id, attachment_id,
+                             reason=str(form.get("reason") or ""), now=_now())
+        return redirect(request, "/review",
+                        success="Sent back to the submitter for a retake; your draft is kept.")
 
 
 async def _refused_sign_form(

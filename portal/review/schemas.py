@@ -87,6 +87,10 @@ class InfoRequestIn(msgspec.Struct, forbid_unknown_fields=True):
     message: str
 
 
+class RetakeIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: str
+
+
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 

@@ -13,6 +13,7 @@ from reviewer.coding.teeth import PERMANENT_TEETH, PRIMARY_TEETH
 from reviewer.documents.image_label import image_label
 from reviewer.evaluation.draft import ATTESTATION, REFERRAL_SPECIALTIES, TOOTH_CONDITIONS
 from reviewer.intake.problem import PROBLEM_LABELS
+from reviewer.intake.quality import quality_notes
 from reviewer.labels import CASE_KINDS, URGENCIES
 
 
@@ -66,6 +67,7 @@ def helpers() -> dict[str, Any]:
         "cdt_codes": [c for c in all_codes()],
         "problem_labels": {str(k): v for k, v in PROBLEM_LABELS.items()},
         "viewer_caption": viewer_caption,
+        "quality_notes": quality_notes,
     }
 
 

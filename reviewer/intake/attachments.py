@@ -157,6 +157,14 @@ def provenance_of(
     }
 
 
+def quality_json(kind: str, views: Views) -> dict[str, Any] | None:
+    """The quality scores to store: photos only (a radiograph's or a document's sharpness and
+    exposure mean nothing to the photo thresholds)."""
+    if kind != "photo" or views.quality is None:
+        return None
+    return views.quality.as_json()
+
+
 async def put_views(blobs: BlobStore, views: Views, written: list[str]) -> dict[str, PutResult]:
     """Store the display and thumbnail JPEGs (their keys go on ``written`` as they land)."""
     stored: dict[str, PutResult] = {}
@@ -251,6 +259,7 @@ async def add_attachment(
             provenance=provenance_of(checked, meta, puts),
             uploaded_by_id=actor.user_id,
             dicom_identity=hold,
+            quality=quality_json(meta.kind, views) if views is not None else None,
         )
         db.add(attachment)
         await db.flush()

@@ -334,6 +334,9 @@ def attachment_payload(attachment: Attachment) -> dict[str, Any]:
         "media_type": attachment.media_type,
         "width": attachment.width,
         "height": attachment.height,
+        "quality": attachment.quality,
+        "retake_requested": attachment.retake_requested,
+        "retake_reason": attachment.retake_reason,
     }
 
 

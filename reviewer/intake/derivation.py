@@ -31,7 +31,7 @@ import anyio
 from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from reviewer.intake.attachments import delete_blobs, put_views
+from reviewer.intake.attachments import delete_blobs, put_views, quality_json
 from reviewer.intake.identity import HELD
 from storage.blobs import BlobNotFound, BlobStore, PutResult
 from storage.media import MediaRefused, MediaType, Views, derive_views
@@ -62,6 +62,7 @@ class _Pending:
     original_key: str
     media_type: MediaType
     provenance: dict[str, Any]
+    kind: str
 
 
 async def pending_attachment_ids(
@@ -93,7 +94,7 @@ async def _load(
         if row is None:
             return None
         return _Pending(row.id, row.original_key, row.media_type,  # type: ignore[arg-type]
-                        dict(row.provenance or {}))
+                        dict(row.provenance or {}), row.kind)
 
 
 async def _fetch(blobs: BlobStore, key: str, path: Path) -> None:
@@ -156,6 +157,7 @@ async def derive_attachment(
             "thumbnail_key": stored["thumbnail"].key,
             "display_sha256": stored["display"].sha256,
             "provenance": {**pending.provenance, "stored": puts},
+            "quality": quality_json(pending.kind, views),
         }
         if not await _finish(sessions, pending, values):
             await delete_blobs(blobs, written)

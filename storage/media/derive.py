@@ -16,6 +16,7 @@ from PIL import Image, ImageCms
 
 from storage.media.errors import decoding
 from storage.media.imaging import load_image
+from storage.media.quality import assess
 from storage.media.results import Views
 from storage.media.window import HIGH_BIT_GRAY_MODES, fit, fit_size, windowed_gray
 
@@ -83,8 +84,11 @@ def display_picture(im: Image.Image) -> Image.Image:
     return picture if picture.mode in ("L", "RGB") else picture.convert("RGB")
 
 
-def finish(picture: Image.Image, orientation: int, full_size: tuple[int, int]) -> Views:
-    """Turn the display picture upright and encode it and its thumbnail."""
+def finish(
+    picture: Image.Image, orientation: int, full_size: tuple[int, int], *, score: bool = False
+) -> Views:
+    """Turn the display picture upright and encode it and its thumbnail (and, with
+    ``score``, compute its photo quality scores: the picture is already decoded here)."""
     transpose = _TRANSPOSE.get(orientation)
     if transpose is not None:
         picture = picture.transpose(transpose)
@@ -99,6 +103,7 @@ def finish(picture: Image.Image, orientation: int, full_size: tuple[int, int]) -
         thumbnail_jpeg=_jpeg(thumbnail, THUMBNAIL_QUALITY),
         width=width,
         height=height,
+        quality=assess(picture, (width, height)) if score else None,
     )
 
 

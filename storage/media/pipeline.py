@@ -153,8 +153,9 @@ def derive_views(original_path: Path, media_type: MediaType) -> Views:
     with open_image(original_path, pillow_format, limits) as im:
         full_size = im.size
         orientation = 1 if media_type == "heif" else orientation_of(read_image_exif(im))
+        photo_like = im.mode not in HIGH_BIT_GRAY_MODES
         picture = display_picture(decode_for_display(im))
-    return finish(picture, orientation, full_size)
+    return finish(picture, orientation, full_size, score=photo_like)
 
 
 def _clean(

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from storage.media.quality import Quality
 from storage.media.sniff import MediaType
 
 
@@ -26,6 +27,9 @@ class Views:
     thumbnail_jpeg: bytes
     width: int
     height: int
+    quality: Quality | None = None
+    """Photo quality scores of the upright picture (storage.media.quality); None for a
+    radiograph-like source (DICOM, high-bit grayscale), where they mean nothing."""
 
 
 @dataclass(frozen=True, slots=True)

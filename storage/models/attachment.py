@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from advanced_alchemy.types import JsonB
+from advanced_alchemy.types import DateTimeUTC, JsonB
 from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -59,6 +59,18 @@ class Attachment(Base):
     birth_date, sex, patient_id) and the ``mismatched`` field names, kept (PHI, database only)
     while the file is held; cleared when a person confirms it (the row goes on rejection).
     Set while the row is ``processing`` too: derivation then makes it ``identity_mismatch``."""
+    quality: Mapped[dict[str, Any] | None] = mapped_column(_NULLABLE_JSON, default=None)
+    """Photo quality scores (``storage.media.quality.Quality.as_json``) computed when the views
+    were made; None for radiographs and documents, and for photos stored before 0025."""
+    retake_requested_at: Mapped[datetime | None] = mapped_column(DateTimeUTC, default=None)
+    """Set when the dentist asked for this image to be taken again (``retake_requested``);
+    the image is kept, not deleted, and stays in the case."""
+    retake_reason: Mapped[str | None] = mapped_column(String(500), default=None)
+    """The dentist's reason, shown to the submitter next to the slot to retake."""
+
+    @property
+    def retake_requested(self) -> bool:
+        return self.retake_requested_at is not None
 
 
 register_blob_keys(

@@ -143,6 +143,10 @@ ACCESS: list[Rule] = [
     # issue 21, the dentist's workbench: annotations on an image (dentists of the orgs served)
     Rule("GET,POST", "/api/v1/cases/{case_id:uuid}/attachments/{attachment_id:uuid}/annotations",
          frozenset({DENTIST})),
+    # issue 19: the dentist holding the case asks for one image again (before the submitters'
+    # attachments* rule, which would match it first)
+    Rule("POST", "/api/v1/cases/{case_id:uuid}/attachments/{attachment_id:uuid}/retake",
+         frozenset({DENTIST})),
     Rule("POST,DELETE", "/api/v1/cases/{case_id:uuid}/attachments*", SUBMITTERS),
     Rule("POST", "/api/v1/cases/{case_id:uuid}/submit", SUBMITTERS),
     Rule("GET", "/api/v1/cases/{case_id:uuid}", CASE_READERS),
