@@ -184,6 +184,7 @@ ACCESS: list[Rule] = [
     Rule("POST", "/screening/events/{event_id:uuid}/children/*", frozenset({HYGIENIST})),
     Rule("GET", "/screening/events/{event_id:uuid}/report", SCREENING_REPORTERS),
     Rule("GET", "/screening/reports", SCREENING_REPORTERS),
+    Rule("GET", "/screening/sw.js", SCREENING_READERS),  # issue 19: the offline worker
     Rule("GET", "/screening*", SCREENING_READERS),
     # --- records desk (issue 9)
     Rule("GET", "/records/download/{token:str}", PUBLIC, expect=frozenset({404})),
