@@ -66,6 +66,17 @@
     return tx("readwrite", function (store) { return store.delete(seq); });
   }
 
+  /* Whose queue: items are sent only under the login that made them (never under whoever
+     signs in next on a shared tablet). */
+  function who() {
+    var meta = document.querySelector('meta[name="toothline-offline-user"]');
+    return meta ? meta.getAttribute("content") || "" : "";
+  }
+
+  function mine(item) {
+    return item.user === who();
+  }
+
   function newKey(prefix) {
     var id = window.crypto && crypto.randomUUID ? crypto.randomUUID()
       : String(Date.now()) + "-" + Math.random().toString(16).slice(2);
@@ -97,10 +108,12 @@
   function showCount() {
     return all().then(function (items) {
       var line = counter();
-      var n = items.length;
+      var n = items.filter(mine).length;
+      var others = items.length - n;
       line.setAttribute("data-waiting", String(n));
-      line.textContent = n ? n + " waiting to send" + (navigator.onLine ? "" : " (offline)")
-        : (navigator.onLine ? "" : "Offline: saves are kept on this tablet.");
+      line.textContent = (n ? n + " waiting to send" + (navigator.onLine ? "" : " (offline)")
+        : (navigator.onLine ? "" : "Offline: saves are kept on this tablet.")) +
+        (others ? " " + others + " kept for another sign-in." : "");
       document.getElementById("offline-queue-box").hidden = !line.textContent &&
         !document.getElementById("offline-problems").children.length;
       return items;
@@ -146,12 +159,12 @@
       if (typeof value === "string") fields.push([name, value]);
     });
     var url = form.getAttribute("hx-post") || form.getAttribute("action");
-    var item = { kind: "findings", url: url, child: childPath(url), fields: fields,
+    var item = { kind: "findings", user: who(), url: url, child: childPath(url), fields: fields,
                  key: formKey(form), at: Date.now() };
     // A second press of the same (unsent) form replaces its answers, keeping its place.
     return all().then(function (items) {
       items.forEach(function (old) {
-        if (old.kind === "findings" && old.key === item.key) item.seq = old.seq;
+        if (old.kind === "findings" && old.key === item.key && mine(old)) item.seq = old.seq;
       });
       return put(item);
     }).then(function () {
@@ -165,7 +178,7 @@
 
   function queuePhoto(input, file) {
     var url = input.getAttribute("data-upload-url") || "";
-    var item = { kind: "photo", url: url, child: childPath(location.pathname),
+    var item = { kind: "photo", user: who(), url: url, child: childPath(location.pathname),
                  blob: file, filename: file.name || "photo.jpg",
                  fields: [["kind", input.getAttribute("data-field-kind") || "photo"],
                           ["view", input.getAttribute("data-field-view") || ""]],
@@ -282,7 +295,8 @@
     sending = true;
     var known = {};
     var done = function () { sending = false; return showCount(); };
-    return all().then(function (items) {
+    return all().then(function (everything) {
+      var items = everything.filter(mine);
       if (!items.length) return null;
       return freshToken().then(function (token) {
         if (token === null) {
@@ -343,7 +357,9 @@
     precache();
     all().then(function (items) {
       var here = childPath(location.pathname);
-      if (items.some(function (item) { return item.kind === "findings" && item.child === here; })) {
+      if (items.some(function (item) {
+        return mine(item) && item.kind === "findings" && item.child === here;
+      })) {
         revealPhotos();
       }
     });
