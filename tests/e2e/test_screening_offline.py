@@ -21,9 +21,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 HYGIENIST = "hygienist@demo.test"
 PHOTO = FIXTURES / "good" / "intraoral_camera.png"
-CACHE_READY = """async (n) => {
+CACHE_READY = """async () => {
   const cache = await caches.open("toothline-screening-v1");
-  return (await cache.keys()).length >= n && !!navigator.serviceWorker.controller;
+  const links = [...document.querySelectorAll("a.child-link")].map((a) => a.href);
+  const found = await Promise.all([location.href, ...links].map((u) => cache.match(u)));
+  return links.length === 4 && found.every(Boolean) && !!navigator.serviceWorker.controller;
 }"""
 
 
@@ -88,7 +90,7 @@ def test_two_children_screened_offline_arrive_once(
     expect(page.locator("#class-list .child-row")).to_have_count(4)
     # The class page copies itself and the children's pages for offline use.
     page.reload()
-    page.wait_for_function(CACHE_READY, arg=11, timeout=20_000)
+    page.wait_for_function(CACHE_READY, timeout=20_000)
 
     context.set_offline(True)
     _screen(page, "S-1001", "Early dental care")

@@ -333,7 +333,8 @@
 
   function precache() {
     if (!("caches" in window) || !navigator.onLine) return;
-    var urls = [location.pathname];
+    // The child pages' own script is not on the class page: copy it too.
+    var urls = [location.pathname, "/static/js/screening.js"];
     document.querySelectorAll('a[href^="/screening/events/"]').forEach(function (a) {
       var path = a.getAttribute("href");
       if (CHILD_PATH.test(path) && urls.indexOf(path) === -1) urls.push(path);
