@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date
+from importlib import resources
 from typing import Annotated, Any
 
 from litestar import Controller, Response, get, post
@@ -241,6 +242,14 @@ class ScreeningPagesController(Controller):
     @get("/", guards=[readers])
     async def events(self, request: AnyRequest, db_session: DbDep, who: ActorDep) -> Template:
         return await pages.events_page(request, db_session, who)
+
+    @get("/sw.js", guards=[readers])
+    async def service_worker(self) -> Response[bytes]:
+        """The offline service worker (static/sw.js), served here so that its scope covers
+        the screening pages (a worker controls only the paths under its own)."""
+        script = resources.files("portal").joinpath("static/sw.js").read_bytes()
+        return Response(script, media_type="text/javascript",
+                        headers={"Service-Worker-Allowed": "/screening/"})
 
     @post("/events", guards=[writers], status_code=303)
     async def create(

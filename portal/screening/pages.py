@@ -19,10 +19,10 @@ from portal.intake.worker import finish_case_views
 from portal.rendering import page, redirect
 from portal.requests import AnyRequest
 from reviewer.actor import Actor
+from reviewer.idempotency import claim, clean_key
 from reviewer.intake.identity import held_identities
 from reviewer.screening.children import (
     Child,
-    case_key,
     class_list,
     get_child,
     mark_not_screened,
@@ -68,6 +68,7 @@ XRAY_VIEWS: dict[str, str] = {
 }
 """The radiograph slot's views (:func:`reviewer.vocabulary.radiograph_views`), each billed by
 its own capture code (a bitewing D0708, a periapical D0707...)."""
+FINDINGS_SCOPE = "screening.findings"
 STATE_BADGES: dict[ChildState, str] = {
     ChildState.PENDING: "badge-info",
     ChildState.NOT_SCREENED: "badge-overdue",
@@ -166,7 +167,7 @@ def _child_context(
         **_common(who), "event": event, "child": child, "findings": child.findings,
         "urgencies": TREATMENT_URGENCIES, "reasons": NOT_SCREENED_REASONS,
         "photo_views": PHOTO_VIEWS, "xray_views": XRAY_VIEWS,
-        "idempotency_key": case_key(child.enrollment.id),
+        "idempotency_key": f"findings:{uuid.uuid4()}",
         "max_bytes": request.app.state.settings.uploads.max_upload_bytes,
         "sealant_teeth": " ".join(
             str(s.get("tooth")) for s in child.findings.get("services") or []
@@ -219,9 +220,20 @@ async def findings_save(
 ) -> Template:
     """Save the findings form (htmx): answers the form again, saved or with the problem.
 
-    The first save creates the child's case, so the photo panel is sent along out of band."""
-    saved = await attempt(db, lambda: save_findings(db, who, audit, event_id, enrollment_id,
-                                                    findings_from_form(data)))
+    The first save creates the child's case, so the photo panel is sent along out of band.
+    Under an ``Idempotency-Key`` (header, or the ``idempotency_key`` field) already used by
+    this user for this child, nothing is saved again: the form is answered as it stands (the
+    offline queue re-sending a save that did arrive must not undo a later correction)."""
+    raw_key = request.headers.get("idempotency-key") or data.get("idempotency_key")
+
+    async def step() -> tuple[ScreeningEvent, Child]:
+        key = clean_key(raw_key)
+        if key is not None and await claim(db, who, key, FINDINGS_SCOPE, str(enrollment_id)):
+            return await get_child(db, who, audit, event_id, enrollment_id, audit=False)
+        return await save_findings(db, who, audit, event_id, enrollment_id,
+                                   findings_from_form(data))
+
+    saved = await attempt(db, step)
     if isinstance(saved, Refused):
         event, child = await get_child(db, who, audit, event_id, enrollment_id, audit=False)
         context = _child_context(request, who, event, child, error=saved.message,
@@ -229,7 +241,11 @@ async def findings_save(
         return page(request, "screening/_findings-form.html", context, status_code=422)
     event, child = saved
     context = _child_context(request, who, event, child, saved=True, photos_oob=True)
-    return page(request, "screening/_findings-form.html", context)
+    answer = page(request, "screening/_findings-form.html", context)
+    if child.case is not None:
+        # The offline queue sends a child's photos to this case once the findings made it.
+        answer.headers["X-Case-Id"] = str(child.case.id)
+    return answer
 
 
 async def not_screened_form(

@@ -10,6 +10,8 @@
  *     and sends the same form again by itself -- after 2, 4, 8 ... up to 30 seconds, at once
  *     when the browser comes back online, or when "Retry now" is pressed;
  *   - asks before leaving the page while an answer is unsaved.
+ * Where static/js/offline.js is loaded (screeners), a request that never reached the server
+ * is left to its queue instead of being retried here.
  * htmx swaps a new form in after a save (outerHTML), so everything is event delegation.
  * No inline scripts or styles: the CSP is script-src 'self'; style-src 'self'.
  */
@@ -90,7 +92,9 @@
 
   document.addEventListener("htmx:sendError", function (event) {
     var form = isAutosave(event);
-    if (form) scheduleRetry(form);
+    // With offline.js on the page the press is queued there (and sent in order): a second,
+    // independent retry from here could land after a later correction.
+    if (form && !window.toothlineOffline) scheduleRetry(form);
   });
 
   document.addEventListener("htmx:responseError", function (event) {

@@ -191,6 +191,7 @@ ACCESS: list[Rule] = [
     Rule("GET", "/screening/events/{event_id:uuid}/letters.pdf", LETTER_PRINTERS),
     Rule("GET", "/screening/follow-up", LETTER_PRINTERS),  # docs/screening.md: follow-up list
     Rule("GET", "/screening/reports", SCREENING_REPORTERS),
+    Rule("GET", "/screening/sw.js", SCREENING_READERS),  # issue 19: the offline worker
     Rule("GET", "/screening*", SCREENING_READERS),
     # --- records desk (issue 9)
     Rule("GET", "/records/download/{token:str}", PUBLIC, expect=frozenset({404})),

@@ -137,3 +137,14 @@ async def test_pages_and_fragments(hygienist: Client, event_id: str) -> None:
     assert report.status_code == 200 and "Untreated decay" in report.text
     schools = await hygienist.get("/screening/reports")
     assert schools.status_code == 200 and "Lincoln Elementary" in schools.text
+
+
+async def test_the_offline_service_worker_is_served_under_screening(hygienist: Client) -> None:
+    worker = await hygienist.get("/screening/sw.js")
+    assert worker.status_code == 200
+    assert worker.headers["content-type"].startswith("text/javascript")
+    assert worker.headers["service-worker-allowed"] == "/screening/"
+    assert "toothline-screening-v1" in worker.text
+    hygienist.cookies.clear()
+    anonymous = await hygienist.get("/screening/sw.js", follow_redirects=False)
+    assert anonymous.status_code in {302, 303, 401}
