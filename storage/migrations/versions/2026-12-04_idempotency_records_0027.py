@@ -2,7 +2,7 @@
 from the first one (the screening findings a tablet re-sends after a dropped connection)
 
 Revision ID: 0027
-Revises: 0015
+Revises: 0025
 Create Date: 2026-12-04 21:10:00
 """
 
@@ -13,7 +13,7 @@ from advanced_alchemy.types import GUID, DateTimeUTC, JsonB
 from alembic import op
 
 revision: str = '0027'
-down_revision: str | None = '0015'
+down_revision: str | None = '0025'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
