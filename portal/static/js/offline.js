@@ -343,6 +343,16 @@
       var src = el.getAttribute("src") || el.getAttribute("href");
       if (src && src.indexOf("/static/") === 0) urls.push(src);
     });
+    // One writer per copy: under the service worker a plain fetch is enough (the worker keeps
+    // what it fetched); a second cache.add of the same URL would replace the worker's entry,
+    // and the Cache API drops the old entry before the new body has arrived, so a page could
+    // be missing at the moment the network goes.
+    if (navigator.serviceWorker && navigator.serviceWorker.controller) {
+      urls.forEach(function (url) {
+        fetch(url, { credentials: "same-origin" }).catch(function () { /* see below */ });
+      });
+      return;
+    }
     caches.open(CACHE).then(function (cache) {
       urls.forEach(function (url) {
         cache.add(url).catch(function () { /* one page missing is no reason to stop */ });
