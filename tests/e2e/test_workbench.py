@@ -242,6 +242,7 @@ def test_compare_annotate_measure_and_sign_by_keyboard(
         page.keyboard.press("Enter")
     expect(page.locator("#evaluation-signed")).to_contain_text("Signed")
     expect(page.locator("#signed-image-review")).to_contain_text("2 of 2 opened")
+    browser_log.check_accessibility()  # axe at both sizes while the page is still open
     context.close()
 
     with ThreadPoolExecutor(1) as pool:
