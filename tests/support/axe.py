@@ -29,17 +29,27 @@ IMPACTS = ("serious", "critical")
 PHONE_SIZE = {"width": 390, "height": 844}
 DESKTOP_SIZE = {"width": 1280, "height": 800}
 
-# Runs axe on load and after each htmx settle (debounced; one run at a time) and reports
+# Runs axe on load and after each htmx settle (debounced; one run at a time; once no htmx
+# request is in flight) and reports
 # {url, width, violations} through window.__toothlineAxe. Only in the top frame.
 _RUNNER = """
 (() => {
   if (window.top !== window || !window.axe) return;
   const options = {runOnly: {type: "tag", values: __TAGS__}, resultTypes: ["violations"]};
   let running = false, again = false, timer = null;
+  // htmx dims a region while its request runs (.htmx-request, opacity 0.6 with a 0.2 s
+  // transition): scan the page at rest, not that passing state.
+  const busy = ".htmx-request, .htmx-swapping, .htmx-settling";
+  const pause = (ms) => new Promise((done) => setTimeout(done, ms));
+  async function settled() {
+    for (let i = 0; i < 60 && document.querySelector(busy); i++) await pause(50);
+    await pause(250);
+  }
   async function scan() {
     if (running) { again = true; return; }
     running = true;
     try {
+      await settled();
       const result = await window.axe.run(document, options);
       const violations = result.violations
         .filter((v) => __IMPACTS__.includes(v.impact))
