@@ -15,6 +15,7 @@ desktop one) and scans it there -- cheaper than running each journey twice.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,10 @@ _RUNNER = """
   // htmx dims a region while its request runs (.htmx-request, opacity 0.6 with a 0.2 s
   // transition): scan the page at rest, not that passing state.
   const busy = ".htmx-request, .htmx-swapping, .htmx-settling";
+  let disturbed = false;
+  for (const name of ["htmx:beforeRequest", "htmx:beforeSwap"]) {
+    document.addEventListener(name, () => { disturbed = true; });
+  }
   const pause = (ms) => new Promise((done) => setTimeout(done, ms));
   async function settled() {
     for (let i = 0; i < 60 && document.querySelector(busy); i++) await pause(50);
@@ -49,19 +54,43 @@ _RUNNER = """
     if (running) { again = true; return; }
     running = true;
     try {
-      await settled();
-      const result = await window.axe.run(document, options);
+      let result = null;
+      for (let i = 0; i < 5; i++) {  // again if htmx started a request or swap meanwhile
+        await settled();
+        disturbed = false;
+        result = await window.axe.run(document, options);
+        if (!disturbed) break;
+      }
+      // a colour caught mid-transition (a swap's fade, a dialog opening) is not a finding:
+      // keep only the contrast failures that are still there a moment later
+      const contrast = result.violations.find((v) => v.id === "color-contrast");
+      if (contrast) {
+        await pause(600);
+        const again = await window.axe.run(document, {runOnly: ["color-contrast"]});
+        const still = new Set(again.violations.flatMap(
+          (v) => v.nodes.map((n) => n.target.join(" "))));
+        contrast.nodes = contrast.nodes.filter((n) => still.has(n.target.join(" ")));
+        if (!contrast.nodes.length) {
+          result.violations.splice(result.violations.indexOf(contrast), 1);
+        }
+      }
       const violations = result.violations
         .filter((v) => __IMPACTS__.includes(v.impact))
         .map((v) => ({id: v.id, impact: v.impact, help: v.help,
-                      targets: v.nodes.map((n) => n.target.join(" ")).slice(0, 5)}));
+                      targets: v.nodes.map((n) => n.target.join(" ")).slice(0, 5),
+                      why: ((v.nodes[0].any[0] || v.nodes[0].all[0] || {}).message || "")}));
       await window.__toothlineAxe({url: location.href, width: window.innerWidth, violations});
     } catch (e) { /* the page went away mid-scan */ }
     running = false;
-    if (again) { again = false; scan(); }
+    if (again) { again = false; scan(); } else if (!timer) { window.__toothlineAxeIdle = true; }
   }
   window.__toothlineAxeScan = scan;
-  const soon = () => { clearTimeout(timer); timer = setTimeout(scan, 50); };
+  window.__toothlineAxeIdle = false;
+  const soon = () => {
+    window.__toothlineAxeIdle = false;
+    clearTimeout(timer);
+    timer = setTimeout(() => { timer = null; scan(); }, 50);
+  };
   window.addEventListener("load", soon);
   document.addEventListener("htmx:afterSettle", soon);
 })();
@@ -95,13 +124,19 @@ class AxeAudit:
             urls.setdefault(url.split("#")[0], dict(page.viewport_size))
         for v in result["violations"]:
             line = (f"{url} @{result['width']}px: {v['id']} ({v['impact']}) {v['help']} "
-                    f"-- {', '.join(v['targets'])}")
+                    f"-- {', '.join(v['targets'])} ({v['why']})")
             if line not in self.violations:
                 self.violations.append(line)
 
     def rescan_other_size(self) -> None:
         """Open each page a still-open journey page visited again, in that page (so with its
         session), at the other size, and scan it there. Call before the context closes."""
+        for page in self.pages:  # the journey's last scans first
+            if not page.is_closed():
+                # (a page without the runner -- a download, about:blank -- times out)
+                with contextlib.suppress(PlaywrightError):
+                    page.wait_for_function("() => window.__toothlineAxeIdle !== false",
+                                           timeout=10_000)
         self.rescanning = True
         try:
             for page in self.pages:
