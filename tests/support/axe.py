@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import Page
+from playwright.sync_api import Page, Response
 
 AXE_JS = Path(__file__).resolve().parents[1] / "e2e" / "vendor" / "axe.min.js"
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]
@@ -106,13 +106,20 @@ class AxeAudit:
     # per page: url -> the journey's viewport there (emptied once rescanned)
     visited: dict[int, dict[str, dict[str, int]]] = field(default_factory=dict)
     pages: list[Page] = field(default_factory=list)
+    gets: set[str] = field(default_factory=set)  # pages loaded by a GET (safe to load again)
     rescanning: bool = False
 
     def attach(self, page: Page) -> None:
         page.expose_binding("__toothlineAxe", self._report)
         page.add_init_script(path=str(AXE_JS))
         page.add_init_script(_RUNNER)
+        page.on("response", self._on_response)
         self.pages.append(page)
+
+    def _on_response(self, response: Response) -> None:
+        request = response.request
+        if request.is_navigation_request() and request.method == "GET" and response.ok:
+            self.gets.add(response.url.split("#")[0])
 
     def _report(self, source: dict[str, Any], result: dict[str, Any]) -> None:
         self.scans += 1
@@ -148,6 +155,8 @@ class AxeAudit:
 
     def _rescan(self, page: Page, urls: dict[str, dict[str, int]]) -> None:
         for url, size in urls.items():
+            if url not in self.gets:  # a form POST's answer: loading it again would GET it
+                continue
             page.set_viewport_size(PHONE_SIZE if size["width"] >= 1000 else DESKTOP_SIZE)
             before = self.scans
             try:
