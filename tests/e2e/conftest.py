@@ -35,6 +35,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request
 
+from tests.support.axe import AxeAudit
 from tests.support.live import LiveServer, PortalDidNotStart, running_portal
 
 __all__ = ["LiveServer"]
@@ -136,8 +137,10 @@ class BrowserLog:
     included), uncaught exceptions and failed requests."""
 
     problems: list[str] = field(default_factory=list)
+    axe: AxeAudit = field(default_factory=AxeAudit)
 
     def attach(self, page: Page) -> None:
+        self.axe.attach(page)
         page.add_init_script(_CSP_REPORTER)
         page.on("console", self._on_console)
         page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
@@ -157,9 +160,18 @@ class BrowserLog:
         return [p for p in self.problems if not any(re.search(a, p) for a in allow)]
 
     def assert_clean(self, *allow: str) -> None:
-        """No problems except those matching one of the ``allow`` regular expressions."""
+        """No problems except those matching one of the ``allow`` regular expressions, and
+        no serious/critical axe violation on any page visited (at both sizes, see
+        tests/support/axe.py; call :meth:`check_accessibility` before closing the context
+        where a journey closes it before this)."""
         unexpected = self.unexpected(allow)
         assert not unexpected, "browser reported:\n" + "\n".join(unexpected)
+        self.check_accessibility()
+
+    def check_accessibility(self) -> None:
+        """Rescan the open pages' visited URLs at the other size, then fail on violations."""
+        self.axe.rescan_other_size()
+        self.axe.assert_clean()
 
 
 @pytest.fixture

@@ -145,6 +145,12 @@ def test_dentist_reviews_and_signs(live_server: LiveServer, browser: Browser,
     expect(sign.locator("#image-review")).to_contain_text("Images reviewed: 1 of 1 opened")
     expect(sign.locator("#image-review")).to_contain_text("Lower teeth (biting surfaces)")
     expect(sign.locator(".image-opened")).to_contain_text("opened")
+    # A wrong password first: the form comes back with its error announced and focused.
+    sign.get_by_label("Your password").fill("not-the-password")
+    sign.get_by_label(re.compile("I reviewed this case asynchronously")).check()
+    sign.get_by_role("button", name="Sign evaluation").click()
+    expect(page.locator("#sign-error")).to_be_focused()
+    expect(page.locator("#sign-error")).to_have_attribute("role", "alert")
     sign.get_by_label("Your password").fill(live_server.password)
     sign.get_by_label(re.compile("I reviewed this case asynchronously")).check()
     with page.expect_navigation():
@@ -155,6 +161,7 @@ def test_dentist_reviews_and_signs(live_server: LiveServer, browser: Browser,
     expect(page.locator("#signed-image-review")).to_contain_text("(first view to signature)")
     expect(page.locator("#case-status")).to_have_text("Reviewed")
     shot(page, "review-signed")
+    browser_log.axe.rescan_other_size()  # axe at phone size too, while the session is open
     page.context.close()
 
     # The patient reads the advice on their case page.
@@ -162,5 +169,6 @@ def test_dentist_reviews_and_signs(live_server: LiveServer, browser: Browser,
     login(patient, live_server.url, "patient@demo.test", live_server.password)
     patient.goto(f"{live_server.url}/patient/cases/{urgent_id}")
     expect(patient.locator("#advice")).to_contain_text(ADVICE)
+    browser_log.check_accessibility()
     patient.context.close()
-    browser_log.assert_clean()
+    browser_log.assert_clean(r"status of 422 .*/sign'")  # the wrong password above

@@ -93,6 +93,7 @@ def test_front_desk_releases_and_patient_downloads(
 
     patient_context = browser.new_context(accept_downloads=True)
     patient_page = patient_context.new_page()
+    browser_log.attach(patient_page)
     try:
         login(patient_page, live_server.url, "patient@demo.test", live_server.password)
         patient_page.goto(f"{live_server.url}/patient/records")
@@ -108,6 +109,7 @@ def test_front_desk_releases_and_patient_downloads(
             for entry in index["files"]:
                 assert hashlib.sha256(archive.read(entry["name"])).hexdigest() == entry["sha256"]
             assert any(n.endswith("D9996-record.pdf") for n in archive.namelist())
+        browser_log.check_accessibility()  # both pages, at the other size too
     finally:
         patient_context.close()
     browser_log.assert_clean()

@@ -242,6 +242,7 @@ def test_compare_annotate_measure_and_sign_by_keyboard(
         page.keyboard.press("Enter")
     expect(page.locator("#evaluation-signed")).to_contain_text("Signed")
     expect(page.locator("#signed-image-review")).to_contain_text("2 of 2 opened")
+    browser_log.check_accessibility()  # axe at both sizes while the page is still open
     context.close()
 
     with ThreadPoolExecutor(1) as pool:
@@ -249,4 +250,59 @@ def test_compare_annotate_measure_and_sign_by_keyboard(
     assert f"Annotation 1 (arrow): {NOTE}" in text, text
     for key, digest in hashes.items():
         assert originals[key] == digest  # the stored originals are byte-identical
+    browser_log.assert_clean()
+
+
+def _tab_to(page: Page, selector: str, limit: int = 150) -> None:
+    """Press Tab until the element is focused: it is reachable from the keyboard."""
+    for _ in range(limit):
+        if page.evaluate("(s) => document.activeElement === document.querySelector(s)", selector):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+def test_claim_review_and_sign_with_the_keyboard_only(
+    live_server: LiveServer, browser: Browser, browser_log: BrowserLog
+) -> None:
+    """WCAG 2.1.1: Tab to the claim button, the shortcut keys through both images, Tab to
+    the advice, and the sign form -- no mouse at all (page.mouse and click are not used)."""
+    with ThreadPoolExecutor(1) as pool:
+        case_id, _ = pool.submit(asyncio.run, _seed(live_server)).result()
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    browser_log.attach(page)
+    login(page, live_server.url, "dentist@demo.test", live_server.password)
+    page.goto(f"{live_server.url}/review/cases/{case_id}")
+    _tab_to(page, "#claim-panel button[type=submit]")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    expect(page.locator("#claim-panel")).to_contain_text("You hold this case")
+
+    page.keyboard.press("n")
+    expect(page.locator("#viewer")).to_be_visible()
+    page.keyboard.press("n")
+    expect(page.locator("#viewer-image")).to_have_attribute("data-kind", "radiograph")
+    page.keyboard.press("Escape")
+    expect(page.locator("#viewer")).to_be_hidden()
+
+    advice = "#" + (page.get_by_label("Advice to the patient (plain language)")
+                    .get_attribute("id") or "")
+    _tab_to(page, advice)
+    page.keyboard.type(ADVICE)
+    expect(page.locator("#save-status")).to_contain_text("Draft saved")
+    page.keyboard.press("Escape")
+    page.keyboard.press("s")
+    expect(page.locator("#sign-password")).to_be_focused()
+    page.keyboard.type(live_server.password)
+    page.keyboard.press("Tab")
+    page.keyboard.press("Space")
+    with page.expect_navigation():
+        page.keyboard.press("Tab")
+        page.keyboard.press("Enter")
+    expect(page.locator("#evaluation-signed")).to_contain_text("Signed")
+    expect(page.locator("#signed-image-review")).to_contain_text("2 of 2 opened")
+    browser_log.check_accessibility()
+    context.close()
     browser_log.assert_clean()

@@ -969,3 +969,56 @@
   // A small API for pages and tests.
   window.Toothline = { showFlash: showFlash, formatBytes: formatBytes };
 })();
+
+/*
+ * FOCUS AFTER AN HTMX SWAP (WCAG 2.4.3 focus order, 3.3.1 error identification; issue 18).
+ * After a swap settles, where does keyboard and screen-reader focus go?
+ *   - swapped into a live region (role=status/alert, aria-live, e.g. the draft's save status):
+ *     nowhere -- the region announces itself and the person keeps typing;
+ *   - the new content has an error: to the first field with aria-invalid="true" (its
+ *     aria-describedby reads the error out), else to the first [role=alert] / .form-error;
+ *   - focus was lost (the focused element was swapped away, or nothing had focus after a
+ *     click or submit): to the new content's first heading, else to the swapped element.
+ * Polling and load-triggered swaps that did not take focus away move nothing. Elements that
+ * are not focusable get tabindex="-1" (focusable by script only, not in the Tab order).
+ */
+(function () {
+  "use strict";
+
+  var USER_EVENTS = { submit: 1, click: 1, change: 1, keyup: 1, keydown: 1, input: 1 };
+
+  function focusOn(node) {
+    if (!node) return false;
+    if (!node.matches("a[href], button, input, select, textarea, [tabindex]")) {
+      node.setAttribute("tabindex", "-1");
+    }
+    node.focus({ preventScroll: false });
+    return document.activeElement === node;
+  }
+
+  function inLiveRegion(node) {
+    return !!(node && node.closest && node.closest('[aria-live], [role="status"], [role="alert"], [role="log"]'));
+  }
+
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var detail = event.detail || {};
+    var target = detail.target || event.target;
+    // an outerHTML swap replaced the target itself: its successor carries the same id
+    if (target && !target.isConnected && target.id) target = document.getElementById(target.id);
+    if (!target || !target.isConnected || inLiveRegion(target)) return;
+    var trigger = detail.requestConfig && detail.requestConfig.triggeringEvent;
+    var byPerson = !!(trigger && USER_EVENTS[trigger.type]);
+    var active = document.activeElement;
+    var lost = !active || active === document.body || !active.isConnected;
+    if (!byPerson && !lost) return;
+    var submitted = !!(trigger && trigger.type === "submit");
+    var invalid = target.querySelector('[aria-invalid="true"]');
+    var error = target.querySelector('[role="alert"], .form-error, .field-error');
+    if ((submitted || lost) && (invalid || error)) {
+      if (focusOn(invalid) || focusOn(error)) return;
+    }
+    if (!lost) return;
+    var heading = target.matches("h1, h2, h3") ? target : target.querySelector("h1, h2, h3");
+    focusOn(heading || target);
+  });
+})();
