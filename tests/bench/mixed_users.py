@@ -239,7 +239,7 @@ class PatientUser(PortalUser):
     """One of fifty patients: sends a case with one photo, then looks at it now and then."""
 
     wait_time = between(5, 15)
-    fixed_count = 50
+    fixed_count = int(os.environ.get("BENCH_PATIENTS", "50"))
 
     def setup(self) -> None:
         self.email = f"patient{next(_patients)}@bench.test"
