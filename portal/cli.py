@@ -60,11 +60,14 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=int)
-def run(host: str, port: int, workers: int) -> None:
+@click.option("--server", type=click.Choice(["uvicorn", "granian"]), default="uvicorn",
+              show_default=True, help="uvicorn workers on their own sockets (portal/serving.py) "
+              "or granian's workers; see docs/performance.md for the A/B.")
+def run(host: str, port: int, workers: int, server: str) -> None:
     """Serve the portal. On the embedded default it migrates and seeds the demo first."""
     import uvicorn
 
-    from portal.serving import serve
+    from portal.serving import serve, serve_granian
 
     settings = _settings()
     if settings.is_embedded:
@@ -72,6 +75,8 @@ def run(host: str, port: int, workers: int) -> None:
         upgrade_database(settings.database.url)
         _seed_if_empty(settings)
     click.echo(f"Toothline on http://{host}:{port}  (database: {_safe_db(settings)})")
+    if server == "granian":
+        sys.exit(serve_granian(host, port, workers))
     config = uvicorn.Config(
         "portal.app:create_app",
         factory=True,

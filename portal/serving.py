@@ -130,3 +130,20 @@ def serve(config: uvicorn.Config, workers: int) -> int:
         Multiprocess(config, sockets=[config.bind_socket()]).run()
         return 0
     return Supervisor(config, workers).run()
+
+
+def serve_granian(host: str, port: int, workers: int) -> int:
+    """Serve the app factory on granian's own workers (``toothline run --server granian``):
+    Rust HTTP on each worker, the same ``portal.app:create_app`` and its lifespan, access log
+    off, no websockets (the portal has none). granian does not read X-Forwarded-* headers;
+    the app does, for TOOTHLINE_TRUSTED_PROXIES only. A/B against the supervisor above:
+    docs/performance.md."""
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    Granian(
+        "portal.app:create_app", address=host, port=port, interface=Interfaces.ASGI,
+        workers=workers, factory=True, websockets=False, log_access=False,
+        respawn_failed_workers=True,
+    ).serve()
+    return 0
