@@ -16,6 +16,7 @@ from storage.models.billing import (
 from storage.models.case import Case
 from storage.models.consent import Consent
 from storage.models.evaluation import Addendum, Evaluation, InfoRequest
+from storage.models.letter_link import LetterLink
 from storage.models.notification import Notification
 from storage.models.organization import Organization, OrganizationKind
 from storage.models.patient import Patient, patient_login
@@ -52,6 +53,7 @@ __all__ = [
     "FeeScheduleEntry",
     "InfoRequest",
     "LedgerEntry",
+    "LetterLink",
     "License",
     "LiveSession",
     "LoginFailure",
