@@ -80,6 +80,8 @@ async def test_guardians_get_a_link_not_the_letter(
     assert set(messages) == {"ramon.munoz@example.test", "kate.brown@example.test"}
     forbidden = ["Sofía", "Muñoz", "Oliver", "Brown", "Ramón", "Kate", "Iker", "urgent",
                  "urgente", "decay", "caries", "sealant", "fluoride", "Lincoln"]
+    assert "carta del examen dental escolar" in _text(messages["ramon.munoz@example.test"])
+    assert "screening letter from" in _text(messages["kate.brown@example.test"])
     tokens = {}
     for address, message in messages.items():
         text = _text(message)
