@@ -78,4 +78,5 @@ def delivery(settings: Settings, templates_dir: Path) -> Delivery:
         public_url=settings.server.public_url,
         templates=environment(templates_dir),
         translations={code: translations(code) for code in LANGUAGES if code != "en"},
+        link_secret=settings.session.secret_key.encode(),
     )

@@ -24,7 +24,7 @@ from litestar.response import Template
 from portal.accounts.guards import require_roles
 from portal.i18n import translations
 from portal.requests import ActorDep, AnyRequest, AuditDep, DbDep, Form
-from portal.screening import pages
+from portal.screening import letter_links, pages
 from portal.screening.schemas import (
     EventIn,
     NotScreenedIn,
@@ -346,5 +346,5 @@ class ScreeningPagesController(Controller):
         return await pages.schools_page(request, db_session, who, audit, date_from, date_to)
 
 
-PAGE_CONTROLLERS: list[type] = [ScreeningPagesController]
+PAGE_CONTROLLERS: list[type] = [ScreeningPagesController, *letter_links.PAGE_CONTROLLERS]
 API_CONTROLLERS: list[type] = [ScreeningEventApiController, ScreeningReportApiController]

@@ -63,6 +63,9 @@ class Delivery:
     templates: jinja2.Environment
     translations: dict[str, Translations] | None = None
     """Catalogs by language; a missing language reads English."""
+    link_secret: bytes = b""
+    """Derives the results letter links' tokens (``reviewer.screening.letter_links``); empty:
+    those mails cannot be written and are skipped."""
 
 
 _configured: list[Delivery] = []

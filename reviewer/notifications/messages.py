@@ -25,6 +25,8 @@ class Kind(StrEnum):
     INFO_REQUESTED = "info_requested"
     RECORDS_READY = "records_ready"
     REFERRAL_REMINDER = "referral_reminder"
+    RESULTS_READY = "results_ready"
+    """A school screening letter is ready: the link opens it (no sign-in)."""
 
 
 class Channel(StrEnum):

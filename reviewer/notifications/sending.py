@@ -25,6 +25,7 @@ from reviewer.clock import now_utc
 from reviewer.notifications.delivery import Delivery, DeliveryFailed, configured
 from reviewer.notifications.messages import Channel, Kind, recipient_language, render
 from reviewer.notifications.services import SEND_JOB
+from reviewer.screening.letter_links import link_token
 from storage.blobs import BlobStore
 from storage.models import Notification, Organization, Patient, User
 
@@ -69,6 +70,8 @@ def _link(delivery: Delivery, row: Notification) -> str:
     """A patient-role login lands on the case's page (sign-in first, then there); anyone
     else, and every kind without a patient page, on the sign-in page."""
     base = delivery.public_url.rstrip("/")
+    if row.kind == Kind.RESULTS_READY:
+        return f"{base}/letters/{link_token(delivery.link_secret, row.subject_id)}"
     if row.recipient_user_id and row.case_id and row.kind in {
         Kind.ADVICE_READY, Kind.INFO_REQUESTED,
     }:
@@ -119,6 +122,9 @@ async def send_notification(
     address = await _address(db, row)
     if not address:
         await _outcome(db, row.id, moment, state="skipped", error="no address on file")
+        return "skipped"
+    if row.kind == Kind.RESULTS_READY and not delivery.link_secret:
+        await _outcome(db, row.id, moment, state="skipped", error="no link secret")
         return "skipped"
     organization = await db.get(Organization, row.organization_id)
     language = recipient_language(

@@ -179,6 +179,7 @@ def _apply_row(patient: Patient, row: RosterRow, event: ScreeningEvent) -> None:
     patient.guardian_name = row.guardian_name or patient.guardian_name
     patient.guardian_phone = row.guardian_phone[:32] or patient.guardian_phone
     patient.preferred_language = row.language or patient.preferred_language
+    patient.guardian_email = row.guardian_email or patient.guardian_email
     if not patient.state:
         patient.state = event.state
 

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from datetime import date
 
 REQUIRED_COLUMNS = ("student_id", "first_name", "last_name", "date_of_birth", "consent")
-OPTIONAL_COLUMNS = ("grade", "guardian_name", "guardian_phone", "language")
+OPTIONAL_COLUMNS = ("grade", "guardian_name", "guardian_phone", "language",
+                    "guardian_email")
 CONSENT_VALUES = {"yes": True, "y": True, "true": True, "no": False, "n": False, "false": False}
 MAX_ROWS = 5000
 MAX_CELL = 200
 CELL_LIMITS = {"student_id": 64, "first_name": 100, "last_name": 100, "grade": 16,
-               "guardian_phone": 32, "language": 16}
+               "guardian_phone": 32, "language": 16, "guardian_email": 254}
 """The columns the patient record holds in less than MAX_CELL: a longer cell is a line error,
 never cut silently (two long student ids cut to one prefix would merge two children)."""
 LANGUAGE_VALUES = {
@@ -26,6 +28,10 @@ LANGUAGE_VALUES = {
 }
 """The guardian's language (the results letter's): a code or the language's name in English
 or Spanish, any case. Empty keeps what the patient record says."""
+EMAIL_SHAPE = re.compile(r"[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\".]+")
+"""The shape of one mail address (local@domain.tld, no spaces, lists or angle brackets): the
+results letter link goes there, so a typo must refuse the line rather than mail a stranger's
+domain silently. Deliverability is not checked (no DNS from the import)."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,8 @@ class RosterRow:
     consent: bool
     language: str | None = None
     """``en`` or ``es`` when the roster says; None when the column is absent or empty."""
+    guardian_email: str | None = None
+    """Where the results letter link is mailed; None when the column is absent or empty."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +156,9 @@ def _parse_line(
         return RosterError(
             line, f"language {language_text!r} must be en or es (English or Spanish)"
         )
+    guardian_email = values.get("guardian_email", "") or None
+    if guardian_email is not None and not EMAIL_SHAPE.fullmatch(guardian_email):
+        return RosterError(line, f"guardian email {guardian_email!r} is not an email address")
     return RosterRow(
         line=line,
         student_id=values["student_id"],
@@ -159,4 +170,5 @@ def _parse_line(
         guardian_phone=values.get("guardian_phone", ""),
         consent=consent,
         language=language,
+        guardian_email=guardian_email,
     )

@@ -17,6 +17,7 @@ from storage.models.case import Case
 from storage.models.consent import Consent
 from storage.models.evaluation import Addendum, Evaluation, InfoRequest
 from storage.models.idempotency import IdempotencyRecord
+from storage.models.letter_link import LetterLink
 from storage.models.notification import Notification
 from storage.models.organization import Organization, OrganizationKind
 from storage.models.patient import Patient, patient_login
@@ -54,6 +55,7 @@ __all__ = [
     "IdempotencyRecord",
     "InfoRequest",
     "LedgerEntry",
+    "LetterLink",
     "License",
     "LiveSession",
     "LoginFailure",

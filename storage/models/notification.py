@@ -40,7 +40,7 @@ class Notification(Base):
     )
     """The patient it is about; without a login the patient's (or guardian's) contact is used."""
     kind: Mapped[str] = mapped_column(String(32))
-    """advice_ready | info_requested | records_ready | referral_reminder"""
+    """advice_ready | info_requested | records_ready | referral_reminder | results_ready"""
     channel: Mapped[str] = mapped_column(String(8))
     """email | sms | none"""
     state: Mapped[str] = mapped_column(String(16), default="queued")
@@ -51,7 +51,7 @@ class Notification(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTimeUTC, default=None)
     sent_at: Mapped[datetime | None] = mapped_column(DateTimeUTC, default=None)
     subject_type: Mapped[str] = mapped_column(String(32))
-    """case | records_request | referral"""
+    """case | records_request | referral | letter_link"""
     subject_id: Mapped[uuid.UUID] = mapped_column()
     case_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("case.id", ondelete="SET NULL"), default=None, index=True

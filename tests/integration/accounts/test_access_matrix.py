@@ -189,6 +189,8 @@ ACCESS: list[Rule] = [
     Rule("POST", "/screening/events/{event_id:uuid}/children/*", frozenset({HYGIENIST})),
     Rule("GET", "/screening/events/{event_id:uuid}/report", SCREENING_REPORTERS),
     Rule("GET", "/screening/events/{event_id:uuid}/letters.pdf", LETTER_PRINTERS),
+    Rule("POST", "/screening/events/{event_id:uuid}/letters/email", LETTER_PRINTERS),
+    Rule("GET", "/letters/{token:str}", PUBLIC, expect=frozenset({404})),  # guardian's link
     Rule("GET", "/screening/follow-up", LETTER_PRINTERS),  # docs/screening.md: follow-up list
     Rule("GET", "/screening/reports", SCREENING_REPORTERS),
     Rule("GET", "/screening/sw.js", SCREENING_READERS),  # issue 19: the offline worker

@@ -85,3 +85,21 @@ def test_language_column_takes_codes_and_names_and_refuses_others_by_line() -> N
     assert [(e.line, e.reason) for e in parsed.errors] == [
         (6, "language 'klingon' must be en or es (English or Spanish)")
     ]
+
+
+def test_guardian_email_column_is_optional_and_refuses_a_bad_address_by_line() -> None:
+    data = (
+        "student_id,first_name,last_name,date_of_birth,consent,guardian_email\n"
+        "A1,Ana,Ruiz,2018-03-01,yes,mama.ruiz@example.org\n"
+        "A2,Ben,Lee,2018-03-01,yes,\n"
+        "A3,Cruz,Peña,2018-03-01,yes,not-an-address\n"
+        "A4,Dee,Ng,2018-03-01,yes,a@b.org; c@d.org\n"
+    ).encode()
+    parsed = parse_roster(data, today=TODAY)
+    assert [(row.student_id, row.guardian_email) for row in parsed.rows] == [
+        ("A1", "mama.ruiz@example.org"), ("A2", None)
+    ]
+    assert [(e.line, e.reason) for e in parsed.errors] == [
+        (4, "guardian email 'not-an-address' is not an email address"),
+        (5, "guardian email 'a@b.org; c@d.org' is not an email address"),
+    ]
