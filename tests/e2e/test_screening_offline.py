@@ -6,6 +6,7 @@ each child's findings and exactly one photo arrive, once."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -13,7 +14,14 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 
 from storage.database import create_engine, create_session_maker
-from storage.models import Attachment, Case, IdempotencyRecord, Patient, ScreeningEnrollment
+from storage.models import (
+    Attachment,
+    Case,
+    IdempotencyRecord,
+    Patient,
+    ScreeningEnrollment,
+    ScreeningEvent,
+)
 from tests.e2e.conftest import BrowserLog, LiveServer, login
 from tests.support.fixtures import FIXTURES
 
@@ -38,8 +46,10 @@ def _arrived(server: LiveServer, event_site: str) -> dict[str, tuple[int, int]]:
                 rows = (await db.execute(
                     select(Patient.student_id, Case.id, Case.screening)
                     .join(ScreeningEnrollment, ScreeningEnrollment.patient_id == Patient.id)
-                    .join(Case, Case.patient_id == Patient.id)
-                    .where(Case.kind == "school_screening")
+                    .join(ScreeningEvent, ScreeningEvent.id == ScreeningEnrollment.event_id)
+                    .join(Case, (Case.patient_id == Patient.id)
+                          & (Case.screening_event_id == ScreeningEvent.id))
+                    .where(Case.kind == "school_screening", ScreeningEvent.site == event_site)
                 )).all()
                 found: dict[str, tuple[int, int]] = {}
                 for student, case_id, screening in rows:
@@ -82,10 +92,11 @@ def test_two_children_screened_offline_arrive_once(
 ) -> None:
     page = tablet_page
     context = page.context
+    site = f"Offline Elementary {uuid.uuid4().hex[:6]}"  # its own on a rerun, too
     login(page, live_server.url, HYGIENIST, live_server.password)
     page.goto(f"{live_server.url}/screening")
     form = page.locator("#new-event-form")
-    form.get_by_label("School").fill("Offline Elementary (e2e)")
+    form.get_by_label("School").fill(site)
     form.get_by_label("Day of the visit").fill("2026-11-21")
     with page.expect_navigation():
         form.get_by_role("button", name="Create the screening day").click()
@@ -113,10 +124,10 @@ def test_two_children_screened_offline_arrive_once(
     expect(page.locator("#offline-queue")).to_have_attribute("data-waiting", "0",
                                                            timeout=30_000)
     expect(page.locator("#offline-problems li")).to_have_count(0)
-    arrived = _arrived(live_server, "Offline Elementary (e2e)")
+    arrived = _arrived(live_server, site)
     assert arrived == {"S-1001": (1, 1), "S-1002": (1, 1)}, arrived
 
     # Going offline and online again sends nothing twice.
     page.reload()
     expect(page.locator("#offline-queue")).to_have_attribute("data-waiting", "0")
-    assert _arrived(live_server, "Offline Elementary (e2e)") == arrived
+    assert _arrived(live_server, site) == arrived
