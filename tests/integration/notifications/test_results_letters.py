@@ -86,11 +86,12 @@ async def test_guardians_get_a_link_not_the_letter(
     for address, message in messages.items():
         text = _text(message)
         assert "school dental screening letter" in text.lower() or "carta" in text.lower()
-        for word in forbidden:
-            assert word.lower() not in text.lower(), (address, word)
-        assert not message.is_multipart()
         match = LINK.search(text)
         assert match is not None, text
+        outside_link = text.replace(match.group(0), "")  # a random token may spell a word
+        for word in forbidden:
+            assert word.lower() not in outside_link.lower(), (address, word)
+        assert not message.is_multipart()
         tokens[address] = match.group(1)
 
     # The database holds the hashes only, never a token.

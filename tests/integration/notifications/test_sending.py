@@ -90,8 +90,9 @@ async def test_signing_mails_the_patient_no_phi_and_a_link_that_works(
                  world.patient_user.display_name, evaluation.advice, evaluation.findings,
                  "abscess", "gingivitis", "swelling", "root canal", "tooth", "Latex", "allergy",
                  "D0140", "19"]
+    outside_link = text.replace(link, "")  # the case id may hold "19" by chance
     for word in forbidden:
-        assert word.lower() not in text.lower(), word
+        assert word.lower() not in outside_link.lower(), word
     assert not message.is_multipart()  # no images, no attachments
     [row] = await _rows(world, case)
     assert (row.kind, row.channel, row.state, row.attempts) == ("advice_ready", "email", "sent", 1)

@@ -16,7 +16,7 @@ from reviewer.screening.roster import CELL_LIMITS, MAX_CELL, parse_roster
 
 TODAY = date(2026, 11, 25)
 COLUMNS = ["student_id", "first_name", "last_name", "date_of_birth", "grade",
-           "guardian_name", "guardian_phone", "consent"]
+           "guardian_name", "guardian_phone", "consent", "language", "guardian_email"]
 HOSTILE = st.sampled_from(["<script>alert(1)</script>", "=HYPERLINK(\"x\")", "{{7*7}}",
                            "\u202egnp.exe", "Zoë Nguyễn", "李雷", "a,b", "say \"hi\""])
 # Cell text the csv module round-trips (no NUL, no bare CR/LF: line numbers count records).
@@ -44,6 +44,8 @@ def valid_row(draw: st.DrawFn) -> Row:
         "guardian_name": draw(st.one_of(st.just(""), CELL)),
         "guardian_phone": draw(st.sampled_from(["", "+1-503-555-0101"])),
         "consent": draw(st.sampled_from(["yes", "no", "Y", "n", "TRUE", "false"])),
+        "language": draw(st.sampled_from(["", "es", "English", "español"])),
+        "guardian_email": draw(st.sampled_from(["", "guardian@example.org"])),
     }
     return Row(cells, True)
 
@@ -52,7 +54,8 @@ def valid_row(draw: st.DrawFn) -> Row:
 def invalid_row(draw: st.DrawFn) -> Row:
     row = draw(valid_row())
     cells = dict(row.cells)
-    flaw = draw(st.sampled_from(["missing", "date", "future", "consent", "long"]))
+    flaw = draw(st.sampled_from(["missing", "date", "future", "consent", "long", "language",
+                                 "email"]))
     if flaw == "missing":
         cells[draw(st.sampled_from(["student_id", "first_name", "last_name",
                                     "date_of_birth", "consent"]))] = ""
@@ -62,6 +65,10 @@ def invalid_row(draw: st.DrawFn) -> Row:
         cells["date_of_birth"] = "2099-01-01"
     elif flaw == "consent":
         cells["consent"] = draw(st.sampled_from(["maybe", "<script>", "1"]))
+    elif flaw == "language":
+        cells["language"] = draw(st.sampled_from(["klingon", "<script>", "fr"]))
+    elif flaw == "email":
+        cells["guardian_email"] = draw(st.sampled_from(["no-address", "a@b", "x@y.org,z@w.org"]))
     else:
         name = draw(st.sampled_from([*sorted(CELL_LIMITS), "guardian_name"]))
         cells[name] = "x" * (CELL_LIMITS.get(name, MAX_CELL) + 1)
